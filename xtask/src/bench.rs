@@ -1,0 +1,18 @@
+//! `cargo xtask bench`: benchmarks that print figures.
+
+use anyhow::Result;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Our symbol-table generator against the llvm-nm | awk | sort pipeline, on real archives
+    Symtab,
+    /// Per-stage times of a cold and a no-op build of the fixture
+    Build,
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Symtab => crate::not_implemented("bench symtab", "the symbol table generator"),
+        Command::Build => crate::not_implemented("bench build", "the build driver"),
+    }
+}

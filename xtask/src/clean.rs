@@ -1,0 +1,24 @@
+//! `cargo xtask clean`.
+
+use anyhow::Result;
+
+use crate::{paths, runner, util};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Also remove the tool cache (toolchains, venv, downloads): the next install starts over
+    #[arg(long)]
+    cache: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let build = paths::build_dir();
+    runner::note(&format!("removing {}", build.display()));
+    util::remove_any(&build)?;
+    if args.cache {
+        let cache = paths::cache_dir();
+        runner::note(&format!("removing {}", cache.display()));
+        util::remove_any(&cache)?;
+    }
+    Ok(())
+}

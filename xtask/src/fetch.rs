@@ -1,0 +1,10 @@
+//! `cargo xtask fetch`.
+
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<()> {
+    crate::not_implemented("fetch", "source fetching")
+}

@@ -1,0 +1,106 @@
+//! `cargo xtask`: builds xlean (Lean 4 in the browser), tests it and publishes it.
+//!
+//! One module per command; this file only parses the command line and dispatches.
+//! See README.md for what each command does and docs/design.md for why.
+
+mod abi_check;
+mod bench;
+mod build;
+mod ci;
+mod clean;
+mod doctor;
+mod fetch;
+mod lean_check;
+mod lite;
+mod patch;
+mod paths;
+mod pins;
+mod runner;
+mod symtab;
+mod test_node;
+mod toolchain;
+mod util;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, test and publish xlean: a Lean 4 Jupyter kernel in WebAssembly (wasm64)",
+    after_help = "Start with `cargo xtask toolchain install`, then `cargo xtask build`.\n\
+                  `cargo xtask ci` installs what is missing and runs every test suite."
+)]
+struct Cli {
+    /// Tool cache (toolchains, venv, downloads) [default: $XDG_CACHE_HOME/xlean or ~/.cache/xlean]
+    #[arg(long, global = true, env = "XLEAN_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Build directory (outputs, logs, stamps) [default: <repo>/build]
+    #[arg(long, global = true, env = "XLEAN_BUILD_DIR", value_name = "DIR")]
+    build_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build xlean.js/xlean.wasm with the Init .olean files embedded, into the install prefix
+    Build(build::Args),
+    /// Load the built kernel in Node and check real REPL answers
+    TestNode(test_node::Args),
+    /// Publish the JupyterLite site with the kernel and the sample notebooks
+    Lite(lite::Args),
+    /// Install or show the pinned wasm64 toolchain (emscripten, LLVM, binaryen, Node, Python venv)
+    #[command(subcommand)]
+    Toolchain(toolchain::Command),
+    /// Check every tool the build needs and say how to fix what is missing
+    Doctor(doctor::Args),
+    /// Download (or take from a local copy) the pinned upstream sources, hash-verified
+    Fetch(fetch::Args),
+    /// Apply our runtime patches to a copy of the lean4 source, strictly
+    Patch(patch::Args),
+    /// Generate the C++ symbol table (the dlsym replacement) from wasm archives and objects
+    Symtab(symtab::Args),
+    /// Compare the wasm function types of every import with its definition
+    AbiCheck(abi_check::Args),
+    /// Elaborate the kernel's Lean modules with the best Lean host available
+    LeanCheck(lean_check::Args),
+    /// Measure: the symbol table generator, the build
+    #[command(subcommand)]
+    Bench(bench::Command),
+    /// Remove build outputs (and, with --cache, the tool cache)
+    Clean(clean::Args),
+    /// What CI runs: install the toolchain, then run every test suite
+    Ci(ci::Args),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    paths::set_overrides(paths::Overrides {
+        cache_dir: cli.cache_dir,
+        build_dir: cli.build_dir,
+    });
+    match cli.command {
+        Command::Build(args) => build::run(args),
+        Command::TestNode(args) => test_node::run(args),
+        Command::Lite(args) => lite::run(args),
+        Command::Toolchain(cmd) => toolchain::run(cmd),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Patch(args) => patch::run(args),
+        Command::Symtab(args) => symtab::run(args),
+        Command::AbiCheck(args) => abi_check::run(args),
+        Command::LeanCheck(args) => lean_check::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Clean(args) => clean::run(args),
+        Command::Ci(args) => ci::run(args),
+    }
+}
+
+/// What a command whose issue has not landed yet says. Nothing pretends to work.
+pub(crate) fn not_implemented(command: &str, what: &str) -> Result<()> {
+    anyhow::bail!("`cargo xtask {command}` is not implemented yet ({what})")
+}

@@ -1,0 +1,10 @@
+//! `cargo xtask toolchain install`.
+
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<()> {
+    crate::not_implemented("toolchain install", "in progress")
+}

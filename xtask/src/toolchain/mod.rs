@@ -1,0 +1,181 @@
+//! `cargo xtask toolchain`: the pinned wasm64 toolchain, provisioned into the tool cache.
+//!
+//! `install` resolves or provisions every tool and records the result in
+//! `<cache>/toolchain.json`, written last and atomically: a run that was interrupted leaves no
+//! record, so nothing half-installed is ever trusted. Every other command reads that record
+//! through [`Toolchain::load`].
+
+use std::{
+    ffi::OsString,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::{paths, util};
+
+mod install;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Provision everything that is missing (idempotent; a second run changes nothing)
+    Install(install::Args),
+    /// Print the installed toolchain record
+    Show,
+}
+
+pub fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Install(args) => install::run(args),
+        Command::Show => {
+            let tc = Toolchain::load()?;
+            println!("{}", serde_json::to_string_pretty(&tc)?);
+            Ok(())
+        }
+    }
+}
+
+/// How emscripten was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// An emscripten that was already installed (EMSDK, EM_CONFIG or emcc on PATH).
+    Existing,
+    /// Debian: bookworm LLVM, the trixie emscripten package unpacked, npm binaryen.
+    Debian,
+    /// emsdk, for machines that can reach GitHub.
+    Emsdk,
+}
+
+/// The installed toolchain, as recorded in `<cache>/toolchain.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Toolchain {
+    pub route: Route,
+    /// The folder holding `emcc`, `em++`, `emcmake`, `emar`, `embuilder`.
+    pub emscripten_dir: PathBuf,
+    /// The `EM_CONFIG` file every emscripten tool must see.
+    pub em_config: PathBuf,
+    /// `clang`, `wasm-ld`, `llvm-ar`, `llvm-nm` live here.
+    pub llvm_bin: PathBuf,
+    /// A Node that passed the wasm64 probe (64-bit memory and table).
+    pub node: PathBuf,
+    /// The managed Python venv (JupyterLite).
+    pub venv: PathBuf,
+    /// `cmake` and `ninja`.
+    pub cmake: PathBuf,
+    pub ninja: PathBuf,
+}
+
+impl Toolchain {
+    pub fn record_path() -> PathBuf {
+        paths::cache_dir().join("toolchain.json")
+    }
+
+    /// The installed toolchain, or an error that says how to install it.
+    pub fn load() -> Result<Toolchain> {
+        let path = Toolchain::record_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "the wasm64 toolchain is not installed (no {})\n  fix: cargo xtask toolchain install",
+                path.display()
+            ),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let tc: Toolchain = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is damaged\n  fix: cargo xtask toolchain install (it rewrites the record)",
+                path.display()
+            )
+        })?;
+        for (what, p) in [
+            ("emcc", tc.emcc()),
+            ("EM_CONFIG", tc.em_config.clone()),
+            ("node", tc.node.clone()),
+            ("llvm-nm", tc.llvm_tool("llvm-nm")),
+        ] {
+            if !p.exists() {
+                bail!(
+                    "{what} recorded in {} is gone: {}\n  fix: cargo xtask toolchain install",
+                    path.display(),
+                    p.display()
+                );
+            }
+        }
+        Ok(tc)
+    }
+
+    pub(crate) fn save(&self) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        util::write_atomic(&Toolchain::record_path(), text.as_bytes())
+    }
+
+    pub fn emcc(&self) -> PathBuf {
+        self.emscripten_dir.join("emcc")
+    }
+    pub fn empp(&self) -> PathBuf {
+        self.emscripten_dir.join("em++")
+    }
+    pub fn emar(&self) -> PathBuf {
+        self.emscripten_dir.join("emar")
+    }
+    pub fn emcmake(&self) -> PathBuf {
+        self.emscripten_dir.join("emcmake")
+    }
+    pub fn embuilder(&self) -> PathBuf {
+        self.emscripten_dir.join("embuilder")
+    }
+    pub fn llvm_tool(&self, name: &str) -> PathBuf {
+        self.llvm_bin.join(name)
+    }
+    pub fn python(&self) -> PathBuf {
+        self.venv.join("bin/python")
+    }
+    pub fn venv_bin(&self, name: &str) -> PathBuf {
+        self.venv.join("bin").join(name)
+    }
+
+    /// Environment for any process that runs emscripten or the built module: `EM_CONFIG`, and a
+    /// `PATH` with the pinned node, emscripten, LLVM, cmake and ninja first.
+    pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for d in [
+            self.node.parent(),
+            Some(self.emscripten_dir.as_path()),
+            Some(self.llvm_bin.as_path()),
+            self.cmake.parent(),
+            self.ninja.parent(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !dirs.iter().any(|x| x == d) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        if let Some(old) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&old));
+        }
+        let path = std::env::join_paths(dirs).unwrap_or_default();
+        vec![
+            ("EM_CONFIG".into(), self.em_config.clone().into_os_string()),
+            ("PATH".into(), path),
+            // emcc must not pick up another emscripten's settings from the user's shell.
+            ("EMSDK_QUIET".into(), "1".into()),
+        ]
+    }
+}
+
+/// `Path::exists` that also accepts a file found by name on `PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = Path::new(name);
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
