@@ -57,6 +57,9 @@ pub struct Toolchain {
     pub emscripten_dir: PathBuf,
     /// The `EM_CONFIG` file every emscripten tool must see.
     pub em_config: PathBuf,
+    /// emscripten's writable cache: the wasm64 system libraries live in
+    /// `<em_cache>/sysroot/lib/wasm64-emscripten/`.
+    pub em_cache: PathBuf,
     /// `clang`, `wasm-ld`, `llvm-ar`, `llvm-nm` live here.
     pub llvm_bin: PathBuf,
     /// A Node that passed the wasm64 probe (64-bit memory and table).
