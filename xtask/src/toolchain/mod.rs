@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::{paths, util};
 
 mod install;
+pub mod node;
 
 #[derive(clap::Subcommand)]
 pub enum Command {

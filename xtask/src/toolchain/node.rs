@@ -1,0 +1,163 @@
+//! Finding a Node that can run what clang 19 emits for wasm64.
+//!
+//! Version numbers are not trusted: the probe instantiates a tiny module that has a 64-bit
+//! memory AND a 64-bit table (clang 19's wasm64 output needs both; Node 20 rejects the table even
+//! with `--experimental-wasm-memory64`) and runs an `i64`-addressed load.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// The probe module, byte by byte (we write it by hand so the probe needs no toolchain).
+const WASM64_PROBE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7e, // type section: () -> i64
+    0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+    0x04, 0x04, 0x01, 0x70, 0x04,
+    0x01, // table section: funcref, limits flag 0x04 = i64 index, min 1
+    0x05, 0x03, 0x01, 0x04,
+    0x01, // memory section: limits flag 0x04 = i64 address, min 1 page
+    0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f" = function 0
+    0x0a, 0x09, 0x01, 0x07, 0x00, // code section: one body of 7 bytes, no locals
+    0x42, 0x00, // i64.const 0 (an i64 address)
+    0x29, 0x03, 0x00, // i64.load align=8 offset=0
+    0x0b, // end
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeProbe {
+    /// `process.version` without the `v`, e.g. `24.19.0`.
+    pub version: String,
+    pub major: u32,
+    /// `None` when the wasm64 module ran; otherwise the engine's error.
+    pub wasm64_error: Option<String>,
+}
+
+impl NodeProbe {
+    pub fn runs_wasm64(&self) -> bool {
+        self.wasm64_error.is_none()
+    }
+}
+
+/// Runs the probe with `node`. An error means the program could not be run at all.
+pub fn probe(node: &Path) -> Result<NodeProbe> {
+    let bytes: Vec<String> = WASM64_PROBE.iter().map(|b| b.to_string()).collect();
+    let script = format!(
+        "let r = {{ version: process.versions.node, error: null }};\n\
+         try {{\n\
+           const m = new WebAssembly.Module(new Uint8Array([{}]));\n\
+           const i = new WebAssembly.Instance(m, {{}});\n\
+           if (i.exports.f() !== 0n) throw new Error('wrong result from an i64-addressed load');\n\
+         }} catch (e) {{ r.error = String(e && e.message || e); }}\n\
+         console.log(JSON.stringify(r));",
+        bytes.join(",")
+    );
+    let out = std::process::Command::new(node)
+        .arg("-e")
+        .arg(&script)
+        .output()
+        .with_context(|| format!("cannot run {}", node.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} -e <wasm64 probe> failed ({}): {}",
+            node.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .with_context(|| format!("unexpected output from the wasm64 probe: {stdout}"))?;
+    let version = v["version"].as_str().unwrap_or_default().to_string();
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    Ok(NodeProbe {
+        version,
+        major,
+        wasm64_error: v["error"].as_str().map(str::to_string),
+    })
+}
+
+/// Whether a probed Node is good enough, and if not, why.
+pub fn verdict(p: &NodeProbe, min_major: u32) -> Result<(), String> {
+    if p.major < min_major {
+        return Err(format!(
+            "Node {} is older than the required major {min_major}",
+            p.version
+        ));
+    }
+    if let Some(e) = &p.wasm64_error {
+        return Err(format!(
+            "Node {} cannot run wasm64 with a 64-bit table: {e}",
+            p.version
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_module_is_valid_wasm64() {
+        // wasmparser with the memory64 feature accepts it; without it, it is rejected: so the
+        // module really exercises 64-bit memory and table.
+        use wasmparser::{Validator, WasmFeatures};
+        let mut with =
+            Validator::new_with_features(WasmFeatures::default() | WasmFeatures::MEMORY64);
+        with.validate_all(WASM64_PROBE)
+            .expect("valid with memory64");
+        let mut without =
+            Validator::new_with_features(WasmFeatures::default() - WasmFeatures::MEMORY64);
+        assert!(without.validate_all(WASM64_PROBE).is_err());
+    }
+
+    #[test]
+    fn verdict_names_the_reason() {
+        let old = NodeProbe {
+            version: "20.20.2".into(),
+            major: 20,
+            wasm64_error: None,
+        };
+        assert!(verdict(&old, 22)
+            .unwrap_err()
+            .contains("older than the required major 22"));
+        let no64 = NodeProbe {
+            version: "22.1.0".into(),
+            major: 22,
+            wasm64_error: Some("invalid table limits flags".into()),
+        };
+        assert!(verdict(&no64, 22)
+            .unwrap_err()
+            .contains("cannot run wasm64"));
+        let good = NodeProbe {
+            version: "24.19.0".into(),
+            major: 24,
+            wasm64_error: None,
+        };
+        assert!(verdict(&good, 22).is_ok());
+    }
+
+    #[test]
+    fn the_system_node_is_probed_for_real() {
+        // Whatever node is on PATH (Node 20 on a fresh machine of this kind), the probe must
+        // run and give a verdict that agrees with its version: Node < 24 has no 64-bit tables.
+        let Some(node) = super::super::which("node") else {
+            eprintln!("SKIPPED: no `node` on PATH (install nodejs to run this probe test)");
+            return;
+        };
+        let p = probe(&node).unwrap();
+        assert!(p.major > 0, "{p:?}");
+        if p.major < 24 {
+            assert!(
+                !p.runs_wasm64(),
+                "Node {} should fail the 64-bit table probe",
+                p.version
+            );
+        }
+    }
+}
