@@ -1,10 +1,190 @@
-//! `cargo xtask ci`.
+//! `cargo xtask ci`: what `.ci/run` runs. Installs what is missing, then runs every suite and
+//! prints one closing line that counts every test: `ci: N passed, N failed, N skipped`.
+//!
+//! Suites that need inputs this machine cannot have (sources that live on GitHub only) are
+//! reported as skipped with the reason and the flag that would make them run; everything that
+//! can run here runs with the real tools, and `XLEAN_REQUIRE_TOOLCHAIN=1` makes any test that
+//! finds the toolchain missing fail instead of skipping.
 
-use anyhow::Result;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{
+    doctor,
+    pins::Pins,
+    runner::{self, Step},
+    toolchain::{self, Toolchain},
+};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Do not run `toolchain install` first (use what is installed)
+    #[arg(long)]
+    skip_install: bool,
+}
 
-pub fn run(_args: Args) -> Result<()> {
-    crate::not_implemented("ci", "in progress")
+#[derive(Default, Debug, Clone, Copy)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.skipped += o.skipped;
+    }
+}
+
+struct SuiteResult {
+    name: &'static str,
+    counts: Counts,
+    secs: f64,
+    note: String,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let start = Instant::now();
+    if !args.skip_install {
+        runner::timed("toolchain install", || toolchain::install_default())?;
+    }
+    let tc = Toolchain::load()?;
+    let pins = Pins::load()?;
+
+    let mut results: Vec<SuiteResult> = Vec::new();
+    let mut suite = |name: &'static str, f: &mut dyn FnMut() -> Result<(Counts, String)>| {
+        let t = Instant::now();
+        runner::heading(&format!("suite: {name}"));
+        let (counts, note) = match f() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{e:#}");
+                (
+                    Counts {
+                        failed: 1,
+                        ..Counts::default()
+                    },
+                    format!("{e:#}").lines().next().unwrap_or("").to_string(),
+                )
+            }
+        };
+        results.push(SuiteResult {
+            name,
+            counts,
+            secs: t.elapsed().as_secs_f64(),
+            note,
+        });
+    };
+
+    suite("doctor", &mut || {
+        let ctx = doctor::Context {
+            path: std::env::var_os("PATH").unwrap_or_default(),
+            record: Toolchain::record_path(),
+        };
+        let rows = doctor::check(&ctx, Some(&pins));
+        eprint!("{}", doctor::render(&rows));
+        let failed = rows.iter().filter(|r| r.is_required_problem()).count() as u64;
+        Ok((
+            Counts {
+                passed: rows.len() as u64 - failed,
+                failed,
+                skipped: 0,
+            },
+            "one check per tool".into(),
+        ))
+    });
+
+    suite("xtask tests (cargo test)", &mut || cargo_test(&tc));
+
+    // The summary: one line per suite, then the closing line CI reads.
+    eprintln!();
+    runner::heading(&format!(
+        "ci summary ({})",
+        runner::fmt_secs(start.elapsed().as_secs_f64())
+    ));
+    let mut total = Counts::default();
+    for r in &results {
+        eprintln!(
+            "    {:<28} {:>4} passed {:>3} failed {:>3} skipped  {:>8}  {}",
+            r.name,
+            r.counts.passed,
+            r.counts.failed,
+            r.counts.skipped,
+            runner::fmt_secs(r.secs),
+            r.note
+        );
+        total += r.counts;
+    }
+    println!(
+        "ci: {} passed, {} failed, {} skipped",
+        total.passed, total.failed, total.skipped
+    );
+    if total.failed > 0 {
+        bail!("{} test(s) failed", total.failed);
+    }
+    Ok(())
+}
+
+/// Runs the xtask's own tests (unit tests, and the tests that drive the real toolchain).
+fn cargo_test(tc: &Toolchain) -> Result<(Counts, String)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Step::new("cargo-test", cargo)
+        .args(["test", "--package", "xtask", "--color", "never"])
+        .cwd(crate::paths::project_root())
+        .env("XLEAN_REQUIRE_TOOLCHAIN", "1")
+        .envs(tc.env())
+        .capture();
+    let (text, ok) = match &out {
+        Ok(o) => (o.output.clone(), true),
+        Err(e) => (format!("{e:#}"), false),
+    };
+    let counts = parse_libtest(&text);
+    if !ok && counts.failed == 0 {
+        return Err(out.unwrap_err()).context("cargo test failed before running its tests");
+    }
+    Ok((counts, String::new()))
+}
+
+/// Sums libtest's `test result: ok. 17 passed; 0 failed; 2 ignored; ...` lines.
+fn parse_libtest(text: &str) -> Counts {
+    let mut c = Counts::default();
+    for line in text.lines() {
+        let Some(rest) = line
+            .trim_start_matches(|ch: char| ch == ' ' || ch == '|')
+            .strip_prefix("test result: ")
+        else {
+            continue;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => c.passed += n,
+                "failed" => c.failed += n,
+                "ignored" => c.skipped += n,
+                _ => {}
+            }
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libtest_summaries_are_summed() {
+        let text = "test result: ok. 17 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.30s\n\
+                    noise\n\
+                        | test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured\n";
+        let c = parse_libtest(text);
+        assert_eq!((c.passed, c.failed, c.skipped), (20, 1, 2));
+    }
 }

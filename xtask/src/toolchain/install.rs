@@ -652,9 +652,11 @@ fn check_versions(sh: &Shell, pins: &Pins, tc: &Toolchain) -> Result<()> {
 
 /// The wasm64 system libraries the kernel links, with wasm exceptions: built ahead of time so
 /// the first build does not stall on them. Skipped when a stamp says they are there.
+/// (libGL, libal and libhtml5 are linked into every emcc program by default.)
 const SYSTEM_LIBRARIES: &[&str] = &[
     "libc",
     "libcompiler_rt",
+    "libcompiler_rt-wasm-sjlj",
     "libc++-except",
     "libc++abi-except",
     "libunwind-except",
@@ -663,6 +665,9 @@ const SYSTEM_LIBRARIES: &[&str] = &[
     "libstubs",
     "libsockets",
     "libnoexit",
+    "libGL-getprocaddr",
+    "libal",
+    "libhtml5",
 ];
 
 fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {

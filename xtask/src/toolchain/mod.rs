@@ -18,6 +18,7 @@ use crate::{paths, util};
 
 mod install;
 pub mod node;
+pub mod smoke;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -36,6 +37,11 @@ pub fn run(cmd: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `toolchain install` with default options (what `ci` and `build` run first).
+pub fn install_default() -> Result<()> {
+    install::run(install::Args::default())
 }
 
 /// How emscripten was obtained.
