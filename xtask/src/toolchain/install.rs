@@ -695,3 +695,75 @@ fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     ));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, time::SystemTime};
+
+    use super::*;
+
+    /// Every file under `dir` (but emscripten's cache, which concurrent compiler runs may touch)
+    /// with its size and modification time.
+    fn snapshot(dir: &Path, em_cache: &Path, out: &mut BTreeMap<PathBuf, (u64, SystemTime)>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path == em_cache {
+                continue;
+            }
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                snapshot(&path, em_cache, out);
+            } else {
+                out.insert(path, (meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_install_changes_nothing() {
+        let tc = match Toolchain::load() {
+            Ok(tc) => tc,
+            Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
+                eprintln!("SKIPPED: {e:#}");
+                return;
+            }
+            Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
+        };
+        let cache = paths::cache_dir();
+        let mut before = BTreeMap::new();
+        snapshot(&cache, &tc.em_cache, &mut before);
+        let stamp = tc.em_cache.join("xlean-prebuilt.txt");
+        let stamp_before = fs::metadata(&stamp).unwrap().modified().unwrap();
+
+        let start = Instant::now();
+        let again = install(&Pins::load().unwrap(), &cache, &Args::default()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+
+        let mut after = BTreeMap::new();
+        snapshot(&cache, &tc.em_cache, &mut after);
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(p, v)| before.get(*p) != Some(v))
+            .map(|(p, _)| p)
+            .collect();
+        assert!(changed.is_empty(), "a second install changed {changed:?}");
+        assert_eq!(before.len(), after.len());
+        assert_eq!(
+            fs::metadata(&stamp).unwrap().modified().unwrap(),
+            stamp_before
+        );
+        assert_eq!(
+            serde_json::to_value(&again).unwrap(),
+            serde_json::to_value(&tc).unwrap()
+        );
+        eprintln!(
+            "second install: {secs:.2} s, {} files unchanged",
+            after.len()
+        );
+    }
+}
