@@ -1,0 +1,231 @@
+// The kernel shell with the test backend (lean-wasm/kernel/backend_test.c), driven in Node the
+// way the JupyterLite worker drives it. What each backend command does is described at the top
+// of backend_test.c; docs/kernel-shell.md says what each request must do.
+
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  KernelSession,
+  kinds,
+  loadModule,
+  skipReason,
+  streamText,
+} from './kernel-harness.mjs';
+
+const REPLACEMENT = '\uFFFD';
+let Module;
+let k;
+
+before(async () => {
+  if (skipReason) return;
+  Module = await loadModule();
+  k = new KernelSession(Module);
+});
+
+test('kernel_info names the language lean4', { skip: skipReason }, (t) => {
+  const { reply, statuses } = k.request('kernel_info_request', {});
+  assert.ok(reply, 'a kernel_info_reply arrives');
+  const c = reply.content;
+  assert.equal(c.status, 'ok');
+  assert.equal(c.implementation, 'xlean');
+  assert.match(c.implementation_version, /^\d+\.\d+\.\d+/);
+  assert.equal(c.language_info.name, 'lean4');
+  assert.equal(c.language_info.mimetype, 'text/x-lean4');
+  assert.equal(c.language_info.file_extension, '.lean');
+  assert.equal(c.language_info.version, '0.0.0-test', 'the backend says which version');
+  assert.match(c.protocol_version, /^5\./);
+  assert.ok(Array.isArray(c.help_links) && c.help_links.length > 0);
+  assert.deepEqual(statuses, ['busy', 'idle']);
+  t.diagnostic(`module load ${Module.loadMs.toFixed(1)} ms, kernel start ${k.startMs.toFixed(1)} ms`);
+});
+
+test('execute ok: the result is shown and the status is ok', { skip: skipReason }, (t) => {
+  const r = k.execute('eval 1 + 2');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.equal(typeof r.reply.content.execution_count, 'number');
+  const input = r.iopub.find((m) => m.header.msg_type === 'execute_input');
+  assert.equal(input.content.code, 'eval 1 + 2');
+  assert.equal(streamText(r.outputs, 'stdout'), '1:0: info: 3\n');
+  assert.deepEqual(r.statuses, ['busy', 'idle']);
+  t.diagnostic(`execute request ${r.ms.toFixed(2)} ms`);
+});
+
+test('execute error: error status, ename/evalue, error output, other messages kept', { skip: skipReason }, () => {
+  const r = k.execute('info before\nerror boom\nwarning careful\nerror second\neval 2 + 2');
+  const c = r.reply.content;
+  assert.equal(c.status, 'error');
+  assert.equal(c.ename, 'Lean error');
+  assert.equal(c.evalue, '2:0: error: boom');
+  assert.deepEqual(c.traceback, ['2:0: error: boom', '4:0: error: second']);
+  const errors = r.outputs.filter((m) => m.header.msg_type === 'error');
+  assert.equal(errors.length, 1, 'one error output per cell');
+  assert.equal(errors[0].content.ename, 'Lean error');
+  assert.equal(errors[0].content.evalue, '2:0: error: boom');
+  assert.deepEqual(errors[0].content.traceback, c.traceback);
+  // Every other message is kept, as line:col: severity: text, in order.
+  assert.equal(streamText(r.outputs, 'stdout'), '1:0: info: before\n5:0: info: 4\n');
+  assert.equal(streamText(r.outputs, 'stderr'), '3:0: warning: careful\n');
+  assert.equal(kinds(r.outputs).at(-1), 'error', 'the error output comes last');
+  assert.deepEqual(r.statuses, ['busy', 'idle']);
+});
+
+test('stdout and stderr written during a cell are published as streams', { skip: skipReason }, () => {
+  const r = k.execute('print hello from C\neprint oops\nprint second line\nstream stdout from the reply\n');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.equal(
+    streamText(r.outputs, 'stdout'),
+    'hello from C\nsecond line\nfrom the reply',
+  );
+  assert.equal(streamText(r.outputs, 'stderr'), 'oops\n');
+});
+
+test('rich display is published next to the plain messages, several per cell', { skip: skipReason }, () => {
+  const r = k.execute(
+    [
+      'info before',
+      'display text/html <b>bold</b>',
+      'display text/html <i>second</i>',
+      'display application/json {"a": [1, 2]}',
+      'display text/latex $x^2$',
+      'display image/svg+xml <svg xmlns="http://www.w3.org/2000/svg"/>',
+      'info after',
+    ].join('\n'),
+  );
+  assert.equal(r.reply.content.status, 'ok');
+  assert.deepEqual(kinds(r.outputs), [
+    'stream:stdout',
+    'display_data',
+    'display_data',
+    'display_data',
+    'display_data',
+    'display_data',
+    'stream:stdout',
+  ]);
+  const data = r.outputs.filter((m) => m.header.msg_type === 'display_data').map((m) => m.content.data);
+  assert.deepEqual(data[0], { 'text/html': '<b>bold</b>' });
+  assert.deepEqual(data[1], { 'text/html': '<i>second</i>' }, 'same MIME type: both kept');
+  assert.deepEqual(data[2], { 'application/json': { a: [1, 2] } }, 'JSON is sent as a value');
+  assert.deepEqual(data[3], { 'text/latex': '$x^2$' });
+  assert.ok(data[4]['image/svg+xml'].startsWith('<svg'));
+  assert.equal(streamText(r.outputs, 'stdout'), '1:0: info: before\n7:0: info: after\n');
+});
+
+test('display frames written to stdout become display_data; the text around stays', { skip: skipReason }, () => {
+  const r = k.execute('print text before\nshow text/markdown # Title\nprint text after');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.deepEqual(kinds(r.outputs), ['stream:stdout', 'display_data', 'stream:stdout']);
+  assert.deepEqual(r.outputs[1].content.data, { 'text/markdown': '# Title' });
+  assert.equal(streamText(r.outputs, 'stdout'), 'text before\ntext after\n');
+});
+
+test('completion: matches and code-point cursors', { skip: skipReason }, () => {
+  let { reply } = k.request('complete_request', { code: 'eval Nat.s', cursor_pos: 10 });
+  let c = reply.content;
+  assert.equal(c.status, 'ok');
+  assert.deepEqual(c.matches, ['Nat.succ']);
+  assert.equal(c.cursor_start, 5);
+  assert.equal(c.cursor_end, 10);
+  assert.deepEqual(c.metadata._jupyter_types_experimental, [
+    { start: 5, end: 10, text: 'Nat.succ', type: 'constructor' },
+  ]);
+  // 'é αβ': the cursor after β is code point 4 (7 bytes in UTF-8).
+  ({ reply } = k.request('complete_request', { code: 'é αβ', cursor_pos: 4 }));
+  c = reply.content;
+  assert.deepEqual(c.matches, ['αβγ']);
+  assert.equal(c.cursor_start, 2);
+  assert.equal(c.cursor_end, 4);
+  ({ reply } = k.request('complete_request', { code: 'zzz', cursor_pos: 3 }));
+  assert.deepEqual(reply.content.matches, []);
+});
+
+test('inspect: the documentation of the name under the cursor', { skip: skipReason }, () => {
+  let { reply } = k.request('inspect_request', { code: 'eval Nat.add', cursor_pos: 7, detail_level: 0 });
+  let c = reply.content;
+  assert.equal(c.status, 'ok');
+  assert.equal(c.found, true);
+  assert.match(c.data['text/plain'], /Nat\.add : def\s+Addition of natural numbers\./);
+  assert.match(c.data['text/markdown'], /```lean/);
+  ({ reply } = k.request('inspect_request', { code: 'nothing here', cursor_pos: 2, detail_level: 0 }));
+  c = reply.content;
+  assert.equal(c.status, 'ok');
+  assert.equal(c.found, false);
+  assert.deepEqual(c.data, {});
+});
+
+test('is_complete: complete, incomplete (with indent), invalid', { skip: skipReason }, () => {
+  const ask = (code) => k.request('is_complete_request', { code }).reply.content;
+  assert.deepEqual(ask('eval 1 + 1'), { status: 'complete', indent: '' });
+  assert.deepEqual(ask('def f :='), { status: 'incomplete', indent: '  ' });
+  assert.deepEqual(ask('theorem t : 1 = 1 := (by'), { status: 'incomplete', indent: '  ' });
+  assert.equal(ask('a)').status, 'invalid');
+});
+
+test('invalid UTF-8 in output: the reply still arrives, the text is repaired', { skip: skipReason }, () => {
+  // In a message (raw bytes in the backend's JSON): A, FF, C3 (truncated), '(', B, then a
+  // CESU-8 surrogate (ED A0 80) and an overlong '/' (C0 AF).
+  let r = k.execute('bytes 41 ff c3 28 42 ed a0 80 c0 af');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.equal(
+    streamText(r.outputs, 'stdout'),
+    `1:0: info: A${REPLACEMENT}${REPLACEMENT}(B${REPLACEMENT.repeat(3)}${REPLACEMENT.repeat(2)}\n`,
+  );
+  assert.deepEqual(r.statuses, ['busy', 'idle']);
+  // On the C stdout.
+  r = k.execute('printbytes 61 fe 62');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.equal(streamText(r.outputs, 'stdout'), `a${REPLACEMENT}b\n`);
+  // In an error, which goes into the error reply itself.
+  r = k.execute('error bad');
+  assert.equal(r.reply.content.status, 'error');
+});
+
+test('a backend reply that is not JSON (or none) still gives an error reply', { skip: skipReason }, () => {
+  for (const code of ['garbage', 'null']) {
+    const r = k.execute(code);
+    assert.equal(r.reply.content.status, 'error', code);
+    assert.equal(r.reply.content.ename, 'xlean.BackendError', code);
+    assert.match(r.reply.content.evalue, /execute/);
+    assert.deepEqual(r.statuses, ['busy', 'idle'], code);
+  }
+});
+
+test('state is kept across cells; execution counts increase', { skip: skipReason }, () => {
+  const a = k.execute('count');
+  const b = k.execute('count');
+  const n = (r) => Number(streamText(r.outputs, 'stdout').split(': ').at(-1));
+  assert.equal(n(b), n(a) + 1);
+  assert.equal(b.reply.content.execution_count, a.reply.content.execution_count + 1);
+});
+
+test('a silent cell runs and replies but publishes nothing', { skip: skipReason }, () => {
+  const r = k.execute('eval 5 + 5\nprint quiet', { silent: true });
+  assert.equal(r.reply.content.status, 'ok');
+  assert.deepEqual(r.outputs, []);
+});
+
+test('Lean paths are in the environment the C code sees', { skip: skipReason }, () => {
+  const r = k.execute('getenv LEAN_PATH\ngetenv LEAN_SYSROOT');
+  assert.equal(streamText(r.outputs, 'stdout'), '1:0: info: /lib/lean\n2:0: info: /\n');
+});
+
+test('shutdown replies on the control channel', { skip: skipReason }, () => {
+  const r = k.request('shutdown_request', { restart: false }, 'control');
+  assert.ok(r.reply, 'a shutdown_reply arrives');
+  assert.equal(r.reply.content.status, 'ok');
+  assert.equal(r.reply.content.restart, false);
+});
+
+test('a backend that failed to start says why on execute and in kernel_info', { skip: skipReason }, async () => {
+  const printed = [];
+  const M = await loadModule({ print: (s) => printed.push(s), printErr: (s) => printed.push(s) });
+  const s = new KernelSession(M, ['xlean', '--backend-options={"fail": "no .olean files at /lib/lean"}']);
+  const r = s.execute('eval 1 + 1');
+  assert.equal(r.reply.content.status, 'error');
+  assert.equal(r.reply.content.ename, 'xlean.InitError');
+  assert.match(r.reply.content.evalue, /no \.olean files at \/lib\/lean/);
+  assert.equal(r.outputs.filter((m) => m.header.msg_type === 'error').length, 1);
+  const info = s.request('kernel_info_request', {}).reply.content;
+  assert.match(info.banner, /not available: no \.olean files/);
+  assert.deepEqual(printed, [], 'nothing printed to the console (no debug output)');
+});

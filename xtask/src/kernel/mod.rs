@@ -1,0 +1,81 @@
+//! The kernel shell: xeus and xeus-lite built for wasm64, the xlean interpreter linked with the
+//! test backend into `xlean-test.js/.wasm`, and the Node tests that drive it the way the
+//! JupyterLite worker does. docs/kernel-shell.md explains the whole of it.
+//!
+//! What the other commands call:
+//! - [`build_deps`]: nlohmann_json, xeus and xeus-lite installed into the wasm64 prefix
+//!   `<build>/wasm-deps/prefix`, each step skipped when its stamp says it is up to date;
+//! - [`build_test_kernel`]: the above, then the kernel shell with the test backend;
+//! - [`run_node_tests`]: `node --test` over `lean-wasm/tests/*.test.mjs` against a built module;
+//! - [`test_suite`]: all of it for `ci`, reporting SKIPPED (with the reason) when the xeus
+//!   sources are not available.
+
+// The lead wires these into `ci`, `build` and `test-node`; until then parts are unused.
+#![allow(dead_code, unused_imports)]
+
+mod deps;
+mod link;
+mod node_tests;
+mod sources;
+mod stamp;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+pub use deps::{build_deps, DepsPrefix};
+pub use link::build_test_kernel;
+pub use node_tests::{run_node_tests, NodeTestSummary};
+pub use sources::{local_sources, KernelSources, SourceTree, SOURCES_MISSING};
+
+use crate::{paths, pins::Pins, toolchain::Toolchain};
+
+/// Compile flags every wasm64 object of the kernel is built with, C and C++ alike
+/// (`CMAKE_C_FLAGS` must carry `-sMEMORY64` even for C++ projects: CMake's try-compile and any C
+/// file in a dependency use it).
+pub const WASM_FLAGS: &str = "-sMEMORY64 -fwasm-exceptions";
+
+/// Where the kernel's build outputs live, under one root (the build directory, or a test's).
+#[derive(Debug, Clone)]
+pub struct KernelDirs {
+    /// `<build>/wasm-deps`: dependency build trees, stamps and the prefix.
+    pub deps: PathBuf,
+    /// `<build>/kernel-test`: the CMake build of the kernel shell with the test backend.
+    pub test_kernel: PathBuf,
+    /// Step logs.
+    pub logs: PathBuf,
+}
+
+impl KernelDirs {
+    pub fn standard() -> KernelDirs {
+        KernelDirs::under(&paths::build_dir())
+    }
+
+    pub fn under(build: &Path) -> KernelDirs {
+        KernelDirs {
+            deps: build.join("wasm-deps"),
+            test_kernel: build.join("kernel-test"),
+            logs: build.join("logs"),
+        }
+    }
+
+    /// The install prefix shared by nlohmann_json, xeus and xeus-lite.
+    pub fn prefix(&self) -> PathBuf {
+        self.deps.join("prefix")
+    }
+}
+
+/// The kernel test suite as `ci` runs it: resolve the xeus sources, build the test kernel, run
+/// the Node tests. Without the sources, nothing is built and the summary says SKIPPED and why
+/// (this is about sources, not the toolchain: `XLEAN_REQUIRE_TOOLCHAIN` does not turn it into a
+/// failure).
+pub fn test_suite(tc: &Toolchain, pins: &Pins) -> Result<NodeTestSummary> {
+    let Some(sources) = local_sources(pins, &[])? else {
+        eprintln!("SKIPPED: {SOURCES_MISSING}");
+        return Ok(NodeTestSummary::skipped_suite(SOURCES_MISSING));
+    };
+    let module = build_test_kernel(tc, &sources)?;
+    run_node_tests(tc, &module)
+}

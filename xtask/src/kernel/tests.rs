@@ -1,0 +1,256 @@
+use std::{fs, path::PathBuf};
+
+use super::{
+    deps::{self, deb_upstream_version, madison_versions, upstream_of},
+    link::build_test_kernel_in,
+    node_tests::{parse_tap_summary, run_node_tests_with_logs},
+    sources::{header_version, resolve},
+    stamp::{tree_fingerprint, Stamp},
+    KernelDirs, SOURCES_MISSING,
+};
+use crate::{paths, pins::Pins, toolchain::Toolchain, util};
+
+// ---------------------------------------------------------------------------------------------
+// Pure tests
+
+/// A fake source tree with the files the layout check looks for (stands in for a checkout of
+/// xeus / xeus-lite, which cannot be fetched here).
+fn fake_tree(root: &std::path::Path, name: &str, marker: &str, header: Option<(&str, &str)>) {
+    let dir = root.join(name);
+    fs::create_dir_all(dir.join(marker).parent().unwrap()).unwrap();
+    fs::write(dir.join("CMakeLists.txt"), "project(x)\n").unwrap();
+    fs::write(dir.join(marker), "// marker\n").unwrap();
+    if let Some((path, text)) = header {
+        fs::write(dir.join(path), text).unwrap();
+    }
+}
+
+#[test]
+fn sources_come_from_the_user_config_relative_to_it_or_from_flags() {
+    let dir = util::test_dir("kernel-sources");
+    let pins = Pins::load().unwrap();
+    fake_tree(&dir, "x6", "include/xeus/xinterpreter.hpp", None);
+    fake_tree(&dir, "xl5", "include/xeus-lite/xembind.hpp", None);
+    let config = dir.join("local-sources.toml");
+
+    // No file, no flags: the suite skips.
+    assert_eq!(resolve(&pins, &[], &config).unwrap(), None);
+
+    // Only xeus: still nothing to build.
+    fs::write(&config, "[sources]\nxeus = \"x6\"\n").unwrap();
+    assert_eq!(resolve(&pins, &[], &config).unwrap(), None);
+
+    fs::write(
+        &config,
+        "mirror = \"elsewhere\"\n[sources]\nxeus = \"x6\"\nxeus-lite = \"xl5\"\nlean4 = \"nope\"\n",
+    )
+    .unwrap();
+    let s = resolve(&pins, &[], &config).unwrap().unwrap();
+    assert_eq!(s.xeus.dir, dir.join("x6"));
+    assert_eq!(s.xeus_lite.dir, dir.join("xl5"));
+    assert_eq!(s.xeus.version, pins.source("xeus").unwrap().version);
+    assert!(s.xeus.provenance.contains("local-sources.toml"));
+    assert_eq!(s.nlohmann_json, None, "no tree: Debian's package is used");
+
+    // A flag wins over the file.
+    fake_tree(&dir, "other", "include/xeus/xinterpreter.hpp", None);
+    let s = resolve(&pins, &[("xeus".into(), dir.join("other"))], &config)
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.xeus.dir, dir.join("other"));
+    assert!(s.xeus.provenance.contains("--source xeus=DIR"));
+}
+
+#[test]
+fn a_wrong_local_copy_is_an_error_naming_it() {
+    let dir = util::test_dir("kernel-sources-bad");
+    let pins = Pins::load().unwrap();
+    fake_tree(&dir, "xl5", "include/xeus-lite/xembind.hpp", None);
+    let config = dir.join("local-sources.toml");
+
+    fs::write(
+        &config,
+        "[sources]\nxeus = \"missing\"\nxeus-lite = \"xl5\"\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
+    assert!(
+        err.contains("the local copy of xeus does not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&dir.join("missing").display().to_string()),
+        "{err}"
+    );
+
+    // xeus-lite where xeus belongs.
+    fs::write(&config, "[sources]\nxeus = \"xl5\"\nxeus-lite = \"xl5\"\n").unwrap();
+    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
+    assert!(err.contains("is not a xeus source tree"), "{err}");
+    assert!(err.contains("include/xeus/xinterpreter.hpp"), "{err}");
+
+    fs::write(&config, "[sources\n").unwrap();
+    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
+    assert!(err.contains("not a valid local-sources file"), "{err}");
+}
+
+#[test]
+fn the_skip_message_says_how_to_provide_the_sources() {
+    assert!(SOURCES_MISSING.starts_with("xeus/xeus-lite sources not available"));
+    assert!(SOURCES_MISSING.contains("--source xeus=DIR --source xeus-lite=DIR"));
+    assert!(SOURCES_MISSING.contains("<cache>/local-sources.toml"));
+}
+
+#[test]
+fn versions_are_read_from_headers() {
+    let text = "#define XEUS_VERSION_MAJOR 6\n#define XEUS_VERSION_MINOR 0\n#define XEUS_VERSION_PATCH 5\n\
+                #define XEUS_BINARY_CURRENT 12\n";
+    assert_eq!(
+        header_version(text, "XEUS_VERSION_").as_deref(),
+        Some("6.0.5")
+    );
+    assert_eq!(header_version("#define X 1", "XEUS_VERSION_"), None);
+}
+
+#[test]
+fn debian_versions_map_to_upstream_ones() {
+    assert_eq!(upstream_of("3.11.2-2"), "3.11.2");
+    assert_eq!(upstream_of("1:3.11.2-2+deb12u1"), "3.11.2");
+    assert_eq!(upstream_of("3.11.2"), "3.11.2");
+    assert_eq!(
+        deb_upstream_version("nlohmann-json3-dev_3.11.2-2_all.deb").as_deref(),
+        Some("3.11.2")
+    );
+    assert_eq!(
+        deb_upstream_version("nlohmann-json3-dev_1%3a3.11.3-1_all.deb").as_deref(),
+        Some("3.11.3")
+    );
+    assert_eq!(
+        deb_upstream_version("emscripten_3.1.69+dfsg-3_all.deb"),
+        None
+    );
+    let madison = " nlohmann-json3-dev |   3.11.3-1 | http://deb.debian.org/debian trixie/main amd64 Packages\n \
+                   nlohmann-json3-dev |   3.11.2-2 | http://deb.debian.org/debian bookworm/main amd64 Packages\n";
+    assert_eq!(madison_versions(madison, "3.11.2"), vec!["3.11.2-2"]);
+    assert!(madison_versions(madison, "3.10.0").is_empty());
+}
+
+#[test]
+fn tap_summaries_are_counted() {
+    let tap = "TAP version 13\n# Subtest: a\nok 1 - a\n  ---\n  duration_ms: 1\n  ...\n\
+               ok 2 - b # SKIP XLEAN_TEST_MODULE is not set\n\
+               not ok 3 - c\n1..3\n# tests 3\n# suites 0\n# pass 1\n# fail 1\n# cancelled 1\n\
+               # skipped 1\n# todo 0\n# duration_ms 12.5\n";
+    let s = parse_tap_summary(tap).unwrap();
+    assert_eq!((s.passed, s.failed, s.skipped), (1, 2, 1));
+    assert_eq!(
+        s.skip_reason.as_deref(),
+        Some("XLEAN_TEST_MODULE is not set")
+    );
+    assert_eq!(parse_tap_summary("node: bad option\n"), None);
+}
+
+#[test]
+fn a_stamp_is_current_only_for_the_same_inputs_after_a_record() {
+    let dir = util::test_dir("kernel-stamp");
+    let a = Stamp::new(dir.join("s.json"), serde_json::json!({"flags": "-O2"}));
+    assert!(!a.is_current());
+    a.record().unwrap();
+    assert!(a.is_current());
+    let b = Stamp::new(dir.join("s.json"), serde_json::json!({"flags": "-O3"}));
+    assert!(!b.is_current());
+    assert_ne!(a.key(), b.key());
+    a.invalidate().unwrap();
+    assert!(!a.is_current());
+}
+
+#[test]
+fn a_tree_fingerprint_changes_with_its_files_but_not_with_git() {
+    let dir = util::test_dir("kernel-fingerprint");
+    fs::write(dir.join("a.txt"), "one").unwrap();
+    let first = tree_fingerprint(&dir).unwrap();
+    fs::create_dir_all(dir.join(".git")).unwrap();
+    fs::write(dir.join(".git/HEAD"), "ref").unwrap();
+    assert_eq!(tree_fingerprint(&dir).unwrap(), first);
+    fs::write(dir.join("a.txt"), "one, longer").unwrap();
+    assert_ne!(tree_fingerprint(&dir).unwrap(), first);
+}
+
+#[test]
+fn a_package_found_outside_the_prefix_is_refused() {
+    let dir = util::test_dir("kernel-cache-check");
+    let prefix = dir.join("prefix");
+    fs::write(
+        dir.join("CMakeCache.txt"),
+        format!(
+            "xeus_DIR:PATH={}/lib/cmake/xeus\nnlohmann_json_DIR:PATH=/usr/share/cmake/nlohmann_json\n",
+            prefix.display()
+        ),
+    )
+    .unwrap();
+    let err = format!(
+        "{:#}",
+        deps::check_found_in_prefix(&dir, &prefix).unwrap_err()
+    );
+    assert!(
+        err.contains("nlohmann_json_DIR outside the wasm64 prefix"),
+        "{err}"
+    );
+    fs::write(
+        dir.join("CMakeCache.txt"),
+        format!(
+            "nlohmann_json_DIR:PATH={}/share/cmake/nlohmann_json\n",
+            prefix.display()
+        ),
+    )
+    .unwrap();
+    deps::check_found_in_prefix(&dir, &prefix).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real thing: xeus + xeus-lite for wasm64, the test kernel, the Node tests
+
+/// The toolchain, or `None` (SKIPPED) when it is not installed and not required.
+fn toolchain_or_skip() -> Option<Toolchain> {
+    match Toolchain::load() {
+        Ok(tc) => Some(tc),
+        Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
+            eprintln!("SKIPPED: {e:#}");
+            None
+        }
+        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
+    }
+}
+
+#[test]
+fn the_test_kernel_builds_and_passes_its_node_tests() {
+    let Some(tc) = toolchain_or_skip() else {
+        return;
+    };
+    let pins = Pins::load().unwrap();
+    // Missing sources are not a toolchain problem: this skips even with XLEAN_REQUIRE_TOOLCHAIN.
+    let Some(sources) = super::local_sources(&pins, &[]).unwrap() else {
+        eprintln!("SKIPPED: {SOURCES_MISSING}");
+        return;
+    };
+    // The real build directory: the dependencies take ~35 s to build and are reused by
+    // `cargo xtask` (and by the next run of this test) through their stamps.
+    let dirs = KernelDirs::standard();
+    let js: PathBuf = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
+    assert!(js.ends_with("kernel-test/xlean-test.js"));
+    let wasm = fs::read(js.with_extension("wasm")).unwrap();
+    assert_eq!(&wasm[..4], b"\0asm");
+
+    // A second build finds everything up to date.
+    let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs).unwrap();
+    assert!(again.rebuilt.is_empty(), "rebuilt {:?}", again.rebuilt);
+    assert!(again.prefix.join("lib/libxeus.a").is_file());
+    assert!(again.prefix.join("include/nlohmann/json.hpp").is_file());
+
+    let summary = run_node_tests_with_logs(&tc, &js, &paths::logs_dir()).unwrap();
+    let log = summary.log.clone().unwrap();
+    let output = fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(summary.failed, 0, "kernel tests failed:\n{output}");
+    assert_eq!(summary.skipped, 0, "{summary:?}\n{output}");
+    assert!(summary.passed >= 16, "{summary:?}\n{output}");
+}
