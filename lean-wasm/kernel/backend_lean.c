@@ -1,24 +1,26 @@
 /*
- * The real backend: xlean_backend.h over the `@[export xlean_*]` functions of our Lean REPL
- * module (lean-wasm/XLean), through the Lean runtime's C API (lean/lean.h).
+ * The real backend: xlean_backend.h over the `@[export xlean_*]` functions of our Lean library
+ * (lean-wasm/XLean/Export.lean), through the Lean runtime's C API (lean/lean.h).
  *
- * The Lean side (names and types; docs/kernel-shell.md, "The Lean exports"):
+ * The Lean side, as docs/kernel.md ("The C interface") declares it. The 4.28 compiler erases the
+ * IO world token, so an `IO String` export with a String argument is `lean_object* f(lean_object*)`:
  *
- *   @[export xlean_init]        def init       (options : String)                     : IO String
- *   @[export xlean_execute]     def execute    (code : String) (cell : UInt32)        : IO String
- *   @[export xlean_complete]    def complete   (code : String) (cursor : UInt32)      : IO String
- *   @[export xlean_inspect]     def inspect    (code : String) (cursor detail : UInt32) : IO String
- *   @[export xlean_is_complete] def isComplete (code : String)                        : IO String
+ *   lean_object* initialize_XLean(uint8_t builtin);                   module initialiser
+ *   lean_object* xlean_info(void);                                    IO String
+ *   lean_object* xlean_init(lean_object* search_path);                IO String
+ *   lean_object* xlean_execute(lean_object* cell);                    IO String
+ *   lean_object* xlean_complete(lean_object* code, uint32_t cursor);  IO String
+ *   lean_object* xlean_inspect(lean_object* code, uint32_t cursor);   IO String
+ *   lean_object* xlean_is_complete(lean_object* code);                IO String
  *
- * Each returns the JSON reply text that xlean_backend.h describes. Lean strings are passed owned
- * (the callee consumes them) and the IO result is consumed here.
+ * Every argument is owned (the callee consumes it: a fresh lean_mk_string, never lean_dec'd
+ * here); the result is an owned IO result, consumed here. Each returns one JSON object, in the
+ * shapes xlean_backend.h describes (the Lean functions catch their own errors and answer JSON).
  *
- * Build-time settings (the build driver sets them; CMakeLists.txt passes them on):
- *   XLEAN_LEAN_MODULE_INIT  the C initialiser of the module holding the exports
- *                           (default initialize_XLean_Export);
- *   XLEAN_LEAN_VERSION      the Lean version shown in kernel_info, e.g. "4.28.0";
- *   XLEAN_LEAN_WORLD_TOKEN  1 if IO functions still take the `IO.RealWorld` argument in C (Lean
- *                           before the world token was erased); 0 (default) for Lean 4.28.
+ * Build-time settings (CMakeLists.txt passes them on from the build driver):
+ *   XLEAN_LEAN_MODULE_INIT  the initialiser of the module that holds the exports and imports the
+ *                           rest (default initialize_XLean, for lean-wasm/XLean.lean);
+ *   XLEAN_LEAN_VERSION      the Lean version to report if xlean_info cannot be called.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,38 +32,26 @@
 #include "xlean_backend.h"
 
 #ifndef XLEAN_LEAN_MODULE_INIT
-#define XLEAN_LEAN_MODULE_INIT initialize_XLean_Export
+#define XLEAN_LEAN_MODULE_INIT initialize_XLean
 #endif
 #ifndef XLEAN_LEAN_VERSION
 #define XLEAN_LEAN_VERSION "unknown"
 #endif
-#ifndef XLEAN_LEAN_WORLD_TOKEN
-#define XLEAN_LEAN_WORLD_TOKEN 0
-#endif
 
-#if XLEAN_LEAN_WORLD_TOKEN
-#define XLEAN_WORLD_PARAM , lean_object *
-#define XLEAN_WORLD , lean_io_mk_world()
-#else
-#define XLEAN_WORLD_PARAM
-#define XLEAN_WORLD
-#endif
-
-/* Set up by the Lean runtime library. lean_initialize() is what Lean's own emitted main() calls
- * for programs that use the Lean package (the frontend, the kernel, the environment): it
- * initialises the runtime and the C++ parts of Lean, then lean_initialize_runtime_module(). */
+/* From the Lean runtime library. lean_initialize() is what Lean's own emitted main() calls for
+ * programs that use the Lean package (frontend, kernel, environment): it initialises the runtime
+ * and the C++ parts of Lean. */
 extern void lean_initialize(void);
 /* IO.Error.toString, exported by Init (`@[export lean_io_error_to_string]`). */
 extern lean_object *lean_io_error_to_string(lean_object *err);
 
-/* The module's initialiser and the exports (see the table above). */
-extern lean_object *XLEAN_LEAN_MODULE_INIT(uint8_t builtin XLEAN_WORLD_PARAM);
-extern lean_object *xlean_init(lean_object *options XLEAN_WORLD_PARAM);
-extern lean_object *xlean_execute(lean_object *code, uint32_t cell XLEAN_WORLD_PARAM);
-extern lean_object *xlean_complete(lean_object *code, uint32_t cursor XLEAN_WORLD_PARAM);
-extern lean_object *xlean_inspect(lean_object *code, uint32_t cursor,
-                                  uint32_t detail XLEAN_WORLD_PARAM);
-extern lean_object *xlean_is_complete(lean_object *code XLEAN_WORLD_PARAM);
+extern lean_object *XLEAN_LEAN_MODULE_INIT(uint8_t builtin);
+extern lean_object *xlean_info(void);
+extern lean_object *xlean_init(lean_object *search_path);
+extern lean_object *xlean_execute(lean_object *cell);
+extern lean_object *xlean_complete(lean_object *code, uint32_t cursor);
+extern lean_object *xlean_inspect(lean_object *code, uint32_t cursor);
+extern lean_object *xlean_is_complete(lean_object *code);
 
 static int g_runtime_ready = 0;
 static char *g_init_error = NULL; /* why the module could not be initialised */
@@ -149,10 +139,37 @@ static char *unavailable(void) {
                        g_init_error ? g_init_error : "xlean_backend_init was not called");
 }
 
+/* The value of `"key": "..."` in a flat JSON object (no escapes inside the value), or NULL;
+ * malloc'd. Enough for the options and for xlean_info's reply, which the interpreter parses
+ * properly afterwards. */
+static char *json_string_field(const char *json, const char *key) {
+    if (!json) return NULL;
+    size_t klen = strlen(key);
+    for (const char *p = strchr(json, '"'); p; p = strchr(p + 1, '"')) {
+        if (strncmp(p + 1, key, klen) != 0 || p[1 + klen] != '"') continue;
+        const char *q = p + 2 + klen;
+        while (*q == ' ' || *q == ':') q++;
+        if (*q != '"') return NULL;
+        const char *e = strchr(q + 1, '"');
+        return e ? copy_bytes(q + 1, (size_t)(e - q - 1)) : NULL;
+    }
+    return NULL;
+}
+
 char *xlean_backend_info(void) {
-    return copy_bytes("{\"name\":\"lean\",\"language_version\":\"" XLEAN_LEAN_VERSION "\"}",
-                      strlen("{\"name\":\"lean\",\"language_version\":\"" XLEAN_LEAN_VERSION
-                             "\"}"));
+    char *version = NULL;
+    if (g_runtime_ready) {
+        /* {"lean_githash":"...","lean_version":"4.28.0","protocol":1} */
+        char *info = take_string_result(xlean_info(), "xlean_info");
+        version = json_string_field(info, "lean_version");
+        free(info);
+    }
+    const char *v = version ? version : XLEAN_LEAN_VERSION;
+    size_t size = strlen(v) + 64;
+    char *out = (char *)malloc(size);
+    if (out) snprintf(out, size, "{\"name\":\"lean\",\"language_version\":\"%s\"}", v);
+    free(version);
+    return out;
 }
 
 char *xlean_backend_init(const char *options_json) {
@@ -162,7 +179,7 @@ char *xlean_backend_init(const char *options_json) {
          * initialise. No task manager is started: the module has no threads, and the patched
          * runtime runs tasks on demand when there is none. */
         lean_set_panic_messages(false);
-        lean_object *res = XLEAN_LEAN_MODULE_INIT(1 /* builtin */ XLEAN_WORLD);
+        lean_object *res = XLEAN_LEAN_MODULE_INIT(1 /* builtin */);
         lean_set_panic_messages(true);
         lean_io_mark_end_initialization();
         if (lean_io_result_is_ok(res)) {
@@ -185,32 +202,32 @@ char *xlean_backend_init(const char *options_json) {
         free(q);
         return out;
     }
-    lean_object *options = lean_mk_string(options_json ? options_json : "{}");
-    char *reply = take_string_result(xlean_init(options XLEAN_WORLD), "xlean_init");
-    return reply;
+    /* Options: {"search_path": "DIR:DIR"}; none means LEAN_PATH (set by the JS glue). */
+    char *search_path = json_string_field(options_json, "search_path");
+    lean_object *arg = lean_mk_string(search_path ? search_path : "");
+    free(search_path);
+    return take_string_result(xlean_init(arg), "xlean_init");
 }
 
 char *xlean_backend_execute(const char *code, uint32_t execution_count) {
     if (!g_runtime_ready) return unavailable();
-    return take_string_result(xlean_execute(lean_mk_string(code), execution_count XLEAN_WORLD),
-                              "xlean_execute");
+    (void)execution_count; /* the session counts its cells itself */
+    return take_string_result(xlean_execute(lean_mk_string(code)), "xlean_execute");
 }
 
 char *xlean_backend_complete(const char *code, uint32_t cursor_pos) {
     if (!g_runtime_ready) return unavailable();
-    return take_string_result(xlean_complete(lean_mk_string(code), cursor_pos XLEAN_WORLD),
+    return take_string_result(xlean_complete(lean_mk_string(code), cursor_pos),
                               "xlean_complete");
 }
 
 char *xlean_backend_inspect(const char *code, uint32_t cursor_pos, uint32_t detail_level) {
     if (!g_runtime_ready) return unavailable();
-    return take_string_result(
-        xlean_inspect(lean_mk_string(code), cursor_pos, detail_level XLEAN_WORLD),
-        "xlean_inspect");
+    (void)detail_level; /* one level of detail: signature and docstring */
+    return take_string_result(xlean_inspect(lean_mk_string(code), cursor_pos), "xlean_inspect");
 }
 
 char *xlean_backend_is_complete(const char *code) {
     if (!g_runtime_ready) return copy_bytes("{\"status\":\"unknown\"}", 20);
-    return take_string_result(xlean_is_complete(lean_mk_string(code) XLEAN_WORLD),
-                              "xlean_is_complete");
+    return take_string_result(xlean_is_complete(lean_mk_string(code)), "xlean_is_complete");
 }

@@ -20,6 +20,7 @@
  *   anything else        error message "unknown command"
  *
  * Messages are positioned at (line, 0)-(line, length of the line in code points).
+ * Completion of code starting with "fail" answers an error, in the Lean side's error shape.
  * Completion, inspection and is_complete work on the small vocabulary below, with cursors in
  * code points as the interface requires. See docs/kernel-shell.md.
  */
@@ -372,6 +373,9 @@ static int is_word_byte(unsigned char ch) {
 }
 
 char *xlean_backend_complete(const char *code, uint32_t cursor_pos) {
+    /* The Lean side's error shape, to test how the interpreter passes it on. */
+    if (strncmp(code, "fail", 4) == 0)
+        return strdup("{\"status\":\"error\",\"error\":\"xlean complete: no session\"}");
     size_t end = byte_offset(code, cursor_pos);
     size_t start = end;
     while (start > 0 && is_word_byte((unsigned char)code[start - 1])) start--;

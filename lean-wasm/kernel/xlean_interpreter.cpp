@@ -86,6 +86,14 @@ namespace xlean
                    + string_field(m, "severity", "info") + ": " + string_field(m, "text");
         }
 
+        // A backend error reply as a Jupyter error reply (ename, evalue, traceback). The Lean
+        // side answers {"status": "error", "error": why}; Jupyter wants ename/evalue.
+        nl::json as_error_reply(const nl::json& r)
+        {
+            const std::string evalue = string_field(r, "evalue", string_field(r, "error", r.dump()));
+            return error_object(string_field(r, "ename", "xlean.BackendError"), evalue);
+        }
+
         std::string with_newline(std::string s)
         {
             if (s.empty() || s.back() != '\n')
@@ -296,7 +304,7 @@ namespace xlean
             return xeus::create_successful_reply();
         }
         std::string ename = string_field(reply, "ename", "Lean error");
-        std::string evalue = string_field(reply, "evalue");
+        std::string evalue = string_field(reply, "evalue", string_field(reply, "error"));
         if (evalue.empty())
         {
             evalue = errors.empty() ? std::string("the cell failed") : errors.front();
@@ -359,7 +367,7 @@ namespace xlean
             nl::json r = parse_reply(xlean_backend_complete(code.c_str(), cursor), "complete");
             if (string_field(r, "status") == "error")
             {
-                return r;
+                return as_error_reply(r);
             }
             nl::json matches = nl::json::array();
             if (auto m = r.find("matches"); m != r.end() && m->is_array())
@@ -416,7 +424,7 @@ namespace xlean
                 "inspect");
             if (string_field(r, "status") == "error")
             {
-                return r;
+                return as_error_reply(r);
             }
             auto found = r.find("found");
             auto data = r.find("data");

@@ -137,6 +137,11 @@ test('completion: matches and code-point cursors', { skip: skipReason }, () => {
   assert.equal(c.cursor_end, 4);
   ({ reply } = k.request('complete_request', { code: 'zzz', cursor_pos: 3 }));
   assert.deepEqual(reply.content.matches, []);
+  // A backend error becomes a Jupyter error reply.
+  ({ reply } = k.request('complete_request', { code: 'fail', cursor_pos: 4 }));
+  assert.equal(reply.content.status, 'error');
+  assert.equal(reply.content.ename, 'xlean.BackendError');
+  assert.equal(reply.content.evalue, 'xlean complete: no session');
 });
 
 test('inspect: the documentation of the name under the cursor', { skip: skipReason }, () => {
@@ -196,6 +201,22 @@ test('state is kept across cells; execution counts increase', { skip: skipReason
   const n = (r) => Number(streamText(r.outputs, 'stdout').split(': ').at(-1));
   assert.equal(n(b), n(a) + 1);
   assert.equal(b.reply.content.execution_count, a.reply.content.execution_count + 1);
+});
+
+test('a hundred cells in a row: every one replies, in order', { skip: skipReason }, (t) => {
+  const times = [];
+  let last = 0;
+  for (let i = 0; i < 100; i++) {
+    const r = k.execute(`eval ${i} + 1\nprint line ${i}`);
+    assert.equal(r.reply.content.status, 'ok');
+    // What the cell printed comes first, then Lean's messages.
+    assert.equal(streamText(r.outputs, 'stdout'), `line ${i}\n1:0: info: ${i + 1}\n`);
+    assert.ok(r.reply.content.execution_count > last);
+    last = r.reply.content.execution_count;
+    times.push(r.ms);
+  }
+  times.sort((a, b) => a - b);
+  t.diagnostic(`execute request median ${times[50].toFixed(2)} ms, max ${times[99].toFixed(2)} ms`);
 });
 
 test('a silent cell runs and replies but publishes nothing', { skip: skipReason }, () => {

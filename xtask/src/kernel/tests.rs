@@ -2,7 +2,7 @@ use std::{fs, path::PathBuf};
 
 use super::{
     deps::{self, deb_upstream_version, madison_versions, upstream_of},
-    link::build_test_kernel_in,
+    link::{build_test_kernel_in, check_module, module_facts},
     node_tests::{parse_tap_summary, run_node_tests_with_logs},
     sources::{header_version, resolve},
     stamp::{tree_fingerprint, Stamp},
@@ -207,6 +207,39 @@ fn a_package_found_outside_the_prefix_is_refused() {
     deps::check_found_in_prefix(&dir, &prefix).unwrap();
 }
 
+/// A hand-assembled module: a 64-bit table and memory, and optionally an import named like
+/// emscripten's JS exception helpers (what a `-fexceptions` object would bring into a link).
+fn tiny_wasm64(with_invoke_import: bool) -> Vec<u8> {
+    let mut m = vec![0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    m.extend([0x01, 0x04, 0x01, 0x60, 0x00, 0x00]); // type section: () -> ()
+    if with_invoke_import {
+        // import section: env.invoke_v, a function of type 0
+        m.extend([0x02, 0x10, 0x01, 0x03, b'e', b'n', b'v', 0x08]);
+        m.extend(b"invoke_v");
+        m.extend([0x00, 0x00]);
+    }
+    m.extend([0x04, 0x04, 0x01, 0x70, 0x04, 0x01]); // table section: funcref, table64, min 1
+    m.extend([0x05, 0x03, 0x01, 0x04, 0x01]); // memory section: memory64, min 1
+    m
+}
+
+#[test]
+fn a_module_with_js_exception_imports_is_refused() {
+    let dir = util::test_dir("kernel-module-check");
+    let facts = module_facts(&tiny_wasm64(true)).unwrap();
+    assert!(facts.memory64 && facts.table64, "{facts:?}");
+    assert_eq!(facts.js_exception_imports, vec!["invoke_v".to_string()]);
+    let bad = dir.join("bad.wasm");
+    fs::write(&bad, tiny_wasm64(true)).unwrap();
+    let err = format!("{:#}", check_module(&bad).unwrap_err());
+    assert!(err.contains("JS exception helpers (invoke_v)"), "{err}");
+    let good = dir.join("good.wasm");
+    fs::write(&good, tiny_wasm64(false)).unwrap();
+    check_module(&good).unwrap();
+    fs::write(&good, b"\0asm garbage").unwrap();
+    assert!(format!("{:#}", check_module(&good).unwrap_err()).contains("cannot parse"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The real thing: xeus + xeus-lite for wasm64, the test kernel, the Node tests
 
@@ -238,8 +271,8 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     let dirs = KernelDirs::standard();
     let js: PathBuf = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
     assert!(js.ends_with("kernel-test/xlean-test.js"));
-    let wasm = fs::read(js.with_extension("wasm")).unwrap();
-    assert_eq!(&wasm[..4], b"\0asm");
+    let facts = check_module(&js.with_extension("wasm")).unwrap();
+    assert!(facts.imports > 10, "{facts:?}");
 
     // A second build finds everything up to date.
     let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs).unwrap();
