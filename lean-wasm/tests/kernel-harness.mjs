@@ -13,11 +13,18 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-/** The module under test (xlean-test.js, with its .wasm beside it), set by the xtask. */
+/** The modules under test (each .js with its .wasm beside it), set by the xtask:
+ * the shell with the test backend, and the shell with the real backend over the fake Lean. */
 export const modulePath = process.env.XLEAN_TEST_MODULE;
-export const skipReason = modulePath
-  ? false
-  : 'XLEAN_TEST_MODULE is not set: run these tests through the xtask, which builds the module';
+export const leanBackendModulePath = process.env.XLEAN_TEST_LEAN_BACKEND_MODULE;
+
+/** `false`, or why a test cannot run (for `test(name, { skip })`). */
+export function skipUnless(path, variable) {
+  return path
+    ? false
+    : `${variable} is not set: run these tests through the xtask, which builds the module`;
+}
+export const skipReason = skipUnless(modulePath, 'XLEAN_TEST_MODULE');
 
 // The worker's global scope. xeus-lite looks up `self.postMessage` and `self.get_stdin` on each
 // message, so one global stand-in routes to whichever session is current.
@@ -32,10 +39,10 @@ globalThis.self.get_stdin = () => ({ error: 'no stdin in the kernel tests' });
 /** A fresh module instance (its own wasm memory and backend state); resolves when it is ready
  * to make kernels. `print`/`printErr` are the embedder's console (they receive what is written
  * outside a cell). */
-export async function loadModule({ print, printErr } = {}) {
+export async function loadModule({ module = modulePath, print, printErr } = {}) {
   const require = createRequire(import.meta.url);
-  const createXeusModule = require(modulePath);
-  const dir = path.dirname(modulePath);
+  const createXeusModule = require(module);
+  const dir = path.dirname(module);
   const t0 = performance.now();
   const options = { locateFile: (file) => path.join(dir, file) };
   if (print) options.print = print;

@@ -1,7 +1,12 @@
-//! The kernel shell (lean-wasm/kernel) linked with the test backend into `xlean-test.js/.wasm`.
+//! The kernel shell (lean-wasm/kernel) linked into the two test modules:
+//! - `xlean-test.js/.wasm`: the shell with the test backend (backend_test.c);
+//! - `xlean.js/.wasm` in `kernel-fake-lean/`: the shell with the REAL backend (backend_lean.c),
+//!   built through the CMake project's `XLEAN_BACKEND=lean` route exactly as the build driver
+//!   will, but linked against a fake Lean (tests/fixtures/kernel/fake-lean: our own stand-in for
+//!   lean.h, the Lean runtime and the XLean exports, which cannot be built here).
 //!
-//! CMake + Ninja in `<build>/kernel-test`: configured again only when the configuration's stamp
-//! (options, the prefix's key, the toolchain) changes; otherwise `cmake --build` lets Ninja
+//! CMake + Ninja, one build tree per module: configured again only when the configuration's
+//! stamp (options, the prefix's key, the toolchain) changes; otherwise `cmake --build` lets Ninja
 //! decide (an edited source, CMakeLists.txt or JS glue file relinks; nothing changed is a no-op).
 
 use std::{
@@ -13,15 +18,24 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
 use super::{
-    deps::{self, build_deps_in},
+    deps::{self, build_deps_in, DepsPrefix},
     stamp::{self, Stamp},
-    KernelDirs, KernelSources,
+    KernelDirs, KernelSources, WASM_FLAGS,
 };
 use crate::{paths, pins::Pins, runner::Step, toolchain::Toolchain, util};
 
-/// Builds what is out of date (dependencies, then the kernel) and returns the module's JS file
-/// (`<build>/kernel-test/xlean-test.js`, next to `xlean-test.wasm`).
-pub fn build_test_kernel(tc: &Toolchain, sources: &KernelSources) -> Result<PathBuf> {
+/// The modules the Node tests load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestModules {
+    /// The shell with the test backend: `<build>/kernel-test/xlean-test.js`.
+    pub test_backend: PathBuf,
+    /// The shell with the real backend over the fake Lean: `<build>/kernel-fake-lean/xlean.js`.
+    pub lean_backend: PathBuf,
+}
+
+/// Builds what is out of date (dependencies, then both test modules) and returns the modules'
+/// JS files (each `.wasm` is beside its `.js`).
+pub fn build_test_kernel(tc: &Toolchain, sources: &KernelSources) -> Result<TestModules> {
     build_test_kernel_in(tc, &Pins::load()?, sources, &KernelDirs::standard())
 }
 
@@ -30,21 +44,68 @@ pub(super) fn build_test_kernel_in(
     pins: &Pins,
     sources: &KernelSources,
     dirs: &KernelDirs,
-) -> Result<PathBuf> {
+) -> Result<TestModules> {
     let deps = build_deps_in(tc, pins, sources, dirs)?;
-    let source = paths::project_root().join("lean-wasm/kernel");
-    let build = dirs.test_kernel.clone();
+    let test_backend = link_module(
+        tc,
+        pins,
+        &deps,
+        dirs,
+        "kernel-test",
+        &["-DXLEAN_BACKEND=test".to_string()],
+        "xlean-test",
+    )?;
+    let fake = fake_lean_library(tc, dirs)?;
+    let lean_backend = link_module(
+        tc,
+        pins,
+        &deps,
+        dirs,
+        "kernel-fake-lean",
+        &[
+            "-DXLEAN_BACKEND=lean".to_string(),
+            format!("-DLEAN_INCLUDE_DIR={}", fake_lean_dir().display()),
+            format!("-DXLEAN_LEAN_LIBRARIES={}", fake.display()),
+            format!(
+                "-DXLEAN_LEAN_VERSION={}",
+                pins.lean.tag.trim_start_matches('v')
+            ),
+        ],
+        "xlean",
+    )?;
+    Ok(TestModules {
+        test_backend,
+        lean_backend,
+    })
+}
 
+fn fake_lean_dir() -> PathBuf {
+    paths::project_root().join("tests/fixtures/kernel/fake-lean")
+}
+
+/// Configures (when its stamp says so) and builds one module of the kernel CMake project in
+/// `<build>/<name>`; returns `<target>.js`, checked to be a wasm64 module with native exceptions.
+fn link_module(
+    tc: &Toolchain,
+    pins: &Pins,
+    deps: &DepsPrefix,
+    dirs: &KernelDirs,
+    name: &str,
+    backend_options: &[String],
+    target: &str,
+) -> Result<PathBuf> {
+    let source = paths::project_root().join("lean-wasm/kernel");
+    let build = dirs.root.join(name);
     let mut options = deps::common_cmake_options(tc, &deps.prefix);
     options.extend([
-        "-DXLEAN_BACKEND=test".to_string(),
         format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
-        // -O2, not Release's -O3: the link takes half the time for the same behaviour
+        // -O2, not Release's -O3: the link takes about half the time for the same behaviour
         // (docs/kernel-shell.md has the figures).
         "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DXLEAN_LINK_OPT=-O2".to_string(),
     ]);
+    options.extend(backend_options.iter().cloned());
     let stamp = Stamp::new(
         build.join("xlean-configure.stamp.json"),
         json!({
@@ -56,7 +117,7 @@ pub(super) fn build_test_kernel_in(
     );
     if !stamp.is_current() || !build.join("build.ninja").is_file() {
         util::remove_any(&build)?;
-        Step::new("kernel-test-configure", tc.emcmake())
+        Step::new(format!("{name}-configure"), tc.emcmake())
             .arg(&tc.cmake)
             .arg("-S")
             .arg(&source)
@@ -69,24 +130,66 @@ pub(super) fn build_test_kernel_in(
         deps::check_found_in_prefix(&build, &deps.prefix)?;
         stamp.record()?;
     }
-    Step::new("kernel-test-link", &tc.cmake)
+    Step::new(format!("{name}-link"), &tc.cmake)
         .arg("--build")
         .arg(&build)
-        .args(["-j", "2", "--target", "xlean-test"])
+        .args(["-j", "2", "--target", target])
         .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
-    let js = build.join("xlean-test.js");
-    let wasm = build.join("xlean-test.wasm");
+    let js = build.join(format!("{target}.js"));
+    let wasm = build.join(format!("{target}.wasm"));
     ensure!(
         js.is_file() && wasm.is_file(),
         "the kernel link succeeded but left no {} and {}\n  log: {}",
         js.display(),
         wasm.display(),
-        dirs.logs.join("kernel-test-link.log").display()
+        dirs.logs.join(format!("{name}-link.log")).display()
     );
     check_module(&wasm)?;
     Ok(js)
+}
+
+/// The fake Lean (fake_xlean.c) as a wasm64 archive, rebuilt when the fixture changes.
+fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs) -> Result<PathBuf> {
+    let fixture = fake_lean_dir();
+    let out = dirs.root.join("kernel-fake-lean-lib");
+    let archive = out.join("libfakelean.a");
+    let stamp = Stamp::new(
+        out.join("stamp.json"),
+        json!({
+            "fixture": stamp::tree_fingerprint(&fixture)?,
+            "flags": WASM_FLAGS,
+            "emcc": tc.emcc(),
+        }),
+    );
+    if stamp.is_current() && archive.is_file() {
+        return Ok(archive);
+    }
+    stamp.invalidate()?;
+    fs::create_dir_all(&out)?;
+    let object = out.join("fake_xlean.o");
+    Step::new("fake-lean-compile", tc.emcc())
+        .args(WASM_FLAGS.split(' '))
+        .args(["-O2", "-Wall", "-Wextra", "-c"])
+        .arg("-I")
+        .arg(&fixture)
+        .arg(fixture.join("fake_xlean.c"))
+        .arg("-o")
+        .arg(&object)
+        .envs(tc.env())
+        .log_dir(&dirs.logs)
+        .run()?;
+    util::remove_any(&archive)?;
+    Step::new("fake-lean-archive", tc.emar())
+        .arg("rcs")
+        .arg(&archive)
+        .arg(&object)
+        .envs(tc.env())
+        .log_dir(&dirs.logs)
+        .run()?;
+    stamp.record()?;
+    Ok(archive)
 }
 
 /// What the linked module is, as far as the JS side depends on it.

@@ -5,8 +5,9 @@
 //! What the other commands call:
 //! - [`build_deps`]: nlohmann_json, xeus and xeus-lite installed into the wasm64 prefix
 //!   `<build>/wasm-deps/prefix`, each step skipped when its stamp says it is up to date;
-//! - [`build_test_kernel`]: the above, then the kernel shell with the test backend;
-//! - [`run_node_tests`]: `node --test` over `lean-wasm/tests/*.test.mjs` against a built module;
+//! - [`build_test_kernel`]: the above, then the kernel shell linked twice: with the test backend,
+//!   and with the real backend over a fake Lean ([`TestModules`]);
+//! - [`run_node_tests`]: `node --test` over `lean-wasm/tests/*.test.mjs` against those modules;
 //! - [`test_suite`]: all of it for `ci`, reporting SKIPPED (with the reason) when the xeus
 //!   sources are not available.
 
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use deps::{build_deps, DepsPrefix};
-pub use link::build_test_kernel;
+pub use link::{build_test_kernel, check_module, TestModules};
 pub use node_tests::{run_node_tests, NodeTestSummary};
 pub use sources::{local_sources, KernelSources, SourceTree, SOURCES_MISSING};
 
@@ -40,10 +41,11 @@ pub const WASM_FLAGS: &str = "-sMEMORY64 -fwasm-exceptions";
 /// Where the kernel's build outputs live, under one root (the build directory, or a test's).
 #[derive(Debug, Clone)]
 pub struct KernelDirs {
+    /// The build directory: each module's CMake build is `<root>/<name>`
+    /// (`kernel-test`, `kernel-fake-lean`).
+    pub root: PathBuf,
     /// `<build>/wasm-deps`: dependency build trees, stamps and the prefix.
     pub deps: PathBuf,
-    /// `<build>/kernel-test`: the CMake build of the kernel shell with the test backend.
-    pub test_kernel: PathBuf,
     /// Step logs.
     pub logs: PathBuf,
 }
@@ -55,8 +57,8 @@ impl KernelDirs {
 
     pub fn under(build: &Path) -> KernelDirs {
         KernelDirs {
+            root: build.to_path_buf(),
             deps: build.join("wasm-deps"),
-            test_kernel: build.join("kernel-test"),
             logs: build.join("logs"),
         }
     }
@@ -76,6 +78,6 @@ pub fn test_suite(tc: &Toolchain, pins: &Pins) -> Result<NodeTestSummary> {
         eprintln!("SKIPPED: {SOURCES_MISSING}");
         return Ok(NodeTestSummary::skipped_suite(SOURCES_MISSING));
     };
-    let module = build_test_kernel(tc, &sources)?;
-    run_node_tests(tc, &module)
+    let modules = build_test_kernel(tc, &sources)?;
+    run_node_tests(tc, &modules)
 }

@@ -8,6 +8,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
+use super::TestModules;
 use crate::{paths, runner::Step, toolchain::Toolchain};
 
 /// What a run of the Node tests found.
@@ -69,31 +70,36 @@ pub fn test_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Runs the Node tests against `module_js` (e.g. `xlean-test.js`, with its `.wasm` beside it).
-/// Returns the counts even when tests failed (check [`NodeTestSummary::failed`] or call
-/// [`NodeTestSummary::ensure_passed`]); an error means node could not run them at all.
-pub fn run_node_tests(tc: &Toolchain, module_js: &Path) -> Result<NodeTestSummary> {
-    run_node_tests_with_logs(tc, module_js, &paths::logs_dir())
+/// Runs the Node tests against the test modules (from [`super::build_test_kernel`]): the test
+/// files read them from `XLEAN_TEST_MODULE` (test backend) and `XLEAN_TEST_LEAN_BACKEND_MODULE`
+/// (real backend over the fake Lean). Returns the counts even when tests failed (check
+/// [`NodeTestSummary::failed`] or call [`NodeTestSummary::ensure_passed`]); an error means node
+/// could not run them at all.
+pub fn run_node_tests(tc: &Toolchain, modules: &TestModules) -> Result<NodeTestSummary> {
+    run_node_tests_with_logs(tc, modules, &paths::logs_dir())
 }
 
 pub(super) fn run_node_tests_with_logs(
     tc: &Toolchain,
-    module_js: &Path,
+    modules: &TestModules,
     logs: &Path,
 ) -> Result<NodeTestSummary> {
-    let module_js = paths::absolute(module_js);
-    ensure!(
-        module_js.is_file() && module_js.with_extension("wasm").is_file(),
-        "no kernel module at {} (and its .wasm)\n  fix: build it first (kernel::build_test_kernel)",
-        module_js.display()
-    );
-    let step = Step::new("kernel-node-tests", &tc.node)
+    let mut step = Step::new("kernel-node-tests", &tc.node)
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-        .args(test_files()?)
-        .env("XLEAN_TEST_MODULE", &module_js)
-        .envs(tc.env())
-        .cwd(paths::project_root())
-        .log_dir(logs);
+        .args(test_files()?);
+    for (var, js) in [
+        ("XLEAN_TEST_MODULE", &modules.test_backend),
+        ("XLEAN_TEST_LEAN_BACKEND_MODULE", &modules.lean_backend),
+    ] {
+        let js = paths::absolute(js);
+        ensure!(
+            js.is_file() && js.with_extension("wasm").is_file(),
+            "no kernel module at {} (and its .wasm)\n  fix: build it first (kernel::build_test_kernel)",
+            js.display()
+        );
+        step = step.env(var, js);
+    }
+    let step = step.envs(tc.env()).cwd(paths::project_root()).log_dir(logs);
     let log = step.log_path();
     let (output, run_error) = match step.capture() {
         Ok(out) => (out.output, None),

@@ -1,4 +1,4 @@
-use std::{fs, path::PathBuf};
+use std::fs;
 
 use super::{
     deps::{self, deb_upstream_version, madison_versions, upstream_of},
@@ -269,10 +269,13 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     // The real build directory: the dependencies take ~35 s to build and are reused by
     // `cargo xtask` (and by the next run of this test) through their stamps.
     let dirs = KernelDirs::standard();
-    let js: PathBuf = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
-    assert!(js.ends_with("kernel-test/xlean-test.js"));
-    let facts = check_module(&js.with_extension("wasm")).unwrap();
-    assert!(facts.imports > 10, "{facts:?}");
+    let modules = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
+    assert!(modules.test_backend.ends_with("kernel-test/xlean-test.js"));
+    assert!(modules.lean_backend.ends_with("kernel-fake-lean/xlean.js"));
+    for js in [&modules.test_backend, &modules.lean_backend] {
+        let facts = check_module(&js.with_extension("wasm")).unwrap();
+        assert!(facts.imports > 10, "{facts:?}");
+    }
 
     // A second build finds everything up to date.
     let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs).unwrap();
@@ -280,10 +283,10 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     assert!(again.prefix.join("lib/libxeus.a").is_file());
     assert!(again.prefix.join("include/nlohmann/json.hpp").is_file());
 
-    let summary = run_node_tests_with_logs(&tc, &js, &paths::logs_dir()).unwrap();
+    let summary = run_node_tests_with_logs(&tc, &modules, &paths::logs_dir()).unwrap();
     let log = summary.log.clone().unwrap();
     let output = fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(summary.failed, 0, "kernel tests failed:\n{output}");
     assert_eq!(summary.skipped, 0, "{summary:?}\n{output}");
-    assert!(summary.passed >= 16, "{summary:?}\n{output}");
+    assert!(summary.passed >= 23, "{summary:?}\n{output}");
 }
