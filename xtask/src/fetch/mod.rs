@@ -301,6 +301,12 @@ impl<'a> Fetcher<'a> {
         })?;
         let dir = fs::canonicalize(&local.dir)
             .with_context(|| format!("cannot resolve {}", local.dir.display()))?;
+        check_layout(&src.name, &dir).with_context(|| {
+            format!(
+                "the local copy of {} set by {}\n  fix: name the top folder of the {} source tree",
+                src.name, local.set_by, src.name
+            )
+        })?;
         let commit = git::head_commit(&dir);
         if src.name == "lean4" {
             if let Some(c) = &commit {
@@ -453,6 +459,8 @@ impl<'a> Fetcher<'a> {
                     );
                 }
             }
+            check_layout(&src.name, partial)
+                .with_context(|| format!("{} is not the {} source", src.artifact, src.name))?;
             extracted = Some(out);
             Ok(())
         });
@@ -483,6 +491,30 @@ impl<'a> Fetcher<'a> {
         }
         Ok(())
     }
+}
+
+/// A folder every tree of a known source has, so that a wrong directory (say `lean4/src` for
+/// `lean4`) is caught here, not as a puzzling error several stages later.
+fn layout_marker(name: &str) -> Option<&'static str> {
+    match name {
+        "lean4" => Some("src/runtime"),
+        "xeus" => Some("include/xeus"),
+        "xeus-lite" => Some("include/xeus-lite"),
+        "nlohmann_json" => Some("include/nlohmann"),
+        _ => None,
+    }
+}
+
+fn check_layout(name: &str, dir: &Path) -> Result<()> {
+    if let Some(marker) = layout_marker(name) {
+        if !dir.join(marker).is_dir() {
+            bail!(
+                "{} does not look like a {name} source tree: it has no folder {marker}/",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What to say when an archive is refused at extraction (corrupt, truncated or hostile): it has

@@ -521,6 +521,10 @@ fn a_lean4_archive_of_another_commit_is_refused() {
             .global_commit(commit)
             .dir("lean4-x/")
             .file("lean4-x/src/CMakeLists.txt", "set(LEAN_VERSION_MAJOR 4)\n")
+            .file(
+                "lean4-x/src/runtime/object.cpp",
+                "// stands in for lean4's runtime\n",
+            )
             .gz()
     };
     let mirror = s.mirror_with(&artifact, &tree(COMMIT));
@@ -655,6 +659,9 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
     for name in &names {
         let dir = copies.join(name);
         fs::create_dir_all(dir.join("src")).unwrap();
+        if let Some(marker) = layout_marker(name) {
+            fs::create_dir_all(dir.join(marker)).unwrap();
+        }
         fs::write(dir.join("src/file.cpp"), format!("// {name}\n")).unwrap();
         fs::write(dir.join("README"), "read me\n").unwrap();
         std::os::unix::fs::symlink("src/file.cpp", dir.join("link.cpp")).unwrap();
@@ -751,6 +758,28 @@ fn a_missing_or_conflicting_local_copy_is_named() {
         "{err}"
     );
 
+    // The folder inside the tree instead of its top.
+    let tree = s.root.join("lean4");
+    fs::create_dir_all(tree.join("src/runtime")).unwrap();
+    let opts = SourceOptions {
+        lean_src: Some(tree.join("src")),
+        ..Default::default()
+    };
+    let err = err_text(s.fetch("lean4", &opts));
+    assert!(
+        err.contains("does not look like a lean4 source tree: it has no folder src/runtime/"),
+        "{err}"
+    );
+    assert!(err.contains("fix: name the top folder"), "{err}");
+    let opts = SourceOptions {
+        lean_src: Some(tree.clone()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.fetch("lean4", &opts).unwrap().dir,
+        fs::canonicalize(&tree).unwrap()
+    );
+
     let a = s.root.join("a");
     let b = s.root.join("b");
     fs::create_dir_all(&a).unwrap();
@@ -786,6 +815,10 @@ fn config_files_follow_precedence_and_resolve_relative_paths() {
     let mk = |rel: &str| {
         let d = s.root.join(rel);
         fs::create_dir_all(&d).unwrap();
+        let name = d.file_name().unwrap().to_str().unwrap();
+        if let Some(marker) = layout_marker(name) {
+            fs::create_dir_all(d.join(marker)).unwrap();
+        }
         fs::canonicalize(d).unwrap()
     };
     let user_xeus = mk("cache/copies/xeus");
