@@ -1064,3 +1064,99 @@ fn the_commit_of_a_git_checkout_is_read_without_git() {
         "detached"
     );
 }
+
+#[test]
+fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
+    // GitHub makes its release tarballs with `git archive`; this is the same tool on a repository
+    // written here: long paths (pax headers), a symbolic link, an executable, the commit comment.
+    if !have("git") {
+        println!("SKIPPED: git is not installed (install git to check real `git archive` output)");
+        return;
+    }
+    let s = Scratch::new("git-archive");
+    let repo = s.root.join("upstream");
+    let long_dir = "a-folder-name-that-is-long-enough/to-push-the-whole-path/past-the-hundred-bytes-of-a-ustar-name-field";
+    fs::create_dir_all(repo.join(long_dir)).unwrap();
+    fs::write(
+        repo.join(long_dir).join("deep-file-with-a-long-name.txt"),
+        "deep\n",
+    )
+    .unwrap();
+    fs::write(repo.join("README"), "top\n").unwrap();
+    fs::create_dir_all(repo.join("bin")).unwrap();
+    fs::write(repo.join("bin/tool.sh"), "#!/bin/sh\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(repo.join("bin/tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::os::unix::fs::symlink("../README", repo.join("bin/readme-link")).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "release"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let mirror = s.root.join("mirror");
+    fs::create_dir_all(&mirror).unwrap();
+    let out = mirror.join("demo-1.0.tar.gz");
+    git(&[
+        "archive",
+        "--format=tar.gz",
+        "--prefix=demo-1.0/",
+        "-o",
+        out.to_str().unwrap(),
+        "HEAD",
+    ]);
+
+    let f = s.fetch("demo", &offline_with_mirror(&mirror)).unwrap();
+    assert_eq!(f.commit(), Some(head.as_str()));
+    let mut committed: Vec<String> = git(&["ls-files"]).lines().map(str::to_string).collect();
+    committed.sort();
+    let mut extracted: Vec<String> = snapshot(&f.dir)
+        .into_iter()
+        .filter(|(_, what)| !what.starts_with("dir "))
+        .map(|(p, _)| {
+            p.strip_prefix(&f.dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    extracted.sort();
+    assert_eq!(committed, extracted);
+    for path in &committed {
+        let (a, b) = (repo.join(path), f.dir.join(path));
+        if fs::symlink_metadata(&a).unwrap().file_type().is_symlink() {
+            assert_eq!(
+                fs::read_link(&a).unwrap(),
+                fs::read_link(&b).unwrap(),
+                "{path}"
+            );
+        } else {
+            assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap(), "{path}");
+        }
+    }
+    assert_eq!(
+        fs::read_to_string(f.dir.join("bin/readme-link")).unwrap(),
+        "top\n"
+    );
+}
