@@ -1,7 +1,7 @@
 //! Unpacking a release tarball (`.tar.gz`) into a fresh directory, refusing every entry that could
 //! write, or later lead a reader, outside it.
 //!
-//! GitHub release tarballs hold one top-level folder (`lean4-4.28.0/…`): it is stripped, so the
+//! GitHub release tarballs hold one top-level folder (`lean4-<version>/…`): it is stripped, so the
 //! directory's contents are the source tree itself. They also start with a pax global header whose
 //! `comment` is the commit the archive was made from (`git archive` writes it): it is kept as
 //! provenance.

@@ -63,8 +63,8 @@ pub struct SourceOptions {
     /// e.g. --source xeus=../xeus
     #[arg(long = "source", value_name = "NAME=DIR", value_parser = parse_local_source)]
     pub sources: Vec<LocalSource>,
-    /// A folder of release archives named by artifact (e.g. lean4-v4.28.0.tar.gz), searched
-    /// before the network
+    /// A folder of release archives named as in the download cache (<name>-<version>.tar.gz),
+    /// searched before the network
     #[arg(long, value_name = "DIR", env = "XLEAN_MIRROR")]
     pub mirror: Option<PathBuf>,
     /// Never use the network: local copies, the download cache and mirrors only

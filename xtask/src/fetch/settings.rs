@@ -144,7 +144,8 @@ impl Settings {
                     known_names(pins)
                 );
             }
-            let dir = paths::absolute(&dir);
+            // `~` too: the shell does not expand it after `NAME=`.
+            let dir = paths::absolute(&expand_home(&dir)?);
             check_dir(&dir).with_context(|| format!("{set_by}: the local copy of {name}"))?;
             if let Some(earlier) = from_flags.get(&name) {
                 if earlier.dir != dir {
@@ -200,19 +201,22 @@ fn resolve_in(base: &Path, value: &str) -> Result<PathBuf> {
     if value.trim().is_empty() {
         bail!("the path is empty");
     }
-    let home = || {
-        std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .context("`~` in a path but HOME is not set")
-    };
-    let path = if value == "~" {
-        home()?
-    } else if let Some(rest) = value.strip_prefix("~/") {
-        home()?.join(rest)
-    } else {
-        base.join(value)
-    };
-    Ok(paths::absolute(&path))
+    Ok(paths::absolute(&base.join(expand_home(Path::new(value))?)))
+}
+
+/// `~` or `~/…` → the home folder (`~user` is not supported and stays as it is).
+pub(crate) fn expand_home(path: &Path) -> Result<PathBuf> {
+    match path.strip_prefix("~") {
+        Ok(rest) => {
+            let home = std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .with_context(|| {
+                    format!("`{}` starts with `~` but HOME is not set", path.display())
+                })?;
+            Ok(PathBuf::from(home).join(rest))
+        }
+        Err(_) => Ok(path.to_path_buf()),
+    }
 }
 
 /// A local copy (or mirror) must be an existing directory; says which path is wrong.

@@ -1160,3 +1160,21 @@ fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
         "top\n"
     );
 }
+
+#[test]
+fn a_tilde_means_the_home_folder() {
+    let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for tests"));
+    assert_eq!(
+        settings::expand_home(Path::new("~/src/x")).unwrap(),
+        home.join("src/x")
+    );
+    assert_eq!(settings::expand_home(Path::new("~")).unwrap(), home);
+    assert_eq!(
+        settings::expand_home(Path::new("a/~/b")).unwrap(),
+        Path::new("a/~/b")
+    );
+    assert_eq!(
+        settings::expand_home(Path::new("~user/b")).unwrap(),
+        Path::new("~user/b")
+    );
+}
