@@ -295,7 +295,7 @@ impl<'a> Fetcher<'a> {
     fn local(&self, src: &ResolvedSource, local: &settings::Local) -> Result<FetchedSource> {
         settings::check_dir(&local.dir).with_context(|| {
             format!(
-                "the local copy of {} set by {} \n  fix: correct the path there, or remove it to use the pinned archive",
+                "the local copy of {} set by {}\n  fix: correct the path there, or remove it to use the pinned archive",
                 src.name, local.set_by
             )
         })?;

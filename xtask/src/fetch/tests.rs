@@ -365,6 +365,12 @@ fn a_mirror_archive_is_extracted_recorded_then_verified() {
         "{}",
         from_cache.summary()
     );
+    // Provenance serialises for build stamps.
+    let json = serde_json::to_value(&from_cache).unwrap();
+    assert_eq!(json["origin"]["kind"], "archive");
+    assert_eq!(json["origin"]["obtained"]["from"], "cache");
+    assert_eq!(json["origin"]["sha256"], sha.as_str());
+    assert_eq!(json["origin"]["commit"], COMMIT);
 }
 
 #[test]
