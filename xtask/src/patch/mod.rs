@@ -144,6 +144,7 @@ pub const MANIFEST: &str = "xlean-patch.json";
 
 /// The result of patching.
 #[allow(dead_code)] // `out` is read by the build stage
+#[derive(Debug)]
 pub struct Patched {
     pub out: PathBuf,
     pub applied: usize,

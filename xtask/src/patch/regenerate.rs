@@ -114,6 +114,8 @@ pub fn regenerate_series(
         fs::canonicalize(pristine).ok() != fs::canonicalize(edited).ok(),
         "--lean-src and --edited are the same directory"
     );
+    // Files the series edits first (in series order), then every other file of the build copy:
+    // a change in a file no patch touches must not go unnoticed.
     let mut files: Vec<String> = Vec::new();
     for p in old {
         for e in &p.edits {
@@ -122,11 +124,19 @@ pub fn regenerate_series(
             }
         }
     }
+    for f in super::tree::build_files(pristine)? {
+        if !files.contains(&f) && edited.join(&f).is_file() {
+            files.push(f);
+        }
+    }
     // (patch index, edit) pairs, collected per patch.
     let mut new_edits: Vec<Vec<(usize, usize, Edit)>> = vec![Vec::new(); old.len()];
     for (file_order, file) in files.iter().enumerate() {
         let a = read_text(&pristine.join(file))?;
         let b = read_text(&edited.join(file))?;
+        if a == b {
+            continue;
+        }
         for d in derive_edits(file, &a, &b)? {
             let (pi, ei) = owner(old, file, &d).with_context(|| {
                 format!(

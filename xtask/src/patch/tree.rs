@@ -116,6 +116,47 @@ fn copy_dir(from: &Path, to: &Path, copied: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 #[allow(dead_code)] // used by tests (here and in fetch) to prove a tree was left untouched
+/// The files of the build copy that exist in `src` (relative `/`-separated paths, sorted).
+pub fn build_files(src: &Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    for dir in COPIED_DIRS {
+        list_files(src, &src.join(dir), &mut files)?;
+    }
+    for entry in fs::read_dir(src.join("src"))
+        .with_context(|| format!("cannot read {}/src", src.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type()?.is_file() && is_copied_top_level_file(&name) {
+            files.push(format!("src/{name}"));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).unwrap();
+            out.push(
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A digest of every file under `root` (relative path, type and content), for tests that prove a
 /// user's tree was left byte-identical.
 pub fn hash_tree(root: &Path) -> Result<String> {
