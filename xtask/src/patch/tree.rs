@@ -115,7 +115,6 @@ fn copy_dir(from: &Path, to: &Path, copied: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-#[allow(dead_code)] // used by tests (here and in fetch) to prove a tree was left untouched
 /// The files of the build copy that exist in `src` (relative `/`-separated paths, sorted).
 pub fn build_files(src: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
@@ -157,6 +156,7 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
+#[allow(dead_code)] // used by tests (here and in fetch) to prove a tree was left untouched
 /// A digest of every file under `root` (relative path, type and content), for tests that prove a
 /// user's tree was left byte-identical.
 pub fn hash_tree(root: &Path) -> Result<String> {
