@@ -87,7 +87,11 @@ pub fn make_dir_atomically(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<
     let partial = partial_path(final_dir);
     remove_any(&partial)?;
     fs::create_dir_all(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    fill(&partial)?;
+    if let Err(e) = fill(&partial) {
+        // Nothing half-made is left behind (a later run would remove it anyway).
+        let _ = remove_any(&partial);
+        return Err(e);
+    }
     remove_any(final_dir)?;
     fs::rename(&partial, final_dir).with_context(|| {
         format!(
@@ -134,6 +138,7 @@ mod tests {
         });
         assert!(err.is_err());
         assert!(!target.exists());
+        assert!(!partial_path(&target).exists());
         make_dir_atomically(&target, |d| Ok(fs::write(d.join("whole"), "x")?)).unwrap();
         assert!(target.join("whole").exists());
         assert!(!partial_path(&target).exists());

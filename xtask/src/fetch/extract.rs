@@ -1,0 +1,457 @@
+//! Unpacking a release tarball (`.tar.gz`) into a fresh directory, refusing every entry that could
+//! write, or later lead a reader, outside it.
+//!
+//! GitHub release tarballs hold one top-level folder (`lean4-<version>/…`): it is stripped, so the
+//! directory's contents are the source tree itself. They also start with a pax global header whose
+//! `comment` is the commit the archive was made from (`git archive` writes it): it is kept as
+//! provenance.
+//!
+//! Rules, each an error that names the tarball and the entry:
+//! - a path with a `..` component, or an absolute path;
+//! - an entry that is not under the single top-level folder;
+//! - a symbolic link whose target is absolute or resolves outside the directory (checked once when
+//!   the link is made, lexically, and again at the end by resolving every link through the links
+//!   actually on disk, which catches chains such as `d/up -> .` plus `x -> d/up/../..`);
+//! - anything written through a symbolic link (an entry whose parent is a link);
+//! - a hard link to anything but a regular file extracted before it (copied, not linked);
+//! - device files and FIFOs;
+//! - a truncated or corrupt stream (the gzip trailer is read and checked, and every file must
+//!   have the size its header declares).
+
+use std::{
+    collections::{HashSet, VecDeque},
+    ffi::{OsStr, OsString},
+    fs,
+    io::{self, BufReader, Read},
+    path::{Component, Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use tar::EntryType;
+
+/// What extraction found out about the archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Extracted {
+    /// The commit named by the pax global header, when the archive carries one.
+    pub commit: Option<String>,
+    /// Regular files written (hard links included).
+    pub files: usize,
+}
+
+/// Extracts `tarball` into `dest`, which must exist and be empty (a fresh partial directory).
+/// Errors call the archive `name` (its artifact name: the file itself may be a `.partial`).
+pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+    let t = name;
+    let file =
+        fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
+    let mut gz = flate2::read::GzDecoder::new(BufReader::new(file));
+    let mut unpacker = Unpacker {
+        dest: dest.to_path_buf(),
+        top: None,
+        made_dirs: HashSet::new(),
+        symlinks: Vec::new(),
+        out: Extracted::default(),
+    };
+    {
+        let mut archive = tar::Archive::new(&mut gz);
+        let entries = archive
+            .entries()
+            .with_context(|| format!("{t} is not a readable tar.gz archive"))?;
+        let mut last = String::from("(none yet)");
+        for entry in entries {
+            let mut entry = entry.with_context(|| {
+                format!("{t} is corrupt or truncated: cannot read the entry after `{last}`")
+            })?;
+            last = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            unpacker
+                .unpack(&mut entry)
+                .with_context(|| format!("{t}: entry `{last}`"))?;
+        }
+    }
+    // Read to the end of the gzip stream: its trailer (CRC and length) is what proves the file
+    // is whole; the tar reader stops at the end-of-archive blocks and never looks at it.
+    io::copy(&mut gz, &mut io::sink()).with_context(|| {
+        format!("{t} is corrupt or truncated (its gzip trailer does not check)")
+    })?;
+    if unpacker.top.is_none() {
+        bail!("{t} contains no files");
+    }
+    unpacker.check_symlinks(name)?;
+    Ok(unpacker.out)
+}
+
+struct Unpacker {
+    dest: PathBuf,
+    /// The single top-level folder every entry must be under.
+    top: Option<OsString>,
+    /// Directories this extraction created (relative): the only ones it writes into.
+    made_dirs: HashSet<PathBuf>,
+    /// Every symbolic link made (relative path, entry name), checked again at the end.
+    symlinks: Vec<(PathBuf, String)>,
+    out: Extracted,
+}
+
+impl Unpacker {
+    fn unpack<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let kind = entry.header().entry_type();
+        if kind == EntryType::XGlobalHeader {
+            return self.read_global_header(entry);
+        }
+        let raw = entry.path_bytes().into_owned();
+        let Some(rel) = self.relative(&raw)? else {
+            // The top-level folder itself.
+            return Ok(());
+        };
+        match kind {
+            EntryType::Directory => self.make_dir(&rel),
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.write_file(entry, &rel)
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .context("a symbolic link without a target")?
+                    .into_owned();
+                self.make_symlink(&rel, &target, &raw)
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .context("a hard link without a target")?
+                    .into_owned();
+                self.copy_hard_link(&rel, &target)
+            }
+            EntryType::Char | EntryType::Block => {
+                bail!("a device file; a source archive never needs one, so it is refused")
+            }
+            EntryType::Fifo => {
+                bail!("a FIFO (named pipe); a source archive never needs one, so it is refused")
+            }
+            other => bail!("an entry of unsupported type {other:?}"),
+        }
+    }
+
+    /// `comment=<commit>` in the pax global header that `git archive` writes.
+    fn read_global_header<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
+        let Some(extensions) = entry.pax_extensions()? else {
+            return Ok(());
+        };
+        for ext in extensions {
+            let ext = ext.context("a malformed pax global header")?;
+            if ext.key_bytes() == b"comment" {
+                let value = String::from_utf8_lossy(ext.value_bytes())
+                    .trim()
+                    .to_string();
+                if crate::pins::is_hex(&value, 40) {
+                    self.out.commit = Some(value);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry's path below the top-level folder (`None` for the folder itself), after
+    /// refusing absolute paths and `..`.
+    fn relative(&mut self, raw: &[u8]) -> Result<Option<PathBuf>> {
+        let mut parts: Vec<&OsStr> = Vec::new();
+        let path = bytes_to_path(raw);
+        for c in path.components() {
+            match c {
+                Component::Normal(p) => parts.push(p),
+                Component::CurDir => {}
+                Component::ParentDir => bail!(
+                    "the path `{}` has a `..` component, which leads outside the extraction directory",
+                    path.display()
+                ),
+                Component::RootDir | Component::Prefix(_) => bail!(
+                    "the path `{}` is absolute, which leads outside the extraction directory",
+                    path.display()
+                ),
+            }
+        }
+        let Some((top, rest)) = parts.split_first() else {
+            bail!("its path is empty");
+        };
+        match &self.top {
+            None => self.top = Some(top.to_os_string()),
+            Some(t) if t.as_os_str() != *top => bail!(
+                "`{}` is not under the archive's top-level folder `{}` (a release tarball has exactly one)",
+                path.display(),
+                t.to_string_lossy()
+            ),
+            Some(_) => {}
+        }
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(rest.iter().collect()))
+    }
+
+    /// Creates the parents of `rel`, refusing to go through anything but directories this
+    /// extraction made.
+    fn make_parents(&mut self, rel: &Path) -> Result<()> {
+        let mut prefix = PathBuf::new();
+        let Some(parent) = rel.parent() else {
+            return Ok(());
+        };
+        for c in parent.components() {
+            prefix.push(c);
+            if self.made_dirs.contains(&prefix) {
+                continue;
+            }
+            let full = self.dest.join(&prefix);
+            match fs::symlink_metadata(&full) {
+                Ok(m) if m.file_type().is_symlink() => bail!(
+                    "its parent `{}` is a symbolic link: writing through it could leave the extraction directory",
+                    prefix.display()
+                ),
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => bail!("its parent `{}` is a file", prefix.display()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir(&full)
+                        .with_context(|| format!("cannot create {}", full.display()))?;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
+            }
+            self.made_dirs.insert(prefix.clone());
+        }
+        Ok(())
+    }
+
+    /// Makes room for a file or link at `rel`: a later entry of the same name replaces an
+    /// earlier file or link (as tar does), never a directory.
+    fn clear_place(&self, rel: &Path) -> Result<PathBuf> {
+        let full = self.dest.join(rel);
+        match fs::symlink_metadata(&full) {
+            Ok(m) if m.is_dir() => {
+                bail!("a directory of the same name came earlier in the archive")
+            }
+            Ok(_) => fs::remove_file(&full)
+                .with_context(|| format!("cannot replace {}", full.display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
+        }
+        Ok(full)
+    }
+
+    fn make_dir(&mut self, rel: &Path) -> Result<()> {
+        self.make_parents(rel)?;
+        if self.made_dirs.contains(rel) {
+            return Ok(());
+        }
+        let full = self.dest.join(rel);
+        match fs::symlink_metadata(&full) {
+            Ok(m) if m.is_dir() && !m.file_type().is_symlink() => {}
+            Ok(_) => bail!("a file or link of the same name came earlier in the archive"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir(&full)
+                .with_context(|| format!("cannot create {}", full.display()))?,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
+        }
+        self.made_dirs.insert(rel.to_path_buf());
+        Ok(())
+    }
+
+    fn write_file<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>, rel: &Path) -> Result<()> {
+        self.make_parents(rel)?;
+        let full = self.clear_place(rel)?;
+        let declared = entry.header().entry_size()?;
+        let mode = entry.header().mode().unwrap_or(0o644);
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&full)
+            .with_context(|| format!("cannot create {}", full.display()))?;
+        let written = io::copy(entry, &mut out).context(
+            "the archive ends or breaks inside this file (corrupt or truncated download)",
+        )?;
+        if written != declared {
+            bail!(
+                "the archive ends inside this file ({written} of {declared} bytes): it is truncated"
+            );
+        }
+        drop(out);
+        set_executable(&full, mode)?;
+        self.out.files += 1;
+        Ok(())
+    }
+
+    fn make_symlink(&mut self, rel: &Path, target: &[u8], raw_name: &[u8]) -> Result<()> {
+        let shown = String::from_utf8_lossy(target);
+        let target_path = bytes_to_path(target);
+        if target.is_empty() {
+            bail!("a symbolic link with an empty target");
+        }
+        if target_path.has_root() {
+            bail!(
+                "a symbolic link to the absolute path `{shown}`, outside the extraction directory"
+            );
+        }
+        // Lexically first: the link's folder, then the target's components.
+        let mut depth = rel.components().count() as isize - 1;
+        for c in target_path.components() {
+            match c {
+                Component::ParentDir => {
+                    depth -= 1;
+                    if depth < 0 {
+                        bail!(
+                            "a symbolic link to `{shown}`, which points outside the extraction directory"
+                        );
+                    }
+                }
+                Component::Normal(_) => depth += 1,
+                _ => {}
+            }
+        }
+        self.make_parents(rel)?;
+        let full = self.clear_place(rel)?;
+        make_symlink(target_path, &full)?;
+        self.symlinks.push((
+            rel.to_path_buf(),
+            String::from_utf8_lossy(raw_name).into_owned(),
+        ));
+        Ok(())
+    }
+
+    /// A hard link becomes a copy of a regular file extracted earlier: no inode is shared, and
+    /// nothing outside can be reached.
+    fn copy_hard_link(&mut self, rel: &Path, target: &[u8]) -> Result<()> {
+        let shown = String::from_utf8_lossy(target).into_owned();
+        let target_rel = self
+            .relative(target)
+            .with_context(|| format!("a hard link to `{shown}`"))?
+            .with_context(|| format!("a hard link to `{shown}`, the archive's top-level folder"))?;
+        if let Some(parent) = target_rel.parent() {
+            let mut prefix = PathBuf::new();
+            for c in parent.components() {
+                prefix.push(c);
+                if !self.made_dirs.contains(&prefix) {
+                    bail!(
+                        "a hard link to `{shown}`, which is not a file extracted before it in this archive"
+                    );
+                }
+            }
+        }
+        let source = self.dest.join(&target_rel);
+        match fs::symlink_metadata(&source) {
+            Ok(m) if m.file_type().is_file() => {}
+            _ => bail!(
+                "a hard link to `{shown}`, which is not a regular file extracted before it in this archive"
+            ),
+        }
+        self.make_parents(rel)?;
+        let full = self.clear_place(rel)?;
+        fs::copy(&source, &full)
+            .with_context(|| format!("cannot copy {} to {}", source.display(), full.display()))?;
+        self.out.files += 1;
+        Ok(())
+    }
+
+    /// Resolves every link through the links actually on disk (as the kernel would) and refuses
+    /// any that ends up outside, or that loops.
+    fn check_symlinks(&self, tarball: &str) -> Result<()> {
+        for (rel, name) in &self.symlinks {
+            resolve_inside(&self.dest, rel)
+                .with_context(|| format!("{tarball}: entry `{name}`"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Follows the link at `rel` (relative to `root`) component by component, substituting every
+/// link met on the way, and fails if any step climbs above `root`.
+fn resolve_inside(root: &Path, rel: &Path) -> Result<()> {
+    const MAX_LINKS: usize = 40;
+    let mut current: Vec<OsString> = rel
+        .parent()
+        .map(|p| p.iter().map(OsStr::to_os_string).collect())
+        .unwrap_or_default();
+    let first = fs::read_link(root.join(rel))
+        .with_context(|| format!("cannot read the link {}", root.join(rel).display()))?;
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    push_front_components(&mut pending, &first)?;
+    let mut links_followed = 1;
+    while let Some(part) = pending.pop_front() {
+        if part == ".." {
+            if current.pop().is_none() {
+                bail!(
+                    "a symbolic link to `{}`, which resolves outside the extraction directory",
+                    first.display()
+                );
+            }
+            continue;
+        }
+        current.push(part);
+        let here: PathBuf = root.join(current.iter().collect::<PathBuf>());
+        if let Ok(m) = fs::symlink_metadata(&here) {
+            if m.file_type().is_symlink() {
+                links_followed += 1;
+                if links_followed > MAX_LINKS {
+                    bail!("a symbolic link that loops (`{}`)", first.display());
+                }
+                let next = fs::read_link(&here)
+                    .with_context(|| format!("cannot read the link {}", here.display()))?;
+                current.pop();
+                push_front_components(&mut pending, &next)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn push_front_components(pending: &mut VecDeque<OsString>, target: &Path) -> Result<()> {
+    let mut parts = Vec::new();
+    for c in target.components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_os_string()),
+            Component::ParentDir => parts.push(OsString::from("..")),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => bail!(
+                "a symbolic link leads to the absolute path `{}`, outside the extraction directory",
+                target.display()
+            ),
+        }
+    }
+    for p in parts.into_iter().rev() {
+        pending.push_front(p);
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn bytes_to_path(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn bytes_to_path(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Keeps the executable bit of scripts; nothing else of the archive's mode (no setuid, no
+/// world-writable files) is carried over.
+#[cfg(unix)]
+fn set_executable(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if mode & 0o111 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} executable", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_symlink(target: PathBuf, at: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(&target, at)
+        .with_context(|| format!("cannot create the link {}", at.display()))
+}
+
+#[cfg(not(unix))]
+fn make_symlink(_target: PathBuf, _at: &Path) -> Result<()> {
+    bail!("symbolic links in source archives are only supported on Unix hosts")
+}

@@ -1,0 +1,365 @@
+//! `cargo xtask patch`: our runtime patches, applied strictly to a copy of the lean4 source.
+//!
+//! - `cargo xtask patch --lean-src DIR [--out DIR]` copies the part of lean4 the wasm64 build
+//!   compiles into `build/lean4-patched/` (default), applies `patches/*.toml` in order, generates
+//!   `version.h`, `config.h` and `githash.h`, and renames the result into place only when all of
+//!   that succeeded: a failed run leaves the previous good copy (or nothing) behind.
+//! - `--check` reports per patch "applies", "already applied" or "drifted" without writing
+//!   anything; the user's directory is only ever read.
+//! - `cargo xtask patch regenerate` rewrites the series from a tree a maintainer edited by hand,
+//!   so moving to a new Lean tag is a guided job (docs/patches.md, "Rebasing").
+//!
+//! The build calls [`patch_lean_source`] with the directory the fetch stage produced.
+
+mod engine;
+mod headers;
+mod regenerate;
+mod series;
+mod tree;
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use engine::Status;
+pub use headers::PLATFORM_TARGET;
+pub use series::{default_series_dir, load_series, Patch};
+
+use crate::{paths, pins::Pins, runner, util};
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The lean4 source tree (a checkout or an extracted release tarball); only ever read
+    #[arg(long, value_name = "DIR")]
+    lean_src: Option<PathBuf>,
+    /// Where the patched copy goes [default: <build>/lean4-patched]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Report per patch "applies", "already applied" or "drifted"; write nothing
+    #[arg(long, conflicts_with_all = ["out", "draft"])]
+    check: bool,
+    /// Maintainers: apply what applies, skip what drifted, write the copy anyway for editing by
+    /// hand before `patch regenerate`. The copy is marked incomplete; the build refuses it.
+    #[arg(long)]
+    draft: bool,
+    /// The patch series [default: <repo>/patches]
+    #[arg(long, value_name = "DIR")]
+    series: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Maintainers: rewrite the series from a lean4 tree edited by hand (see docs/patches.md)
+    Regenerate(regenerate::Args),
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if let Some(Command::Regenerate(r)) = args.command {
+        return regenerate::run(r);
+    }
+    let series_dir = args.series.unwrap_or_else(default_series_dir);
+    let series_dir = paths::absolute(&series_dir);
+    let Some(src) = args.lean_src else {
+        bail!(
+            "no lean4 source given: pass --lean-src DIR (network fetch is wired by the build)\n  \
+             e.g. cargo xtask patch --lean-src ~/src/lean4   (a checkout or an extracted v4.28.0 tarball)"
+        );
+    };
+    let src = paths::absolute(&src);
+    let series = load_series(&series_dir)?;
+    if args.check {
+        let report = check_lean_source(&src, &series)?;
+        print_check_report(&src, &series, &report);
+        let drifted = report
+            .iter()
+            .filter(|(_, s)| matches!(s, Status::Drifted(_)))
+            .count();
+        if drifted > 0 {
+            bail!(
+                "{drifted} of {} patches drifted from {}\n  \
+                 fix: docs/patches.md, \"Rebasing onto a new Lean tag\"",
+                series.len(),
+                src.display()
+            );
+        }
+        return Ok(());
+    }
+    let out = paths::absolute(&args.out.unwrap_or_else(default_out_dir));
+    let mode = if args.draft {
+        Mode::Draft
+    } else {
+        Mode::Strict
+    };
+    let done = runner::timed("patch lean4 for wasm64", || {
+        patch_lean_source_with(&src, &out, &series, mode)
+    })?;
+    runner::note(&format!(
+        "{} patches applied ({} already present), headers for lean4 {} ({PLATFORM_TARGET}), githash {}",
+        done.applied,
+        done.already_applied,
+        done.manifest.lean_version,
+        done.manifest.githash
+    ));
+    if !done.manifest.complete {
+        runner::warn(&format!(
+            "DRAFT: skipped drifted patches {}; finish them by hand in {}, then run `cargo xtask patch regenerate`",
+            done.manifest.skipped.join(", "),
+            out.display()
+        ));
+    }
+    println!("{}", out.display());
+    Ok(())
+}
+
+/// Where the build expects the patched tree.
+pub fn default_out_dir() -> PathBuf {
+    paths::build_dir().join("lean4-patched")
+}
+
+/// The manifest written as `xlean-patch.json` at the root of the patched copy. The build reads it
+/// to refuse an incomplete (draft) copy and to know what it was made from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// `false` for a `--draft` copy with skipped patches; never build from such a copy.
+    pub complete: bool,
+    pub lean_source: PathBuf,
+    pub lean_version: String,
+    pub githash: String,
+    /// "pins.toml" or "git checkout".
+    pub githash_from: String,
+    pub platform_target: String,
+    /// (patch name, sha256 of its file), in series order.
+    pub series: Vec<(String, String)>,
+    pub skipped: Vec<String>,
+}
+
+pub const MANIFEST: &str = "xlean-patch.json";
+
+/// The result of patching.
+#[allow(dead_code)] // `out` is read by the build stage
+#[derive(Debug)]
+pub struct Patched {
+    pub out: PathBuf,
+    pub applied: usize,
+    pub already_applied: usize,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Draft,
+}
+
+/// The build's entry point (the build stage calls it with the fetched source): copies the wasm-relevant part of the lean4 tree at `src` to `out`,
+/// applies `series`, generates the headers. Atomic: on any error `out` is left as it was.
+#[allow(dead_code)] // called by `cargo xtask build` once the build stage lands
+pub fn patch_lean_source(src: &Path, out: &Path, series: &[Patch]) -> Result<Patched> {
+    patch_lean_source_with(src, out, series, Mode::Strict)
+}
+
+fn patch_lean_source_with(src: &Path, out: &Path, series: &[Patch], mode: Mode) -> Result<Patched> {
+    tree::check_lean_tree(src)?;
+    check_edits_stay_in_copy(series)?;
+    let mut work = engine::Tree::new(src);
+    let (mut applied, mut already, mut skipped, mut drift) = (0, 0, Vec::new(), String::new());
+    for patch in series {
+        match engine::apply_patch(&mut work, patch)? {
+            Status::Applies => applied += 1,
+            Status::AlreadyApplied => already += 1,
+            Status::Drifted(problems) => {
+                drift.push_str(&engine::describe_drift(patch, &problems));
+                skipped.push(patch.name.clone());
+            }
+        }
+    }
+    if !skipped.is_empty() && mode == Mode::Strict {
+        bail!(
+            "{} of {} patches do not apply to {}; nothing was written\n{drift}  \
+             fix: if this is a new Lean tag, follow docs/patches.md (\"Rebasing onto a new Lean tag\");\n  \
+             if it should be the pinned tag, the source is not the pinned release",
+            skipped.len(),
+            series.len(),
+            src.display()
+        );
+    }
+    if !drift.is_empty() {
+        eprint!("{drift}");
+    }
+
+    let cmake = work
+        .read("src/CMakeLists.txt")?
+        .map(str::to_string)
+        .context("src/CMakeLists.txt vanished")?;
+    let version = headers::parse_cmake_version(&cmake)
+        .with_context(|| format!("reading the version of {}", src.display()))?;
+    let (githash, githash_source) = lean_commit(src, &version)?;
+    let generated = headers::generate(
+        &mut work,
+        &headers::HeaderInputs {
+            version: version.clone(),
+            githash: githash.clone(),
+        },
+    )?;
+    let manifest = Manifest {
+        complete: skipped.is_empty(),
+        lean_source: src.to_path_buf(),
+        lean_version: version.string(),
+        githash,
+        githash_from: match githash_source {
+            headers::GithashSource::Pin => "pins.toml".into(),
+            headers::GithashSource::Checkout => "git checkout".into(),
+        },
+        platform_target: PLATFORM_TARGET.into(),
+        series: series
+            .iter()
+            .map(|p| Ok((p.name.clone(), util::sha256_file(&p.path)?)))
+            .collect::<Result<_>>()?,
+        skipped,
+    };
+
+    util::make_dir_atomically(out, |dir| {
+        tree::copy_build_subset(src, dir)?;
+        for (file, text) in work.changed_files() {
+            util::write_atomic(&dir.join(file), text.as_bytes())?;
+        }
+        for (file, text) in &generated {
+            util::write_atomic(&dir.join(file), text.as_bytes())?;
+        }
+        let json = serde_json::to_string_pretty(&manifest)? + "\n";
+        util::write_atomic(&dir.join(MANIFEST), json.as_bytes())
+    })
+    .with_context(|| format!("writing the patched copy {}", out.display()))?;
+    Ok(Patched {
+        out: out.to_path_buf(),
+        applied,
+        already_applied: already,
+        manifest,
+    })
+}
+
+/// Reads the manifest of a patched copy and refuses a draft.
+#[allow(dead_code)] // called by `cargo xtask build` once the build stage lands
+pub fn read_complete_manifest(out: &Path) -> Result<Manifest> {
+    let path = out.join(MANIFEST);
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!("{} is not a patched lean4 copy (no {MANIFEST})\n  fix: cargo xtask patch --lean-src DIR", out.display())
+    })?;
+    let m: Manifest =
+        serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+    if !m.complete {
+        bail!(
+            "{} is a --draft copy with skipped patches ({}); it must not be built\n  \
+             fix: finish the rebase (docs/patches.md), then run `cargo xtask patch --lean-src DIR`",
+            out.display(),
+            m.skipped.join(", ")
+        );
+    }
+    Ok(m)
+}
+
+/// `--check`: the status of every patch, in order, against the tree at `src`. Patches that apply
+/// are applied in memory so later patches are checked against the text they will really see.
+pub fn check_lean_source(src: &Path, series: &[Patch]) -> Result<Vec<(String, Status)>> {
+    tree::check_lean_tree(src)?;
+    check_edits_stay_in_copy(series)?;
+    let mut work = engine::Tree::new(src);
+    let mut report = Vec::with_capacity(series.len());
+    for patch in series {
+        report.push((patch.name.clone(), engine::apply_patch(&mut work, patch)?));
+    }
+    Ok(report)
+}
+
+fn print_check_report(src: &Path, series: &[Patch], report: &[(String, Status)]) {
+    runner::heading(&format!(
+        "{} patches against {}",
+        series.len(),
+        src.display()
+    ));
+    for (name, status) in report {
+        println!("{:<16} {name}", status.label());
+    }
+    for (patch, (_, status)) in series.iter().zip(report) {
+        if let Status::Drifted(problems) = status {
+            eprint!("{}", engine::describe_drift(patch, problems));
+        }
+    }
+}
+
+/// Every edited file must be part of the copy, or the edit would be lost.
+fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
+    for p in series {
+        for e in &p.edits {
+            let in_dir = tree::COPIED_DIRS
+                .iter()
+                .any(|d| e.file.starts_with(&format!("{d}/")));
+            let top_level = e.file.starts_with("src/") && !e.file["src/".len()..].contains('/');
+            if !in_dir && !top_level {
+                bail!(
+                    "{}: edits {} which is not part of the wasm build copy ({})",
+                    p.path.display(),
+                    e.file,
+                    tree::COPIED_DIRS.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lean4 commit for `githash.h`: the checkout's HEAD when `src` is the top of a git work
+/// tree, otherwise the pinned commit, which is only right if the tree is the pinned release.
+fn lean_commit(
+    src: &Path,
+    version: &headers::LeanVersion,
+) -> Result<(String, headers::GithashSource)> {
+    if let Some(head) = git_head_of(src) {
+        return Ok((head, headers::GithashSource::Checkout));
+    }
+    let pins = Pins::load()?;
+    match version.tag() {
+        Some(tag) if tag == pins.lean.tag => {
+            Ok((pins.lean.commit.clone(), headers::GithashSource::Pin))
+        }
+        other => bail!(
+            "{} says it is lean4 {} but pins.toml pins {} and the tree is not a git checkout, \
+             so its commit is unknown (githash.h needs it)\n  \
+             fix: use the pinned release, or a git checkout of the version you want",
+            src.display(),
+            other.unwrap_or_else(|| version.string()),
+            pins.lean.tag
+        ),
+    }
+}
+
+/// `git rev-parse HEAD` when `dir` is itself the top of a work tree (a folder inside some other
+/// repository, like our own test fixture, is not a checkout of lean4).
+fn git_head_of(dir: &Path) -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    let top = xshell::cmd!(sh, "git -C {dir} rev-parse --show-toplevel")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
+    let same = fs::canonicalize(top.trim()).ok()? == fs::canonicalize(dir).ok()?;
+    if !same {
+        return None;
+    }
+    let head = xshell::cmd!(sh, "git -C {dir} rev-parse HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()?;
+    crate::pins::is_hex(head.trim(), 40).then(|| head.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests;
