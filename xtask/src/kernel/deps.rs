@@ -55,7 +55,7 @@ pub(super) fn build_deps_in(
     let prefix = dirs.prefix();
     fs::create_dir_all(&prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
     let toolchain = stamp::toolchain_inputs(tc, pins);
-    let stamp_path = |name: &str| dirs.deps.join("stamps").join(format!("{name}.json"));
+    let stamp_path = |name: &str| dirs.stamps.join(format!("{name}.json"));
     let mut rebuilt = Vec::new();
 
     // nlohmann_json: a source tree, or Debian's package.

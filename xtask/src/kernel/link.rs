@@ -107,7 +107,7 @@ fn link_module(
     ]);
     options.extend(backend_options.iter().cloned());
     let stamp = Stamp::new(
-        build.join("xlean-configure.stamp.json"),
+        dirs.stamps.join(format!("{name}-configure.json")),
         json!({
             "options": options,
             "source": source,
@@ -116,6 +116,7 @@ fn link_module(
         }),
     );
     if !stamp.is_current() || !build.join("build.ninja").is_file() {
+        stamp.invalidate()?;
         util::remove_any(&build)?;
         Step::new(format!("{name}-configure"), tc.emcmake())
             .arg(&tc.cmake)
@@ -156,9 +157,10 @@ fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs) -> Result<PathBuf> {
     let out = dirs.root.join("kernel-fake-lean-lib");
     let archive = out.join("libfakelean.a");
     let stamp = Stamp::new(
-        out.join("stamp.json"),
+        dirs.stamps.join("fake-lean-lib.json"),
         json!({
-            "fixture": stamp::tree_fingerprint(&fixture)?,
+            // Our own small files: by content (git checkouts re-date files).
+            "fixture": stamp::content_fingerprint(&fixture)?,
             "flags": WASM_FLAGS,
             "emcc": tc.emcc(),
         }),

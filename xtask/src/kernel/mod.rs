@@ -29,9 +29,9 @@ use anyhow::Result;
 pub use deps::{build_deps, DepsPrefix};
 pub use link::{build_test_kernel, check_module, TestModules};
 pub use node_tests::{run_node_tests, NodeTestSummary};
-pub use sources::{local_sources, KernelSources, SourceTree, SOURCES_MISSING};
+pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 
-use crate::{paths, pins::Pins, toolchain::Toolchain};
+use crate::{fetch::SourceOptions, paths, pins::Pins, toolchain::Toolchain};
 
 /// Compile flags every wasm64 object of the kernel is built with, C and C++ alike
 /// (`CMAKE_C_FLAGS` must carry `-sMEMORY64` even for C++ projects: CMake's try-compile and any C
@@ -44,8 +44,10 @@ pub struct KernelDirs {
     /// The build directory: each module's CMake build is `<root>/<name>`
     /// (`kernel-test`, `kernel-fake-lean`).
     pub root: PathBuf,
-    /// `<build>/wasm-deps`: dependency build trees, stamps and the prefix.
+    /// `<build>/wasm-deps`: dependency build trees and the prefix.
     pub deps: PathBuf,
+    /// `<build>/stamps/kernel`: one stamp per step (docs/design.md, "Build stages").
+    pub stamps: PathBuf,
     /// Step logs.
     pub logs: PathBuf,
 }
@@ -59,6 +61,7 @@ impl KernelDirs {
         KernelDirs {
             root: build.to_path_buf(),
             deps: build.join("wasm-deps"),
+            stamps: build.join("stamps/kernel"),
             logs: build.join("logs"),
         }
     }
@@ -69,12 +72,12 @@ impl KernelDirs {
     }
 }
 
-/// The kernel test suite as `ci` runs it: resolve the xeus sources, build the test kernel, run
+/// The kernel test suite as `ci` runs it: fetch the xeus sources, build the test modules, run
 /// the Node tests. Without the sources, nothing is built and the summary says SKIPPED and why
 /// (this is about sources, not the toolchain: `XLEAN_REQUIRE_TOOLCHAIN` does not turn it into a
-/// failure).
-pub fn test_suite(tc: &Toolchain, pins: &Pins) -> Result<NodeTestSummary> {
-    let Some(sources) = local_sources(pins, &[])? else {
+/// failure). `opts`: the command's `fetch` flags (`SourceOptions::default()` for none).
+pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
+    let Some(sources) = kernel_sources(pins, opts)? else {
         eprintln!("SKIPPED: {SOURCES_MISSING}");
         return Ok(NodeTestSummary::skipped_suite(SOURCES_MISSING));
     };

@@ -1,22 +1,22 @@
-//! Which xeus, xeus-lite and nlohmann_json trees the kernel is built from.
+//! Which xeus, xeus-lite and nlohmann_json trees the kernel is built from, through `fetch`
+//! (docs/sources.md): local copies (`--source NAME=DIR`, `xlean.local.toml`,
+//! `<cache>/local-sources.toml`), else the pinned archives (download cache, mirrors, network).
 //!
-//! TEMPORARY: until `crate::fetch` (docs/sources.md) is merged, [`local_sources`] reads local
-//! copies only: `--source NAME=DIR` pairs, then `[sources]` of `<cache>/local-sources.toml`
-//! (the same file and format `fetch` reads). When `fetch` lands, the lead replaces the body of
-//! [`local_sources`] with `fetch::source_dir` calls (which add archives, mirrors and the
-//! network) and fills [`SourceTree::provenance`] from `FetchedSource::summary()`; nothing else
-//! in this module's users changes.
+//! xeus and xeus-lite live on GitHub only. When they cannot be had (no local copy, no cached or
+//! mirrored archive, no network), the kernel tests are skipped with [`SOURCES_MISSING`]; any
+//! other failure (a corrupt archive, a wrong local copy) is an error. nlohmann_json is taken as a
+//! tree only when one is at hand without the network: otherwise Debian's package of the same
+//! pinned version serves (`deps.rs`), so no GitHub download is ever needed for it.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
+use std::{fs, path::PathBuf};
+
+use anyhow::Result;
+
+use crate::{
+    fetch::{FetchedSource, Fetcher, Places, SourceOptions},
+    pins::Pins,
+    runner,
 };
-
-use anyhow::{bail, Context, Result};
-use serde::Deserialize;
-
-use crate::{paths, pins::Pins, runner};
 
 /// What the suite prints when it cannot run (and the reason `ci` shows).
 pub const SOURCES_MISSING: &str = "xeus/xeus-lite sources not available (pass --source xeus=DIR \
@@ -26,11 +26,22 @@ pub const SOURCES_MISSING: &str = "xeus/xeus-lite sources not available (pass --
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceTree {
     pub name: String,
-    /// The pinned version (a local copy is checked against it where the tree says its version).
+    /// The pinned version (a local copy is trusted to be at it; see [`check_version`]).
     pub version: String,
     pub dir: PathBuf,
-    /// Where it came from, in one line (goes into stamps and messages).
+    /// Where it came from, in one line (`FetchedSource::summary`; goes into messages).
     pub provenance: String,
+}
+
+impl From<FetchedSource> for SourceTree {
+    fn from(f: FetchedSource) -> SourceTree {
+        SourceTree {
+            provenance: f.summary(),
+            name: f.name,
+            version: f.version,
+            dir: f.dir,
+        }
+    }
 }
 
 /// The trees the kernel shell needs.
@@ -43,141 +54,77 @@ pub struct KernelSources {
     pub nlohmann_json: Option<SourceTree>,
 }
 
-/// The user-level config file's parts that matter here (the file belongs to `fetch`, which
-/// validates it; unknown keys are left to it).
-#[derive(Debug, Default, Deserialize)]
-struct LocalConfig {
-    #[serde(default)]
-    sources: BTreeMap<String, String>,
+/// The kernel's sources, or `None` when xeus or xeus-lite cannot be had (the tests then skip
+/// with [`SOURCES_MISSING`]). `opts` are the `fetch` flags of the calling command
+/// (`SourceOptions::default()` for none).
+pub fn kernel_sources(pins: &Pins, opts: &SourceOptions) -> Result<Option<KernelSources>> {
+    kernel_sources_with(pins, opts, Places::standard())
 }
 
-/// The kernel's sources from local copies, or `None` when xeus or xeus-lite has none (the tests
-/// then skip with [`SOURCES_MISSING`]). `overrides` are `--source NAME=DIR` pairs; they win over
-/// the config file.
-pub fn local_sources(
+pub(super) fn kernel_sources_with(
     pins: &Pins,
-    overrides: &[(String, PathBuf)],
+    opts: &SourceOptions,
+    places: Places,
 ) -> Result<Option<KernelSources>> {
-    resolve(
-        pins,
-        overrides,
-        &paths::cache_dir().join("local-sources.toml"),
-    )
-}
-
-pub(super) fn resolve(
-    pins: &Pins,
-    overrides: &[(String, PathBuf)],
-    user_config: &Path,
-) -> Result<Option<KernelSources>> {
-    let config = read_config(user_config)?;
-    let find = |name: &str| -> Result<Option<SourceTree>> {
-        let (dir, set_by) = if let Some((_, dir)) = overrides.iter().rev().find(|(n, _)| n == name)
-        {
-            (
-                paths::absolute(&expand_home(dir)),
-                format!("--source {name}=DIR"),
-            )
-        } else if let Some(dir) = config.sources.get(name) {
-            let base = user_config.parent().unwrap_or(Path::new("/"));
-            (
-                base.join(expand_home(Path::new(dir))),
-                user_config.display().to_string(),
-            )
-        } else {
-            return Ok(None);
-        };
-        let version = pins.source(name)?.version;
-        check_layout(name, &dir, &set_by)?;
-        check_version(name, &version, &dir);
-        Ok(Some(SourceTree {
-            name: name.to_string(),
-            provenance: format!(
-                "{name} {version}: local copy {} (set by {set_by}), used as-is",
-                dir.display()
-            ),
-            version,
-            dir,
-        }))
+    let fetcher = Fetcher::new(pins, opts, places.clone())?;
+    let mut trees = Vec::new();
+    for name in ["xeus", "xeus-lite"] {
+        match fetcher.source_dir(name) {
+            Ok(f) => trees.push(SourceTree::from(f)),
+            Err(e) if is_unavailable(&e) => {
+                let first = format!("{e:#}");
+                runner::note(first.lines().next().unwrap_or_default());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let offline = SourceOptions {
+        offline: true,
+        ..opts.clone()
     };
-    let (Some(xeus), Some(xeus_lite)) = (find("xeus")?, find("xeus-lite")?) else {
-        return Ok(None);
+    let nlohmann_json = match Fetcher::new(pins, &offline, places)?.source_dir("nlohmann_json") {
+        Ok(f) => Some(SourceTree::from(f)),
+        Err(e) if is_unavailable(&e) => None,
+        Err(e) => return Err(e),
     };
+    let xeus_lite = trees.pop().unwrap();
+    let xeus = trees.pop().unwrap();
+    for tree in [&xeus, &xeus_lite] {
+        check_version(tree);
+    }
     Ok(Some(KernelSources {
         xeus,
         xeus_lite,
-        nlohmann_json: find("nlohmann_json")?,
+        nlohmann_json,
     }))
 }
 
-fn read_config(path: &Path) -> Result<LocalConfig> {
-    match fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a valid local-sources file (see docs/sources.md)",
-                path.display()
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LocalConfig::default()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
-fn expand_home(p: &Path) -> PathBuf {
-    match p.strip_prefix("~") {
-        Ok(rest) => std::env::var_os("HOME")
-            .map(|h| PathBuf::from(h).join(rest))
-            .unwrap_or_else(|| p.to_path_buf()),
-        Err(_) => p.to_path_buf(),
-    }
-}
-
-/// A file each tree must have: the top folder of a checkout or an unpacked release.
-fn marker(name: &str) -> Option<&'static str> {
-    match name {
-        "xeus" => Some("include/xeus/xinterpreter.hpp"),
-        "xeus-lite" => Some("include/xeus-lite/xembind.hpp"),
-        "nlohmann_json" => Some("single_include/nlohmann/json.hpp"),
-        _ => None,
-    }
-}
-
-fn check_layout(name: &str, dir: &Path, set_by: &str) -> Result<()> {
-    if !dir.is_dir() {
-        bail!(
-            "the local copy of {name} does not exist: {} (set by {set_by})\n  \
-             fix: point it at the top folder of a {name} checkout or unpacked release",
-            dir.display()
-        );
-    }
-    for file in ["CMakeLists.txt"].into_iter().chain(marker(name)) {
-        if !dir.join(file).is_file() {
-            bail!(
-                "{} (set by {set_by}) is not a {name} source tree: it has no {file}\n  \
-                 fix: point it at the top folder of the tree (the one holding {file})",
-                dir.display()
-            );
-        }
-    }
-    Ok(())
+/// Whether a `fetch` error only says the source cannot be had here (no network, offline), as
+/// opposed to a source that is there but wrong.
+fn is_unavailable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("cannot download") || text.contains("the network is off (--offline)")
 }
 
 /// Warns when a tree says it is another version than the pinned one (a local copy is trusted,
 /// as `fetch` trusts one, but a mismatch is worth knowing when the build fails).
-fn check_version(name: &str, pinned: &str, dir: &Path) {
-    let (header, prefix) = match name {
+fn check_version(tree: &SourceTree) {
+    let (header, prefix) = match tree.name.as_str() {
         "xeus" => ("include/xeus/xeus.hpp", "XEUS_VERSION_"),
         "xeus-lite" => ("include/xeus-lite/xeus-lite.hpp", "XEUS_LITE_VERSION_"),
         _ => return,
     };
-    let Ok(text) = fs::read_to_string(dir.join(header)) else {
+    let Ok(text) = fs::read_to_string(tree.dir.join(header)) else {
         return;
     };
     if let Some(found) = header_version(&text, prefix) {
-        if found != pinned {
+        if found != tree.version {
             runner::warn(&format!(
-                "{} says {name} {found}, but pins.toml pins {pinned}",
-                dir.join(header).display()
+                "{} says {} {found}, but pins.toml pins {}",
+                tree.dir.join(header).display(),
+                tree.name,
+                tree.version
             ));
         }
     }

@@ -75,6 +75,19 @@ pub fn tree_fingerprint(dir: &Path) -> Result<String> {
     Ok(util::sha256_bytes(entries.join("\n").as_bytes()))
 }
 
+/// A fingerprint of a few small files of our own, by content: every file's path and sha256.
+pub fn content_fingerprint(dir: &Path) -> Result<String> {
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files)?;
+    let mut entries = Vec::new();
+    for line in files {
+        let rel = line.split('\t').next().unwrap_or_default().to_string();
+        entries.push(format!("{rel}\t{}", util::sha256_file(&dir.join(&rel))?));
+    }
+    entries.sort();
+    Ok(util::sha256_bytes(entries.join("\n").as_bytes()))
+}
+
 fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;

@@ -4,68 +4,113 @@ use super::{
     deps::{self, deb_upstream_version, madison_versions, upstream_of},
     link::{build_test_kernel_in, check_module, module_facts},
     node_tests::{parse_tap_summary, run_node_tests_with_logs},
-    sources::{header_version, resolve},
-    stamp::{tree_fingerprint, Stamp},
+    sources::{header_version, kernel_sources_with},
+    stamp::{content_fingerprint, tree_fingerprint, Stamp},
     KernelDirs, SOURCES_MISSING,
 };
-use crate::{paths, pins::Pins, toolchain::Toolchain, util};
+use crate::{
+    fetch::{LocalSource, Places, SourceOptions},
+    paths,
+    pins::Pins,
+    toolchain::Toolchain,
+    util,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Pure tests
 
-/// A fake source tree with the files the layout check looks for (stands in for a checkout of
-/// xeus / xeus-lite, which cannot be fetched here).
-fn fake_tree(root: &std::path::Path, name: &str, marker: &str, header: Option<(&str, &str)>) {
+/// A fake source tree with the folder `fetch` checks (stands in for a checkout of xeus /
+/// xeus-lite / nlohmann_json, which cannot be fetched here).
+fn fake_tree(root: &std::path::Path, name: &str, marker: &str) {
     let dir = root.join(name);
-    fs::create_dir_all(dir.join(marker).parent().unwrap()).unwrap();
+    fs::create_dir_all(dir.join(marker)).unwrap();
     fs::write(dir.join("CMakeLists.txt"), "project(x)\n").unwrap();
-    fs::write(dir.join(marker), "// marker\n").unwrap();
-    if let Some((path, text)) = header {
-        fs::write(dir.join(path), text).unwrap();
+}
+
+/// Every place `fetch` reads or writes, inside the test's directory.
+fn test_places(dir: &std::path::Path) -> Places {
+    Places {
+        lock_file: dir.join("pins.lock"),
+        downloads: dir.join("downloads"),
+        extractions: dir.join("sources"),
+        logs: dir.join("logs"),
+        repo_config: dir.join("xlean.local.toml"),
+        user_config: dir.join("local-sources.toml"),
+    }
+}
+
+fn offline() -> SourceOptions {
+    SourceOptions {
+        offline: true,
+        ..SourceOptions::default()
     }
 }
 
 #[test]
-fn sources_come_from_the_user_config_relative_to_it_or_from_flags() {
+fn sources_are_local_copies_or_none_when_they_cannot_be_had() {
     let dir = util::test_dir("kernel-sources");
     let pins = Pins::load().unwrap();
-    fake_tree(&dir, "x6", "include/xeus/xinterpreter.hpp", None);
-    fake_tree(&dir, "xl5", "include/xeus-lite/xembind.hpp", None);
+    fake_tree(&dir, "x6", "include/xeus");
+    fake_tree(&dir, "xl5", "include/xeus-lite");
+    fake_tree(&dir, "json", "include/nlohmann");
     let config = dir.join("local-sources.toml");
 
-    // No file, no flags: the suite skips.
-    assert_eq!(resolve(&pins, &[], &config).unwrap(), None);
-
+    // Nothing local, nothing cached, no network: the suite skips.
+    assert_eq!(
+        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap(),
+        None
+    );
     // Only xeus: still nothing to build.
     fs::write(&config, "[sources]\nxeus = \"x6\"\n").unwrap();
-    assert_eq!(resolve(&pins, &[], &config).unwrap(), None);
+    assert_eq!(
+        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap(),
+        None
+    );
 
-    fs::write(
-        &config,
-        "mirror = \"elsewhere\"\n[sources]\nxeus = \"x6\"\nxeus-lite = \"xl5\"\nlean4 = \"nope\"\n",
-    )
-    .unwrap();
-    let s = resolve(&pins, &[], &config).unwrap().unwrap();
-    assert_eq!(s.xeus.dir, dir.join("x6"));
-    assert_eq!(s.xeus_lite.dir, dir.join("xl5"));
-    assert_eq!(s.xeus.version, pins.source("xeus").unwrap().version);
-    assert!(s.xeus.provenance.contains("local-sources.toml"));
-    assert_eq!(s.nlohmann_json, None, "no tree: Debian's package is used");
-
-    // A flag wins over the file.
-    fake_tree(&dir, "other", "include/xeus/xinterpreter.hpp", None);
-    let s = resolve(&pins, &[("xeus".into(), dir.join("other"))], &config)
+    fs::write(&config, "[sources]\nxeus = \"x6\"\nxeus-lite = \"xl5\"\n").unwrap();
+    let s = kernel_sources_with(&pins, &offline(), test_places(&dir))
         .unwrap()
         .unwrap();
-    assert_eq!(s.xeus.dir, dir.join("other"));
-    assert!(s.xeus.provenance.contains("--source xeus=DIR"));
+    assert_eq!(s.xeus.dir, fs::canonicalize(dir.join("x6")).unwrap());
+    assert_eq!(s.xeus_lite.dir, fs::canonicalize(dir.join("xl5")).unwrap());
+    assert_eq!(s.xeus.version, pins.source("xeus").unwrap().version);
+    assert!(
+        s.xeus.provenance.contains("local-sources.toml"),
+        "{}",
+        s.xeus.provenance
+    );
+    assert_eq!(s.nlohmann_json, None, "no tree: Debian's package is used");
+
+    // A flag wins over the file; a local nlohmann_json tree is used when there is one.
+    fake_tree(&dir, "other", "include/xeus");
+    let opts = SourceOptions {
+        sources: vec![
+            LocalSource {
+                name: "xeus".into(),
+                dir: dir.join("other"),
+            },
+            LocalSource {
+                name: "nlohmann_json".into(),
+                dir: dir.join("json"),
+            },
+        ],
+        ..offline()
+    };
+    let s = kernel_sources_with(&pins, &opts, test_places(&dir))
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.xeus.dir, fs::canonicalize(dir.join("other")).unwrap());
+    assert_eq!(
+        s.nlohmann_json.unwrap().dir,
+        fs::canonicalize(dir.join("json")).unwrap()
+    );
 }
 
 #[test]
-fn a_wrong_local_copy_is_an_error_naming_it() {
+fn a_wrong_local_copy_is_an_error_not_a_skip() {
     let dir = util::test_dir("kernel-sources-bad");
     let pins = Pins::load().unwrap();
-    fake_tree(&dir, "xl5", "include/xeus-lite/xembind.hpp", None);
+    fake_tree(&dir, "xl5", "include/xeus-lite");
     let config = dir.join("local-sources.toml");
 
     fs::write(
@@ -73,25 +118,22 @@ fn a_wrong_local_copy_is_an_error_naming_it() {
         "[sources]\nxeus = \"missing\"\nxeus-lite = \"xl5\"\n",
     )
     .unwrap();
-    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
-    assert!(
-        err.contains("the local copy of xeus does not exist"),
-        "{err}"
+    let err = format!(
+        "{:#}",
+        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap_err()
     );
-    assert!(
-        err.contains(&dir.join("missing").display().to_string()),
-        "{err}"
-    );
+    assert!(err.contains("the local copy of xeus"), "{err}");
 
     // xeus-lite where xeus belongs.
     fs::write(&config, "[sources]\nxeus = \"xl5\"\nxeus-lite = \"xl5\"\n").unwrap();
-    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
-    assert!(err.contains("is not a xeus source tree"), "{err}");
-    assert!(err.contains("include/xeus/xinterpreter.hpp"), "{err}");
-
-    fs::write(&config, "[sources\n").unwrap();
-    let err = format!("{:#}", resolve(&pins, &[], &config).unwrap_err());
-    assert!(err.contains("not a valid local-sources file"), "{err}");
+    let err = format!(
+        "{:#}",
+        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap_err()
+    );
+    assert!(
+        err.contains("does not look like a xeus source tree"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -174,6 +216,20 @@ fn a_tree_fingerprint_changes_with_its_files_but_not_with_git() {
     assert_eq!(tree_fingerprint(&dir).unwrap(), first);
     fs::write(dir.join("a.txt"), "one, longer").unwrap();
     assert_ne!(tree_fingerprint(&dir).unwrap(), first);
+}
+
+#[test]
+fn a_content_fingerprint_ignores_dates_but_not_bytes() {
+    let dir = util::test_dir("kernel-content-fingerprint");
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("sub/a.c"), "int a;").unwrap();
+    let first = content_fingerprint(&dir).unwrap();
+    // Rewritten with the same bytes (a new mtime, as a git checkout gives): same fingerprint.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(dir.join("sub/a.c"), "int a;").unwrap();
+    assert_eq!(content_fingerprint(&dir).unwrap(), first);
+    fs::write(dir.join("sub/a.c"), "int b;").unwrap();
+    assert_ne!(content_fingerprint(&dir).unwrap(), first);
 }
 
 #[test]
@@ -262,7 +318,7 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     };
     let pins = Pins::load().unwrap();
     // Missing sources are not a toolchain problem: this skips even with XLEAN_REQUIRE_TOOLCHAIN.
-    let Some(sources) = super::local_sources(&pins, &[]).unwrap() else {
+    let Some(sources) = super::kernel_sources(&pins, &SourceOptions::default()).unwrap() else {
         eprintln!("SKIPPED: {SOURCES_MISSING}");
         return;
     };
