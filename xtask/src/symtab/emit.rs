@@ -42,20 +42,32 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
     h
 }
 
+/// `(fnv1a(name), name needs no escaping)` in one pass over the bytes.
+pub fn scan(name: &[u8]) -> (u32, bool) {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut plain = true;
+    for &b in name {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+        plain &= PLAIN[b as usize];
+    }
+    (h, plain)
+}
+
 /// The number of index slots for `n` entries: a power of two, at least `2n` (load <= 1/2), so
 /// that a probe sequence always reaches an empty slot.
 pub fn slot_count(n: usize) -> usize {
     (2 * n).next_power_of_two().max(2)
 }
 
-/// The open-addressing index: slot -> entry index + 1 (0 = empty). Linear probing; entries are
-/// inserted in table order, so the index is deterministic.
-pub fn build_index(names: &[&[u8]]) -> Vec<u32> {
-    let slots = slot_count(names.len());
+/// The open-addressing index over the entries' hashes: slot -> entry index + 1 (0 = empty).
+/// Linear probing; entries are inserted in table order, so the index is deterministic.
+pub fn build_index(hashes: &[u32]) -> Vec<u32> {
+    let slots = slot_count(hashes.len());
     let mask = slots - 1;
     let mut index = vec![0u32; slots];
-    for (i, name) in names.iter().enumerate() {
-        let mut s = fnv1a(name) as usize & mask;
+    for (i, &hash) in hashes.iter().enumerate() {
+        let mut s = hash as usize & mask;
         while index[s] != 0 {
             s = (s + 1) & mask;
         }
@@ -64,22 +76,68 @@ pub fn build_index(names: &[&[u8]]) -> Vec<u32> {
     index
 }
 
-/// A C string literal (without the quotes) whose bytes are exactly `name`. Non-printable bytes,
-/// quotes, backslashes and `?` (trigraphs) are written as three-digit octal escapes, which can
+/// Bytes that go into a C string literal as they are. Everything else (controls, quotes,
+/// backslashes, `?` of trigraphs, non-ASCII) is written as a three-digit octal escape, which can
 /// never swallow a following character.
-fn c_string(out: &mut String, name: &[u8]) {
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = !matches!(b as u8, b'"' | b'\\' | b'?');
+        b += 1;
+    }
+    t
+};
+
+/// A C string literal (without the quotes) whose bytes are exactly `name`; `plain` is what
+/// [`scan`] said about it.
+fn c_string(out: &mut Vec<u8>, name: &[u8], plain: bool) {
+    // Names are nearly always plain identifiers: one copy.
+    if plain {
+        out.extend_from_slice(name);
+        return;
+    }
     for &b in name {
-        if b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b'?' || b == b' ' {
-            out.push(b as char);
+        if PLAIN[b as usize] {
+            out.push(b);
         } else {
-            let _ = write!(out, "\\{b:03o}");
+            out.extend_from_slice(&[
+                b'\\',
+                b'0' + (b >> 6),
+                b'0' + ((b >> 3) & 7),
+                b'0' + (b & 7),
+            ]);
         }
     }
 }
 
+/// Decimal, without going through `fmt` (this runs hundreds of thousands of times).
+fn push_decimal(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn push_hex32(out: &mut Vec<u8>, v: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 8];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((v >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    out.extend_from_slice(&digits);
+}
+
 /// The whole C++ file for `symbols` (sorted, merged). Thread-local symbols are left out (they
 /// have no link-time address); `sources` (input file names) only go into the header comment.
-pub fn cpp(symbols: &[Definition<'_>], sources: &[String]) -> String {
+pub fn cpp(symbols: &[Definition<'_>], sources: &[String]) -> Vec<u8> {
     let entries: Vec<&Definition<'_>> = symbols
         .iter()
         .filter(|s| s.kind != SymbolKind::ThreadLocal)
@@ -88,16 +146,21 @@ pub fn cpp(symbols: &[Definition<'_>], sources: &[String]) -> String {
         .iter()
         .filter(|s| s.kind == SymbolKind::Function)
         .count();
-    let names: Vec<&[u8]> = entries.iter().map(|s| s.name).collect();
-    let index = build_index(&names);
+    let hashes: Vec<u32> = entries.iter().map(|s| s.hash).collect();
+    let index = build_index(&hashes);
+    let name_bytes: usize = entries.iter().map(|s| s.name.len()).sum();
 
-    let mut out = String::with_capacity(200 + entries.len() * 120 + index.len() * 4);
-    out.push_str(
+    // Sized up front, generously (capacity that is never written costs nothing): growing a
+    // buffer of many MB would copy it.
+    let mut out: Vec<u8> =
+        Vec::with_capacity(8192 + 2 * name_bytes + entries.len() * 160 + index.len() * 12);
+    let mut head = String::new();
+    head.push_str(
         "// Generated by `cargo xtask symtab`; do not edit. The dlsym replacement for Lean's IR\n\
          // interpreter in a static wasm module: see docs/symtab.md.\n",
     );
     let _ = writeln!(
-        out,
+        head,
         "// {} symbols ({} functions, {} data) from: {}",
         entries.len(),
         functions,
@@ -107,107 +170,104 @@ pub fn cpp(symbols: &[Definition<'_>], sources: &[String]) -> String {
     let left_out: Vec<String> = symbols
         .iter()
         .filter(|s| s.kind == SymbolKind::ThreadLocal)
-        .map(|s| String::from_utf8_lossy(s.name).replace("*/", "* /"))
+        .map(|s| String::from_utf8_lossy(s.name).replace(['\n', '\r'], " "))
         .collect();
     if !left_out.is_empty() {
         let _ = writeln!(
-            out,
+            head,
             "// Left out (thread-local, no static address): {}",
             left_out.join(", ")
         );
     }
-    out.push_str(
+    head.push_str(
         "\n#ifdef XLEAN_SYMTAB_TRACE_MISSES\n#include <stdio.h>\n#endif\n\n\
          typedef __UINT32_TYPE__ xlean_u32;\n\
          typedef __SIZE_TYPE__ xlean_size;\n\n\
          // Placeholder C++ names; the asm label is the real link name.\n\
          extern \"C\" {\n",
     );
+    out.extend_from_slice(head.as_bytes());
     for (i, s) in entries.iter().enumerate() {
         match s.kind {
-            SymbolKind::Function => {
-                let _ = write!(out, "void xlean_f{i}(void) __asm__(\"");
-            }
-            _ => {
-                let _ = write!(out, "extern char xlean_d{i}[] __asm__(\"");
-            }
+            SymbolKind::Function => out.extend_from_slice(b"void xlean_f"),
+            _ => out.extend_from_slice(b"extern char xlean_d"),
         }
-        c_string(&mut out, s.name);
-        out.push_str("\");\n");
+        push_decimal(&mut out, i as u64);
+        match s.kind {
+            SymbolKind::Function => out.extend_from_slice(b"(void) __asm__(\""),
+            _ => out.extend_from_slice(b"[] __asm__(\""),
+        }
+        c_string(&mut out, s.name, s.plain);
+        out.extend_from_slice(b"\");\n");
     }
-    out.push_str("}\n\n");
+    out.extend_from_slice(b"}\n\n");
 
     // All names in one array: an entry holds a 32-bit offset instead of a pointer.
-    out.push_str("static const char xlean_symtab_names[] =\n");
-    let mut offsets = Vec::with_capacity(entries.len());
-    let mut offset: u64 = 0;
+    out.extend_from_slice(b"static const char xlean_symtab_names[] =\n");
     for s in &entries {
-        offsets.push(offset);
-        out.push_str("    \"");
-        c_string(&mut out, s.name);
-        out.push_str("\\0\"\n");
-        offset += s.name.len() as u64 + 1;
+        out.push(b'"');
+        c_string(&mut out, s.name, s.plain);
+        out.extend_from_slice(b"\\0\"\n");
     }
     assert!(
-        offset < u32::MAX as u64,
+        (name_bytes + entries.len()) < u32::MAX as usize,
         "symbol names exceed 4 GiB: the table format needs wider offsets"
     );
-    out.push_str("    \"\";\n\n");
+    out.extend_from_slice(b"\"\";\n\n");
 
-    out.push_str(
-        "namespace {\n\
-         struct xlean_symtab_entry {\n\
-         \x20   xlean_u32 hash;  // fnv1a(name)\n\
-         \x20   xlean_u32 name;  // offset in xlean_symtab_names\n\
-         \x20   void* address;\n\
-         };\n\
-         }  // namespace\n\n",
+    out.extend_from_slice(
+        b"namespace {\n\
+          struct xlean_symtab_entry {\n\
+          \x20   xlean_u32 hash;  // fnv1a(name)\n\
+          \x20   xlean_u32 name;  // offset in xlean_symtab_names\n\
+          \x20   void* address;\n\
+          };\n\
+          }  // namespace\n\n\
+          // Sorted by bytes (strcmp order).\n\
+          static const xlean_symtab_entry xlean_symtab_entries[",
     );
-    let _ = writeln!(
-        out,
-        "// Sorted by bytes (strcmp order).\nstatic const xlean_symtab_entry xlean_symtab_entries[{}] = {{",
-        entries.len().max(1)
-    );
+    push_decimal(&mut out, entries.len().max(1) as u64);
+    out.extend_from_slice(b"] = {\n");
+    let mut offset: u64 = 0;
     for (i, s) in entries.iter().enumerate() {
-        let (prefix, amp) = match s.kind {
-            SymbolKind::Function => ('f', "&"),
-            _ => ('d', ""),
-        };
-        let _ = writeln!(
-            out,
-            "    {{0x{:08x}u, {}u, (void*){amp}xlean_{prefix}{i}}},",
-            fnv1a(s.name),
-            offsets[i]
-        );
+        out.extend_from_slice(b"{0x");
+        push_hex32(&mut out, s.hash);
+        out.extend_from_slice(b"u, ");
+        push_decimal(&mut out, offset);
+        match s.kind {
+            SymbolKind::Function => out.extend_from_slice(b"u, (void*)&xlean_f"),
+            _ => out.extend_from_slice(b"u, (void*)xlean_d"),
+        }
+        push_decimal(&mut out, i as u64);
+        out.extend_from_slice(b"},\n");
+        offset += s.name.len() as u64 + 1;
     }
     if entries.is_empty() {
-        out.push_str("    {0u, 0u, 0},  // placeholder: the table is empty\n");
+        out.extend_from_slice(b"{0u, 0u, 0},  // placeholder: the table is empty\n");
     }
-    out.push_str("};\n\n");
-
-    let _ = writeln!(
-        out,
-        "// Open addressing, linear probing: entry index + 1, or 0 for an empty slot.\n\
-         static const xlean_u32 xlean_symtab_slots[{}] = {{",
-        index.len()
+    out.extend_from_slice(
+        b"};\n\n// Open addressing, linear probing: entry index + 1, or 0 for an empty slot.\n\
+          static const xlean_u32 xlean_symtab_slots[",
     );
+    push_decimal(&mut out, index.len() as u64);
+    out.extend_from_slice(b"] = {\n");
     for chunk in index.chunks(16) {
-        out.push_str("   ");
-        for v in chunk {
-            let _ = write!(out, " {v},");
+        for &v in chunk {
+            if v == 0 {
+                out.extend_from_slice(b"0,");
+            } else {
+                push_decimal(&mut out, v as u64);
+                out.push(b',');
+            }
         }
-        out.push('\n');
+        out.push(b'\n');
     }
-    out.push_str("};\n\n");
-
-    let _ = write!(
-        out,
-        "static const xlean_size xlean_symtab_count = {count};\n\
-         static const xlean_u32 xlean_symtab_mask = {mask}u;\n",
-        count = entries.len(),
-        mask = index.len() - 1
-    );
-    out.push_str(LOOKUP_CODE);
+    out.extend_from_slice(b"};\n\nstatic const xlean_size xlean_symtab_count = ");
+    push_decimal(&mut out, entries.len() as u64);
+    out.extend_from_slice(b";\nstatic const xlean_u32 xlean_symtab_mask = ");
+    push_decimal(&mut out, index.len() as u64 - 1);
+    out.extend_from_slice(b"u;\n");
+    out.extend_from_slice(LOOKUP_CODE.as_bytes());
     out
 }
 
@@ -291,7 +351,8 @@ mod tests {
     fn the_index_finds_every_name_and_leaves_empty_slots() {
         let names: Vec<Vec<u8>> = (0..1000).map(|i| format!("l_x{i}").into_bytes()).collect();
         let refs: Vec<&[u8]> = names.iter().map(|n| n.as_slice()).collect();
-        let index = build_index(&refs);
+        let hashes: Vec<u32> = refs.iter().map(|n| fnv1a(n)).collect();
+        let index = build_index(&hashes);
         assert_eq!(index.len(), 2048);
         assert!(index.iter().filter(|&&v| v == 0).count() >= 1024);
         let mask = index.len() - 1;
@@ -310,9 +371,15 @@ mod tests {
 
     #[test]
     fn names_are_escaped_exactly() {
-        let mut s = String::new();
-        c_string(&mut s, b"a.b$c \"q\"\\?\n\xc3\xa9");
-        assert_eq!(s, "a.b$c \\042q\\042\\134\\077\\012\\303\\251");
+        let mut s = Vec::new();
+        let weird = b"a.b$c \"q\"\\?\n\xc3\xa9";
+        assert_eq!(scan(weird), (fnv1a(weird), false));
+        c_string(&mut s, weird, false);
+        assert_eq!(s, b"a.b$c \\042q\\042\\134\\077\\012\\303\\251");
+        let mut plain = Vec::new();
+        assert!(scan(b"l_Lean_Elab_foo___boxed").1);
+        c_string(&mut plain, b"l_Lean_Elab_foo___boxed", true);
+        assert_eq!(plain, b"l_Lean_Elab_foo___boxed");
     }
 
     #[test]
@@ -323,6 +390,8 @@ mod tests {
         };
         let d = |name: &'static str, kind| Definition {
             name: name.as_bytes(),
+            hash: fnv1a(name.as_bytes()),
+            plain: true,
             kind,
             weak: false,
             place: p,
@@ -332,8 +401,16 @@ mod tests {
             d("l_fun", SymbolKind::Function),
             d("l_tls", SymbolKind::ThreadLocal),
         ];
-        let a = cpp(&symbols, &["lib.a".into()]);
-        assert_eq!(a, cpp(&symbols, &["lib.a".into()]));
+        let a = String::from_utf8(cpp(&symbols, &["lib.a".into()])).unwrap();
+        assert_eq!(a.as_bytes(), cpp(&symbols, &["lib.a".into()]));
+        assert!(a.contains(&format!(
+            "{{0x{:08x}u, 0u, (void*)xlean_d0}}",
+            fnv1a(b"l_data")
+        )));
+        assert!(a.contains(&format!(
+            "{{0x{:08x}u, 7u, (void*)&xlean_f1}}",
+            fnv1a(b"l_fun")
+        )));
         assert!(
             a.contains("extern char xlean_d0[] __asm__(\"l_data\");"),
             "{a}"
@@ -344,7 +421,7 @@ mod tests {
         assert!(!a.contains("__asm__(\"l_tls\")"), "{a}");
         assert!(a.contains("Left out (thread-local, no static address): l_tls"));
         assert!(a.contains("xlean_symtab_count = 2;"));
-        let empty = cpp(&[], &[]);
+        let empty = String::from_utf8(cpp(&[], &[])).unwrap();
         assert!(empty.contains("xlean_symtab_entries[1]"), "{empty}");
     }
 }

@@ -8,6 +8,7 @@
 
 use std::{
     fmt, fs,
+    ops::Deref,
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicUsize, Ordering},
@@ -22,10 +23,41 @@ use object::read::archive::ArchiveFile;
 pub struct InputFile {
     /// Absolute, so that messages are unambiguous whatever the working directory.
     pub path: PathBuf,
-    data: Vec<u8>,
+    data: Contents,
     is_archive: bool,
     /// The contents of a thin archive's members, in member order (they live in other files).
-    thin_members: Vec<Vec<u8>>,
+    thin_members: Vec<Contents>,
+}
+
+/// A file's bytes, mapped rather than copied: the readers touch only the parts they parse, and
+/// a Lean build's archives are hundreds of MB.
+enum Contents {
+    Mapped(memmap2::Mmap),
+    Empty,
+}
+
+impl Deref for Contents {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Contents::Mapped(m) => m,
+            Contents::Empty => &[],
+        }
+    }
+}
+
+fn map_file(path: &Path) -> std::io::Result<Contents> {
+    let file = fs::File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(Contents::Empty);
+    }
+    // SAFETY: the mapping is read-only and lives as long as the `InputFile`. The inputs are
+    // build outputs that nothing rewrites while the table or the check is made; if one were
+    // truncated under us, reading past its new end would stop the process (SIGBUS), never
+    // yield a wrong result.
+    // `populate` maps the whole (page-cached) file at once instead of one fault per 64 KB.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+    Ok(Contents::Mapped(map))
 }
 
 /// Where a symbol or a signature comes from: an archive member or an object file.
@@ -95,7 +127,7 @@ pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
 }
 
 fn read_input(path: &Path) -> Result<InputFile> {
-    let data = fs::read(path).with_context(|| {
+    let data = map_file(path).with_context(|| {
         format!(
             "cannot read the input {}\n  fix: pass wasm archives (.a) or objects (.o) that exist \
              (was the library built?)",
@@ -115,7 +147,7 @@ fn read_input(path: &Path) -> Result<InputFile> {
             }
             let name = String::from_utf8_lossy(member.name()).into_owned();
             let file = dir.join(&name);
-            let bytes = fs::read(&file).with_context(|| {
+            let bytes = map_file(&file).with_context(|| {
                 format!(
                     "{}: cannot read the thin archive's member {name} ({})\n  fix: rebuild the \
                      archive (a thin archive only points at its object files)",
@@ -217,9 +249,9 @@ impl InputFile {
                 member: Some(name),
             };
             let data: &[u8] = if member.is_thin() {
-                thin.next().map(|v| v.as_slice()).unwrap_or_default()
+                thin.next().map(|v| &v[..]).unwrap_or_default()
             } else {
-                member.data(self.data.as_slice()).map_err(|_| {
+                member.data(&self.data[..]).map_err(|_| {
                     let (start, size) = member.file_range();
                     anyhow::anyhow!(
                         "{place}: the member claims {size} bytes at offset {start}, but {} \

@@ -16,6 +16,7 @@
 use std::{
     collections::{hash_map::Entry, HashMap},
     fmt,
+    hash::{BuildHasherDefault, Hash, Hasher},
     path::{Path, PathBuf},
 };
 
@@ -27,8 +28,9 @@ use crate::util;
 pub mod bench;
 mod emit;
 pub mod inputs;
+mod sort;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use inputs::{InputFile, Member, Place, Skipped};
 
@@ -130,15 +132,63 @@ impl fmt::Display for SymbolKind {
 /// One definition of a symbol in one member.
 #[derive(Debug, Clone, Copy)]
 struct Found<'a> {
-    name: &'a [u8],
+    name: Name<'a>,
     kind: SymbolKind,
     weak: bool,
+}
+
+/// A symbol name with its FNV-1a hash and whether it can go into a C string literal as it is,
+/// both computed once, in the parallel readers. The hash serves the merge's hash map and the
+/// generated table's index.
+#[derive(Debug, Clone, Copy)]
+pub struct Name<'a> {
+    pub bytes: &'a [u8],
+    pub hash: u32,
+    pub plain: bool,
+}
+
+impl<'a> Name<'a> {
+    pub fn new(bytes: &'a [u8]) -> Name<'a> {
+        let (hash, plain) = emit::scan(bytes);
+        Name { bytes, hash, plain }
+    }
+}
+
+impl PartialEq for Name<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.bytes == other.bytes
+    }
+}
+impl Eq for Name<'_> {}
+impl Hash for Name<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.hash);
+    }
+}
+
+/// Passes the precomputed hash through, spread over 64 bits (the map uses the top bits too).
+#[derive(Default)]
+struct PrehashedHasher(u64);
+impl Hasher for PrehashedHasher {
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only names (write_u32) are hashed")
+    }
+    fn write_u32(&mut self, h: u32) {
+        self.0 = (h as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A symbol of the table after merging every definition of its name.
 #[derive(Clone, Copy)]
 pub struct Definition<'a> {
     pub name: &'a [u8],
+    /// `emit::fnv1a(name)`.
+    pub hash: u32,
+    /// No byte of the name needs escaping in a C string literal.
+    pub plain: bool,
     pub kind: SymbolKind,
     /// Every definition is weak.
     pub weak: bool,
@@ -149,6 +199,9 @@ pub struct Definition<'a> {
 /// The merged symbols of all inputs, sorted by bytes.
 pub struct Table<'a> {
     pub symbols: Vec<Definition<'a>>,
+    /// Defined global symbols that pass the filter but that C cannot take the address of (wasm
+    /// tags such as `__cpp_exception`), sorted and without duplicates. Not in the table.
+    pub not_addressable: Vec<&'a [u8]>,
     pub members: usize,
     pub skipped: Vec<Skipped>,
 }
@@ -219,7 +272,7 @@ pub fn generate_with(inputs: &[PathBuf], filter: &NameFilter, out: &Path) -> Res
         })
         .collect();
     let text = emit::cpp(&table.symbols, &source_names);
-    let written = util::write_if_changed(out, text.as_bytes())
+    let written = util::write_if_changed(out, &text)
         .with_context(|| format!("cannot write the symbol table {}", out.display()))?;
     let count = |k| table.symbols.iter().filter(|s| s.kind == k).count();
     let thread_local: Vec<String> = table
@@ -250,14 +303,25 @@ pub fn generate_with(inputs: &[PathBuf], filter: &NameFilter, out: &Path) -> Res
 pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<'a>> {
     let (members, skipped) = inputs::all_members(files)?;
     let found = inputs::par_map(&members, |m| member_symbols(m, filter));
-    let mut merged: HashMap<&'a [u8], Definition<'a>> = HashMap::new();
+    // Sized for every definition at once: rehashing a large map is costly.
+    let definitions = found
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(f, _)| f.len()))
+        .sum();
+    let mut merged: HashMap<Name<'a>, Definition<'a>, BuildHasherDefault<PrehashedHasher>> =
+        HashMap::with_capacity_and_hasher(definitions, Default::default());
     let mut clashes: Vec<String> = Vec::new();
+    let mut not_addressable = Vec::new();
     for (member, found) in members.iter().zip(found) {
-        for f in found? {
+        let (found, other) = found?;
+        not_addressable.extend(other);
+        for f in found {
             match merged.entry(f.name) {
                 Entry::Vacant(v) => {
                     v.insert(Definition {
-                        name: f.name,
+                        name: f.name.bytes,
+                        hash: f.name.hash,
+                        plain: f.name.plain,
                         kind: f.kind,
                         weak: f.weak,
                         place: member.place,
@@ -268,7 +332,7 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
                     if d.kind != f.kind {
                         clashes.push(format!(
                             "{}: {} in {}, {} in {}",
-                            String::from_utf8_lossy(f.name),
+                            String::from_utf8_lossy(f.name.bytes),
                             d.kind,
                             d.place,
                             f.kind,
@@ -302,16 +366,22 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
     let mut symbols: Vec<Definition<'a>> = merged.into_values().collect();
     // Byte order is exactly the order `strcmp` sees (it compares unsigned chars), whatever the
     // locale.
-    symbols.sort_unstable_by(|a, b| a.name.cmp(b.name));
+    sort::sort_by_bytes(&mut symbols, |d| d.name);
+    not_addressable.sort_unstable();
+    not_addressable.dedup();
     Ok(Table {
         symbols,
+        not_addressable,
         members: members.len(),
         skipped,
     })
 }
 
-/// The defined, non-local symbols of one wasm object that pass `filter`.
-fn member_symbols<'a>(member: &Member<'a>, filter: &NameFilter) -> Result<Vec<Found<'a>>> {
+/// The defined, non-local symbols of one wasm object that pass `filter`, and those among them
+/// that are neither functions nor data.
+type MemberSymbols<'a> = (Vec<Found<'a>>, Vec<&'a [u8]>);
+
+fn member_symbols<'a>(member: &Member<'a>, filter: &NameFilter) -> Result<MemberSymbols<'a>> {
     let file = WasmFile::<&'a [u8]>::parse(member.data).map_err(|e| {
         anyhow::anyhow!(
             "{}: not a readable wasm object: {e}\n  fix: rebuild it (the file may be truncated or \
@@ -327,24 +397,30 @@ fn member_symbols<'a>(member: &Member<'a>, filter: &NameFilter) -> Result<Vec<Fo
         );
     }
     let mut found = Vec::new();
+    let mut other = Vec::new();
     for sym in file.symbols() {
         // Undefined symbols are references; local ones (`static`) are invisible to the linker.
         if sym.section() == SymbolSection::Undefined || sym.is_local() {
             continue;
         }
-        let kind = match sym.kind() {
-            ObjKind::Text => SymbolKind::Function,
-            ObjKind::Data => SymbolKind::Data,
-            ObjKind::Tls => SymbolKind::ThreadLocal,
-            // Section symbols, tags (`__cpp_exception`): nothing C can take the address of.
-            _ => continue,
-        };
         let name = sym
             .name_bytes()
             .map_err(|e| anyhow::anyhow!("{}: a symbol without a name: {e}", member.place))?;
         if name.is_empty() || !filter.keeps(name) || emit::is_own_symbol(name) {
             continue;
         }
+        let kind = match sym.kind() {
+            ObjKind::Text => SymbolKind::Function,
+            ObjKind::Data => SymbolKind::Data,
+            ObjKind::Tls => SymbolKind::ThreadLocal,
+            // Tags (`__cpp_exception`): C cannot take their address.
+            ObjKind::Unknown => {
+                other.push(name);
+                continue;
+            }
+            // Section and file symbols are not definitions of a name.
+            _ => continue,
+        };
         if name.contains(&0) {
             bail!(
                 "{}: symbol {:?} contains a NUL byte; it could never be looked up by a C string",
@@ -353,12 +429,12 @@ fn member_symbols<'a>(member: &Member<'a>, filter: &NameFilter) -> Result<Vec<Fo
             );
         }
         found.push(Found {
-            name,
+            name: Name::new(name),
             kind,
             weak: sym.is_weak(),
         });
     }
-    Ok(found)
+    Ok((found, other))
 }
 
 #[cfg(test)]
