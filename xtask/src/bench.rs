@@ -13,6 +13,6 @@ pub enum Command {
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Symtab(args) => crate::symtab::bench::run(args),
-        Command::Build => crate::not_implemented("bench build", "the build driver"),
+        Command::Build => crate::build::bench::run(),
     }
 }
