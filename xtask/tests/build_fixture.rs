@@ -240,15 +240,16 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         .unwrap()
         .replace("return a + b;", "return a + b + 100;");
     fs::write(&init_c, text).unwrap();
+    let started = fx.build_dir.join("logs/cmake-build-libraries.log");
+    fs::remove_file(&started).unwrap();
     let mut cmd = fx.build_command();
+    // Its own process group, so that the kill takes the compilers it started too.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = fx.build_dir.join("logs/cmake-build-libraries.log");
-    let _ = fs::remove_file(&started);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !started.exists() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(5));
@@ -257,11 +258,13 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         started.exists(),
         "the build never reached the libraries stage"
     );
-    Command::new("kill")
-        .args(["-KILL", &format!("-{}", child.id())])
+    let killed = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
         .status()
         .unwrap();
-    let _ = child.wait();
+    assert!(killed.success(), "kill failed");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the build finished before it was killed");
     assert_eq!(
         fs::read_link(fx.build_dir.join("prefix")).unwrap(),
         before,
