@@ -5,14 +5,14 @@ use anyhow::Result;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Our symbol-table generator against the llvm-nm | awk | sort pipeline, on real archives
-    Symtab,
+    Symtab(crate::symtab::bench::Args),
     /// Per-stage times of a cold and a no-op build of the fixture
     Build,
 }
 
 pub fn run(cmd: Command) -> Result<()> {
     match cmd {
-        Command::Symtab => crate::not_implemented("bench symtab", "the symbol table generator"),
-        Command::Build => crate::not_implemented("bench build", "the build driver"),
+        Command::Symtab(args) => crate::symtab::bench::run(args),
+        Command::Build => crate::build::bench::run(),
     }
 }

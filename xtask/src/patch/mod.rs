@@ -15,7 +15,7 @@ mod engine;
 mod headers;
 mod regenerate;
 mod series;
-mod tree;
+pub mod tree;
 
 use std::{
     fs,
@@ -36,9 +36,9 @@ use crate::{paths, pins::Pins, runner, util};
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The lean4 source tree (a checkout or an extracted release tarball); only ever read
-    #[arg(long, value_name = "DIR")]
-    lean_src: Option<PathBuf>,
+    /// Where lean4 comes from (--lean-src DIR, --source, --mirror, --offline; else the network)
+    #[command(flatten)]
+    sources: crate::fetch::SourceOptions,
     /// Where the patched copy goes [default: <build>/lean4-patched]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -66,13 +66,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     let series_dir = args.series.unwrap_or_else(default_series_dir);
     let series_dir = paths::absolute(&series_dir);
-    let Some(src) = args.lean_src else {
-        bail!(
-            "no lean4 source given: pass --lean-src DIR (network fetch is wired by the build)\n  \
-             e.g. cargo xtask patch --lean-src ~/src/lean4   (a checkout or an extracted v4.28.0 tarball)"
-        );
-    };
-    let src = paths::absolute(&src);
+    // A local copy is read in place (never written); otherwise the pinned, verified archive.
+    let src = crate::fetch::source_dir(&Pins::load()?, "lean4", &args.sources)?.dir;
     let series = load_series(&series_dir)?;
     if args.check {
         let report = check_lean_source(&src, &series)?;

@@ -18,7 +18,8 @@ use crate::{paths, util};
 
 mod install;
 pub mod node;
-pub mod smoke;
+#[cfg(test)]
+mod smoke;
 
 #[derive(clap::Subcommand)]
 pub enum Command {

@@ -4,7 +4,7 @@
 
 use std::{fs, path::Path, time::SystemTime};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 
 use super::Toolchain;
 use crate::{paths, runner::Step, util};
@@ -74,7 +74,7 @@ mod tests {
             Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
         };
         let dir = util::test_dir("toolchain-smoke");
-        let output = run(&tc, &dir).context("smoke").unwrap();
+        let output = run(&tc, &dir).unwrap();
         assert!(output.contains("pointer-size 8"), "{output}");
     }
 }

@@ -1,0 +1,61 @@
+//! `cargo xtask bench build`: per-stage times of a cold and a no-op build of the fixture.
+
+use anyhow::{Context, Result};
+
+use super::{build, Args, Profile, Report};
+use crate::{fetch, paths, runner, util};
+
+pub fn run() -> Result<()> {
+    let root = paths::project_root();
+    let lean_src = root.join("tests/fixtures/lean4-mini");
+    let lean_c = root.join("tests/fixtures/lean-out");
+    // A build directory of its own, so the benchmark never disturbs the user's build.
+    let dir = paths::build_dir().join("bench-build");
+    util::remove_any(&dir)?;
+    let args = Args {
+        sources: fetch::SourceOptions {
+            lean_src: Some(lean_src),
+            ..Default::default()
+        },
+        lean_c: Some(lean_c),
+        profile: Profile::Release,
+        embed: super::oleans::Embed::Init,
+        prefix: Some(dir.join("prefix")),
+        jobs: None,
+        explain: false,
+        build_dir: Some(dir.clone()),
+    };
+    runner::heading(
+        "bench build: cold build of the fixture (tests/fixtures/lean4-mini + lean-out)",
+    );
+    let cold = build(&args).context("cold build")?;
+    runner::heading("bench build: no-op build");
+    let noop = build(&args).context("no-op build")?;
+    println!("{}", table(&cold, &noop));
+    Ok(())
+}
+
+fn table(cold: &Report, noop: &Report) -> String {
+    let mut out = format!("{:<12} {:>10} {:>10}\n", "stage", "cold", "no-op");
+    for s in &cold.stages {
+        let n = noop.stages.iter().find(|x| x.name == s.name);
+        let noop_cell = match n {
+            Some(x) if x.ran_because.is_some() => runner::fmt_secs(x.secs),
+            Some(_) => "skipped".to_string(),
+            None => "-".to_string(),
+        };
+        out.push_str(&format!(
+            "{:<12} {:>10} {:>10}\n",
+            s.name,
+            runner::fmt_secs(s.secs),
+            noop_cell
+        ));
+    }
+    out.push_str(&format!(
+        "{:<12} {:>10} {:>10}\n",
+        "total",
+        runner::fmt_secs(cold.total_secs),
+        format!("{:.3} s", noop.total_secs)
+    ));
+    out
+}

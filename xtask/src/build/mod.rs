@@ -1,0 +1,652 @@
+//! `cargo xtask build`: from pinned sources to an install prefix holding the wasm64 module.
+//!
+//! Stages, in order, each with declared inputs and outputs and a stamp written only after it
+//! succeeded (see `stamp.rs` and docs/design.md "Build stages"):
+//!
+//! toolchain → sources → patch → lean output → oleans → configure → libraries → abi-check →
+//! symtab → link → install
+//!
+//! A stage whose stamp matches its inputs, and whose outputs exist, does not run; when nothing
+//! ran the build says "up to date". `--explain` prints why each stage ran.
+
+pub mod bench;
+pub mod oleans;
+mod prefix;
+pub mod stamp;
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use self::stamp::{Freshness, Inputs, Stamp};
+use crate::{
+    abi_check, fetch, patch, paths,
+    pins::Pins,
+    runner::{self, Step},
+    symtab,
+    toolchain::{self, Toolchain},
+    util,
+};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub sources: fetch::SourceOptions,
+    /// Lean's output made on a host with the pinned Lean: `DIR/c/**.c` (Init, Std, Lean and the
+    /// kernel's modules), `DIR/lib/lean` (.olean/.ir files) and `DIR/lean-version.txt`
+    #[arg(long, value_name = "DIR")]
+    pub lean_c: Option<PathBuf>,
+    /// Build profile
+    #[arg(long, value_enum, default_value_t = Profile::Release)]
+    pub profile: Profile,
+    /// Which .olean trees are embedded in the module at /lib/lean
+    #[arg(long, value_enum, default_value_t = oleans::Embed::Init)]
+    pub embed: oleans::Embed,
+    /// Install prefix (a link to the last complete install) [default: <build>/prefix]
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<PathBuf>,
+    /// Parallel compile jobs [default: the number of cores]
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Print why each stage runs (the first input that differs from its stamp)
+    #[arg(long)]
+    pub explain: bool,
+    /// A build directory other than the global one (the benchmark's own).
+    #[arg(skip)]
+    pub build_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+    fn cmake_build_type(self) -> &'static str {
+        match self {
+            Profile::Release => "Release",
+            Profile::Debug => "Debug",
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let report = build(&args)?;
+    eprint!("{}", report.render());
+    Ok(())
+}
+
+/// What a build did, stage by stage.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub stages: Vec<StageRun>,
+    pub prefix: PathBuf,
+    pub skipped: Vec<String>,
+    pub total_secs: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StageRun {
+    pub name: &'static str,
+    /// `None`: up to date. `Some(reason)`: it ran, because of this.
+    pub ran_because: Option<String>,
+    pub secs: f64,
+}
+
+impl Report {
+    pub fn nothing_ran(&self) -> bool {
+        self.stages.iter().all(|s| s.ran_because.is_none())
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for skip in &self.skipped {
+            let _ = writeln!(s, "SKIPPED: {skip}");
+        }
+        if self.nothing_ran() {
+            let _ = writeln!(
+                s,
+                "up to date ({}): {}",
+                runner::fmt_secs(self.total_secs),
+                self.prefix.display()
+            );
+        } else {
+            let ran: Vec<_> = self
+                .stages
+                .iter()
+                .filter(|r| r.ran_because.is_some())
+                .map(|r| r.name)
+                .collect();
+            let _ = writeln!(
+                s,
+                "built in {} (ran: {}): {}",
+                runner::fmt_secs(self.total_secs),
+                ran.join(", "),
+                self.prefix.display()
+            );
+        }
+        s
+    }
+}
+
+struct Stages<'a> {
+    stamps: PathBuf,
+    explain: bool,
+    report: &'a mut Report,
+}
+
+impl Stages<'_> {
+    /// Runs `work` unless the stage's stamp matches `inputs` and `outputs` exist.
+    fn stage(
+        &mut self,
+        name: &'static str,
+        inputs: &Inputs,
+        outputs: &[PathBuf],
+        work: impl FnOnce() -> Result<()>,
+    ) -> Result<()> {
+        let stamp = Stamp::new(&self.stamps, name);
+        let start = Instant::now();
+        match stamp.freshness(inputs, outputs) {
+            Freshness::UpToDate => {
+                if self.explain {
+                    runner::note(&format!("{name}: up to date"));
+                }
+                self.report.stages.push(StageRun {
+                    name,
+                    ran_because: None,
+                    secs: 0.0,
+                });
+                Ok(())
+            }
+            Freshness::Stale(reason) => {
+                if self.explain {
+                    runner::note(&format!("{name}: runs because {reason}"));
+                }
+                runner::heading(&format!("stage {name}"));
+                stamp.clear()?;
+                work().with_context(|| format!("build stage `{name}` failed"))?;
+                stamp.write(inputs)?;
+                let secs = start.elapsed().as_secs_f64();
+                runner::note(&format!("stage {name} done ({})", runner::fmt_secs(secs)));
+                self.report.stages.push(StageRun {
+                    name,
+                    ran_because: Some(reason),
+                    secs,
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where the build puts things, for one profile.
+pub struct Layout {
+    pub stamps: PathBuf,
+    pub patched: PathBuf,
+    pub oleans: PathBuf,
+    pub wasm: PathBuf,
+    pub generated: PathBuf,
+    pub prefix: PathBuf,
+}
+
+impl Layout {
+    pub fn new(args: &Args) -> Layout {
+        let build = args.build_dir.clone().unwrap_or_else(paths::build_dir);
+        let profile = args.profile.name();
+        let wasm = build.join(format!("wasm-{profile}"));
+        Layout {
+            stamps: build.join("stamps").join(profile),
+            patched: build.join("lean4-patched"),
+            oleans: build.join(format!("oleans-{}", args.embed.name())),
+            generated: wasm.join("generated"),
+            prefix: args
+                .prefix
+                .as_deref()
+                .map(paths::absolute)
+                .unwrap_or_else(|| build.join("prefix")),
+            wasm,
+        }
+    }
+}
+
+pub fn build(args: &Args) -> Result<Report> {
+    let start = Instant::now();
+    let pins = Pins::load()?;
+    let layout = Layout::new(args);
+    let mut report = Report {
+        prefix: layout.prefix.clone(),
+        ..Report::default()
+    };
+
+    // toolchain: read the record (install only when there is none; the installer's own checks
+    // take a second, which a no-op build cannot afford).
+    let tc = match Toolchain::load() {
+        Ok(tc) => tc,
+        Err(_) => {
+            toolchain::install_default()?;
+            Toolchain::load()?
+        }
+    };
+    let toolchain_fp =
+        stamp::content_fingerprint(&[Toolchain::record_path(), tc.em_config.clone()])?;
+
+    // sources: lean4 (a local copy is read in place and never written to).
+    let fetcher = fetch::Fetcher::new(&pins, &args.sources, fetch::Places::standard())?;
+    let lean_src = fetcher.source_dir("lean4")?;
+    let source_fp = if lean_src.is_local() {
+        // A user's checkout can change under us: fingerprint what the patch stage copies.
+        let mut files = Vec::new();
+        for dir in patch::tree::COPIED_DIRS {
+            files.extend(stamp::files_under(&lean_src.dir.join(dir), &[""])?);
+        }
+        files.extend(
+            stamp::files_under(&lean_src.dir.join("src"), &["CMakeLists.txt", ".in"])?
+                .into_iter()
+                .filter(|f| f.parent() == Some(&lean_src.dir.join("src"))),
+        );
+        format!(
+            "local {}",
+            stamp::metadata_fingerprint(&lean_src.dir, &files)?
+        )
+    } else {
+        lean_src.summary()
+    };
+
+    // Lean's output: C and oleans from one Lean, the pinned one.
+    let lean_out = lean_output(args, &pins)?;
+
+    let mut stages = Stages {
+        stamps: layout.stamps.clone(),
+        explain: args.explain,
+        report: &mut report,
+    };
+
+    // patch: a patched copy of the subset of lean4 the wasm build compiles, plus headers.
+    let series_dir = patch::default_series_dir();
+    let series_files = stamp::files_under(&series_dir, &[".toml"])?;
+    let mut inputs = Inputs::new();
+    inputs
+        .add("lean4 source", &source_fp)
+        .add("patch series", stamp::content_fingerprint(&series_files)?)
+        .add("lean commit", &pins.lean.commit);
+    stages.stage(
+        "patch",
+        &inputs,
+        &[layout.patched.join("src/include/lean/version.h")],
+        || {
+            let series = patch::load_series(&series_dir)?;
+            patch::patch_lean_source(&lean_src.dir, &layout.patched, &series)?;
+            Ok(())
+        },
+    )?;
+
+    // oleans: the files embedded at /lib/lean, staged with hard links.
+    let embedded = oleans::select(&lean_out.lib, args.embed)?;
+    let manifest = layout.oleans.join("manifest.txt");
+    let mut inputs = Inputs::new();
+    inputs.add(
+        "oleans",
+        stamp::metadata_fingerprint(&lean_out.lib, &embedded)?,
+    );
+    stages.stage("oleans", &inputs, &[manifest.clone()], || {
+        oleans::stage(
+            &lean_out.lib,
+            &embedded,
+            &layout.oleans.join("lib/lean"),
+            &manifest,
+        )
+    })?;
+
+    // configure: the source lists and every setting, then `emcmake cmake` when they changed.
+    let runtime_sources = runtime_sources(&layout.patched)?;
+    let stub_sources = stamp::files_under(&paths::project_root().join("stubs"), &[".c", ".cpp"])?;
+    let c_groups = lean_out.c_groups()?;
+    let sources_cmake = layout.generated.join("sources.cmake");
+    let symtab_cpp = layout.generated.join("wasm_symbol_table.cpp");
+    let mut text =
+        String::from("# Written by `cargo xtask build`: the files each target compiles.\n");
+    cmake_list(&mut text, "XLEAN_RUNTIME_SOURCES", &runtime_sources);
+    cmake_list(&mut text, "XLEAN_STUB_SOURCES", &stub_sources);
+    for (var, files) in &c_groups {
+        cmake_list(&mut text, var, files);
+    }
+    util::write_if_changed(&sources_cmake, text.as_bytes())?;
+    if !symtab_cpp.exists() {
+        // CMake needs the file to exist at configure time; the symtab stage fills it.
+        util::write_atomic(&symtab_cpp, b"// filled by the symtab stage\n")?;
+    }
+    let cmake_defs = cmake_definitions(args, &layout, &sources_cmake, &symtab_cpp, &manifest);
+    let project = paths::project_root().join("lean-wasm");
+    let mut inputs = Inputs::new();
+    inputs
+        .add("toolchain", &toolchain_fp)
+        .add(
+            "CMakeLists.txt",
+            stamp::content_fingerprint(&[project.join("CMakeLists.txt")])?,
+        )
+        .add("sources.cmake", util::sha256_bytes(text.as_bytes()))
+        .add("definitions", cmake_defs.join(" "));
+    stages.stage(
+        "configure",
+        &inputs,
+        &[layout.wasm.join("build.ninja")],
+        || {
+            Step::new("cmake-configure", tc.emcmake())
+                .arg(&tc.cmake)
+                .args(["-G", "Ninja", "-S"])
+                .arg(&project)
+                .arg("-B")
+                .arg(&layout.wasm)
+                .args(&cmake_defs)
+                .envs(tc.env())
+                .run()?;
+            Ok(())
+        },
+    )?;
+    let configure_fp = inputs.0.values().cloned().collect::<Vec<_>>().join("|");
+
+    // libraries: compile everything that goes into the link. Ninja knows the exact dependencies;
+    // the stamp only lets a no-op build skip starting it.
+    let mut compile_inputs: Vec<PathBuf> = runtime_sources.clone();
+    compile_inputs.extend(stamp::files_under(&layout.patched.join("src"), &[".h"])?);
+    compile_inputs.extend(stamp::files_under(
+        &paths::project_root().join("stubs"),
+        &[".h", ".c", ".cpp"],
+    )?);
+    for (_, files) in &c_groups {
+        compile_inputs.extend(files.iter().cloned());
+    }
+    let archives = archives(&layout, &c_groups);
+    let mut inputs = Inputs::new();
+    inputs
+        .add("configure", util::sha256_bytes(configure_fp.as_bytes()))
+        .add(
+            "compile inputs",
+            stamp::metadata_fingerprint(Path::new("/"), &compile_inputs)?,
+        );
+    stages.stage("libraries", &inputs, &archives, || {
+        cmake_build(
+            &tc,
+            &layout,
+            "xlean_libraries",
+            args.jobs,
+            "cmake-build-libraries",
+        )
+    })?;
+
+    // abi-check: every call against its definition, before the linker (which only warns).
+    let archives_fp = stamp::metadata_fingerprint(Path::new("/"), &archives)?;
+    let mut inputs = Inputs::new();
+    inputs.add("archives", &archives_fp);
+    stages.stage("abi-check", &inputs, &[], || {
+        let report = abi_check::check(&archives)?;
+        eprint!("{report}");
+        ensure!(
+            report.mismatches.is_empty(),
+            "{} wasm signature mismatch(es) between Lean's C and the runtime (listed above).\n  \
+             The module would trap at run time. Fix the declaration or the definition with a \
+             patch (see docs/patches.md); `cargo xtask abi-check FILE...` reruns the check.",
+            report.mismatches.len()
+        );
+        Ok(())
+    })?;
+
+    // symtab: the dlsym replacement, from the archives.
+    stages.stage("symtab", &inputs, &[symtab_cpp.clone()], || {
+        let summary = symtab::generate(&archives, &[], &symtab_cpp)?;
+        runner::note(&summary.to_string());
+        Ok(())
+    })?;
+
+    // link: the probe always; the kernel when its shell can be built.
+    let probe_js = layout.wasm.join("xlean-probe.js");
+    let mut inputs = Inputs::new();
+    inputs
+        .add("archives", &archives_fp)
+        .add("symtab", stamp::content_fingerprint(&[symtab_cpp.clone()])?)
+        .add("embedded", stamp::content_fingerprint(&[manifest.clone()])?)
+        .add(
+            "probe",
+            stamp::content_fingerprint(&[project.join("probe/xlean_probe.cpp")])?,
+        )
+        .add("configure", util::sha256_bytes(configure_fp.as_bytes()));
+    stages.stage(
+        "link",
+        &inputs,
+        &[probe_js.clone(), probe_js.with_extension("wasm")],
+        || cmake_build(&tc, &layout, "xlean-probe", args.jobs, "cmake-link"),
+    )?;
+    stages.report.skipped.push(
+        "the kernel shell (bin/xlean.js, kernel.json): the xeus interpreter has not landed yet; \
+         the build links and installs the probe module only"
+            .into(),
+    );
+
+    // install: a new prefix next to the old one, switched over in one rename.
+    let modules = [probe_js.clone(), probe_js.with_extension("wasm")];
+    let mut inputs = Inputs::new();
+    inputs
+        .add(
+            "modules",
+            stamp::metadata_fingerprint(Path::new("/"), &modules)?,
+        )
+        .add("prefix", layout.prefix.display().to_string());
+    stages.stage(
+        "install",
+        &inputs,
+        &[layout.prefix.join("bin/xlean-probe.js")],
+        || prefix::install(&layout.prefix, &modules),
+    )?;
+
+    report.total_secs = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Lean's output for one build: C grouped by library, and the lib/lean tree.
+struct LeanOutput {
+    c: PathBuf,
+    lib: PathBuf,
+}
+
+impl LeanOutput {
+    /// `XLEAN_INIT_C`, `XLEAN_STD_C`, `XLEAN_LEAN_C` (the stdlib, by top module) and
+    /// `XLEAN_KERNEL_C` (everything else: the kernel's own modules).
+    fn c_groups(&self) -> Result<Vec<(&'static str, Vec<PathBuf>)>> {
+        let mut groups: Vec<(&'static str, Vec<PathBuf>)> = vec![
+            ("XLEAN_INIT_C", vec![]),
+            ("XLEAN_STD_C", vec![]),
+            ("XLEAN_LEAN_C", vec![]),
+            ("XLEAN_KERNEL_C", vec![]),
+        ];
+        for f in stamp::files_under(&self.c, &[".c"])? {
+            let top = f
+                .strip_prefix(&self.c)?
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().to_string());
+            let top = top.as_deref().map(|t| t.trim_end_matches(".c"));
+            let i = match top {
+                Some("Init") => 0,
+                Some("Std") => 1,
+                Some("Lean") => 2,
+                _ => 3,
+            };
+            groups[i].1.push(f);
+        }
+        ensure!(
+            !groups[0].1.is_empty(),
+            "{} holds no C for Init (expected {}/Init/**.c)",
+            self.c.display(),
+            self.c.display()
+        );
+        Ok(groups)
+    }
+}
+
+fn lean_output(args: &Args, pins: &Pins) -> Result<LeanOutput> {
+    let Some(dir) = &args.lean_c else {
+        bail!(
+            "no Lean output to build from.\n  The C for Init/Std/Lean and the .olean files must come from the pinned Lean \
+             ({}), which is not on this machine.\n  fix: run the lake stage on a host with the official toolchain and pass \
+             its output with --lean-c DIR (DIR/c/**.c, DIR/lib/lean, DIR/lean-version.txt)",
+            pins.lean_toolchain()
+        );
+    };
+    let dir = paths::absolute(dir);
+    let out = LeanOutput {
+        c: dir.join("c"),
+        lib: dir.join("lib/lean"),
+    };
+    for (what, p) in [("C", &out.c), ("lib/lean", &out.lib)] {
+        ensure!(
+            p.is_dir(),
+            "--lean-c {}: no {what} folder at {}",
+            dir.display(),
+            p.display()
+        );
+    }
+    let version_file = dir.join("lean-version.txt");
+    let version = fs::read_to_string(&version_file).with_context(|| {
+        format!(
+            "--lean-c {}: cannot read {} (what `lean --version` printed where the C was made)",
+            dir.display(),
+            version_file.display()
+        )
+    })?;
+    check_lean_version(version.trim(), pins)
+        .with_context(|| format!("{} was not made by the pinned Lean", version_file.display()))?;
+    Ok(out)
+}
+
+/// The C and the .olean files must come from the pinned Lean: refuse any other version.
+pub fn check_lean_version(version: &str, pins: &Pins) -> Result<()> {
+    let want = pins.lean.tag.trim_start_matches('v');
+    ensure!(
+        version.contains(&format!("version {want},")) || version.contains(&format!("version {want} ")),
+        "it says `{version}`, but pins.toml pins Lean {} (commit {})\n  fix: regenerate the C and .olean files \
+         with the pinned toolchain ({})",
+        pins.lean.tag,
+        pins.lean.commit,
+        pins.lean_toolchain()
+    );
+    if version.contains("commit ") {
+        ensure!(
+            version.contains(&pins.lean.commit),
+            "it says `{version}`: not commit {} of {}",
+            pins.lean.commit,
+            pins.lean.tag
+        );
+    }
+    Ok(())
+}
+
+/// The runtime, kernel and library C++ files the wasm build compiles, from the patched tree.
+fn runtime_sources(patched: &Path) -> Result<Vec<PathBuf>> {
+    let src = patched.join("src");
+    let mut files = stamp::files_under(&src.join("runtime"), &[".cpp"])?;
+    for dir in ["kernel", "library", "util", "initialize"] {
+        let d = src.join(dir);
+        if d.is_dir() {
+            files.extend(stamp::files_under(&d, &[".cpp"])?);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn archives(layout: &Layout, c_groups: &[(&'static str, Vec<PathBuf>)]) -> Vec<PathBuf> {
+    let mut v = vec![layout.wasm.join("libleanrt.a")];
+    for (var, files) in c_groups {
+        if !files.is_empty() {
+            let name = var
+                .trim_start_matches("XLEAN_")
+                .trim_end_matches("_C")
+                .to_lowercase();
+            v.push(layout.wasm.join(format!("liblean_c_{name}.a")));
+        }
+    }
+    v
+}
+
+fn cmake_list(out: &mut String, var: &str, files: &[PathBuf]) {
+    let _ = writeln!(out, "set({var}");
+    for f in files {
+        let _ = writeln!(
+            out,
+            "  \"{}\"",
+            f.display()
+                .to_string()
+                .replace('\\', "/")
+                .replace('"', "\\\"")
+        );
+    }
+    let _ = writeln!(out, ")");
+}
+
+fn cmake_definitions(
+    args: &Args,
+    layout: &Layout,
+    sources: &Path,
+    symtab: &Path,
+    manifest: &Path,
+) -> Vec<String> {
+    let opt = match args.profile {
+        Profile::Release => "-O2",
+        Profile::Debug => "-O0 -g",
+    };
+    // -sMEMORY64 and -fwasm-exceptions in both C and C++ flags (and so in every object).
+    // -Wno-experimental: emcc warns on every file that MEMORY64 is experimental; we know.
+    let flags = format!("-sMEMORY64 -fwasm-exceptions -Wno-experimental {opt}");
+    let d = |k: &str, v: &dyn std::fmt::Display| format!("-D{k}={v}");
+    vec![
+        d("CMAKE_BUILD_TYPE", &args.profile.cmake_build_type()),
+        d("CMAKE_C_FLAGS", &flags),
+        d("CMAKE_CXX_FLAGS", &flags),
+        d("CMAKE_C_FLAGS_RELEASE", &""),
+        d("CMAKE_CXX_FLAGS_RELEASE", &""),
+        d("CMAKE_C_FLAGS_DEBUG", &""),
+        d("CMAKE_CXX_FLAGS_DEBUG", &""),
+        d("XLEAN_SOURCES_FILE", &sources.display()),
+        d("XLEAN_LEAN_SRC", &layout.patched.display()),
+        d(
+            "XLEAN_STUBS_DIR",
+            &paths::project_root().join("stubs").display(),
+        ),
+        d("XLEAN_SYMTAB_CPP", &symtab.display()),
+        d("XLEAN_EMBED_DIR", &layout.oleans.join("lib/lean").display()),
+        d("XLEAN_EMBED_MANIFEST", &manifest.display()),
+        d("XLEAN_STACK_MB", &64),
+        d("XLEAN_INITIAL_MEMORY_MB", &256),
+        d("XLEAN_MAXIMUM_MEMORY_MB", &4096),
+    ]
+}
+
+fn cmake_build(
+    tc: &Toolchain,
+    layout: &Layout,
+    target: &str,
+    jobs: Option<usize>,
+    step: &str,
+) -> Result<()> {
+    let mut s = Step::new(step, &tc.cmake)
+        .arg("--build")
+        .arg(&layout.wasm)
+        .args(["--target", target]);
+    if let Some(j) = jobs {
+        s = s.arg(format!("-j{j}"));
+    }
+    s.envs(tc.env()).run()?;
+    Ok(())
+}

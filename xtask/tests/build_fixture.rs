@@ -1,0 +1,316 @@
+//! The whole `cargo xtask build` pipeline on fixtures, with the real emcmake/emcc/wasm-ld/Node.
+//!
+//! Stand-ins (we wrote both; GitHub and the official Lean toolchain cannot be reached here):
+//! - `tests/fixtures/lean4-mini` for the lean4 v4.28.0 source tree (patched and compiled as the
+//!   runtime library),
+//! - `tests/fixtures/lean-out` for the output of the pinned Lean (`--lean-c`: C for
+//!   Init/Std/Lean and the kernel's modules, and the lib/lean tree of .olean files).
+//!
+//! One test, run in order, because every step builds on the previous build directory.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The provisioned toolchain record, or None (SKIPPED) unless CI requires it.
+fn toolchain() -> Option<serde_json::Value> {
+    let cache = std::env::var_os("XLEAN_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("xlean")))
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/xlean"));
+    match fs::read_to_string(cache.join("toolchain.json")) {
+        Ok(t) => Some(serde_json::from_str(&t).unwrap()),
+        Err(_) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some() => {
+            panic!("XLEAN_REQUIRE_TOOLCHAIN is set but no toolchain is installed")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: no toolchain installed (run `cargo xtask toolchain install`)");
+            None
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+struct Fixture {
+    work: PathBuf,
+    lean_out: PathBuf,
+    build_dir: PathBuf,
+    node: PathBuf,
+}
+
+impl Fixture {
+    fn build_command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.arg("build")
+            .arg("--lean-src")
+            .arg(root().join("tests/fixtures/lean4-mini"))
+            .arg("--lean-c")
+            .arg(&self.lean_out)
+            .arg("--build-dir")
+            .arg(&self.build_dir)
+            .args(["-j", "2", "--explain"])
+            .env("CI", "1")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn build(&self) -> Output {
+        let out = self.build_command().output().unwrap();
+        eprintln!(
+            "--- build stderr ---\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn probe(&self, words: &[&str]) -> String {
+        let js = self.build_dir.join("prefix/bin/xlean-probe.js");
+        let out = Command::new(&self.node)
+            .arg(&js)
+            .args(words)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() || words.iter().any(|w| w.starts_with("read:")),
+            "probe failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn line_of<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line `{prefix}…` in:\n{text}"))
+}
+
+#[test]
+fn the_fixture_pipeline_builds_incrementally_and_safely() {
+    let Some(tc) = toolchain() else { return };
+    let work = root().join("target/xtask-tests/build-fixture");
+    let _ = fs::remove_dir_all(&work);
+    let lean_out = work.join("lean-out");
+    copy_tree(&root().join("tests/fixtures/lean-out"), &lean_out);
+    let fx = Fixture {
+        build_dir: work.join("build"),
+        lean_out,
+        node: PathBuf::from(tc["node"].as_str().unwrap()),
+        work,
+    };
+
+    // 1. A cold build runs every stage and installs the probe module.
+    let t = Instant::now();
+    let out = fx.build();
+    assert!(out.status.success(), "cold build failed");
+    eprintln!("cold build: {:.1} s", t.elapsed().as_secs_f64());
+
+    // 2. The module: the symbol table resolves the fixture's functions (by calling them), keeps
+    //    data, leaves out names without a Lean prefix, and the embedded tree is readable.
+    let prelude = fs::read(fx.lean_out.join("lib/lean/Init/Prelude.olean")).unwrap();
+    let answers = fx.probe(&[
+        "call2:l_Fixture_add:2:3",
+        "call2:l_Fixture_add___boxed:20:22",
+        "call2:l_Std_Fixture_quadruple:3:0",
+        "call2:l_XLean_Repl_eval:1:2",
+        "lookup:l_Fixture_answer",
+        "lookup:initialize_Init_Prelude",
+        "lookup:fixture_helper_not_exported",
+        "lookup:no_such_symbol",
+        "read:/lib/lean/Init/Prelude.olean",
+        "read:/lib/lean/Std/Fixture.olean",
+    ]);
+    assert_eq!(
+        line_of(&answers, "call2 l_Fixture_add "),
+        "call2 l_Fixture_add 5"
+    );
+    assert_eq!(
+        line_of(&answers, "call2 l_Fixture_add___boxed "),
+        "call2 l_Fixture_add___boxed 42"
+    );
+    assert_eq!(
+        line_of(&answers, "call2 l_Std_Fixture_quadruple "),
+        "call2 l_Std_Fixture_quadruple 12"
+    );
+    assert_eq!(
+        line_of(&answers, "call2 l_XLean_Repl_eval "),
+        "call2 l_XLean_Repl_eval 10"
+    );
+    assert_ne!(
+        line_of(&answers, "lookup l_Fixture_answer "),
+        "lookup l_Fixture_answer null"
+    );
+    assert_ne!(
+        line_of(&answers, "lookup initialize_Init_Prelude "),
+        "lookup initialize_Init_Prelude null"
+    );
+    assert_eq!(
+        line_of(&answers, "lookup fixture_helper_not_exported "),
+        "lookup fixture_helper_not_exported null"
+    );
+    assert_eq!(
+        line_of(&answers, "lookup no_such_symbol "),
+        "lookup no_such_symbol null"
+    );
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/Init/Prelude.olean "),
+        format!(
+            "read /lib/lean/Init/Prelude.olean {} {:016x}",
+            prelude.len(),
+            fnv1a64(&prelude)
+        )
+    );
+    // Only Init is embedded by default.
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/Std/Fixture.olean "),
+        "read /lib/lean/Std/Fixture.olean missing"
+    );
+
+    // 3. A second build is a no-op.
+    let t = Instant::now();
+    let out = fx.build();
+    let secs = t.elapsed().as_secs_f64();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("up to date"), "{stderr}");
+    assert!(
+        !stderr.contains("runs because"),
+        "a no-op build ran a stage: {stderr}"
+    );
+    eprintln!("no-op build: {secs:.2} s");
+
+    // 4. Touching one C file recompiles that file only.
+    thread::sleep(Duration::from_millis(20));
+    let std_c = fx.lean_out.join("c/Std/Fixture.c");
+    let mut text = fs::read_to_string(&std_c).unwrap();
+    text.push_str("\n// touched\n");
+    fs::write(&std_c, text).unwrap();
+    let out = fx.build();
+    assert!(out.status.success());
+    let log = fs::read_to_string(fx.build_dir.join("logs/cmake-build-libraries.log")).unwrap();
+    let compiled: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Building C") || l.contains("Building CXX"))
+        .collect();
+    assert_eq!(
+        compiled.len(),
+        1,
+        "expected one recompiled file: {compiled:?}"
+    );
+    assert!(compiled[0].contains("Std/Fixture.c"), "{compiled:?}");
+
+    // 5. A build killed mid-way leaves the previous install usable, and the next build finishes.
+    let before = fs::read_link(fx.build_dir.join("prefix")).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    let init_c = fx.lean_out.join("c/Init/Prelude.c");
+    let text = fs::read_to_string(&init_c)
+        .unwrap()
+        .replace("return a + b;", "return a + b + 100;");
+    fs::write(&init_c, text).unwrap();
+    let started = fx.build_dir.join("logs/cmake-build-libraries.log");
+    fs::remove_file(&started).unwrap();
+    let mut cmd = fx.build_command();
+    // Its own process group, so that the kill takes the compilers it started too.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !started.exists() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        started.exists(),
+        "the build never reached the libraries stage"
+    );
+    let killed = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill failed");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the build finished before it was killed");
+    assert_eq!(
+        fs::read_link(fx.build_dir.join("prefix")).unwrap(),
+        before,
+        "the prefix moved"
+    );
+    let answers = fx.probe(&["call2:l_Fixture_add:2:3"]);
+    assert_eq!(
+        line_of(&answers, "call2 l_Fixture_add "),
+        "call2 l_Fixture_add 5",
+        "the old install changed"
+    );
+    let out = fx.build();
+    assert!(out.status.success(), "the build after a kill failed");
+    let answers = fx.probe(&["call2:l_Fixture_add:2:3"]);
+    assert_eq!(
+        line_of(&answers, "call2 l_Fixture_add "),
+        "call2 l_Fixture_add 105"
+    );
+
+    // 6. An ABI mismatch stops the build before the link, showing both signatures; the
+    //    install stays as it was.
+    thread::sleep(Duration::from_millis(20));
+    let lean_c = fx.lean_out.join("c/Lean/Fixture.c");
+    let text = fs::read_to_string(&lean_c)
+        .unwrap()
+        .replace(
+            "uint64_t l_Std_Fixture_quadruple(uint64_t a, uint64_t unused);",
+            "uint64_t l_Std_Fixture_quadruple(uint64_t a);",
+        )
+        .replace(
+            "return l_Std_Fixture_quadruple(a, unused) * 2;",
+            "(void)unused;\n  return l_Std_Fixture_quadruple(a) * 2;",
+        );
+    fs::write(&lean_c, text).unwrap();
+    let out = fx.build();
+    assert!(!out.status.success(), "a planted ABI mismatch was linked");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("l_Std_Fixture_quadruple"), "{stderr}");
+    assert!(
+        stderr.contains("(i64) -> i64") && stderr.contains("(i64, i64) -> i64"),
+        "{stderr}"
+    );
+    let answers = fx.probe(&["call2:l_Fixture_add:2:3"]);
+    assert_eq!(
+        line_of(&answers, "call2 l_Fixture_add "),
+        "call2 l_Fixture_add 105"
+    );
+    let _ = fx.work;
+}
