@@ -99,6 +99,24 @@ pub fn run(args: Args) -> Result<()> {
 
     suite("xtask tests (cargo test)", &mut || cargo_test(&tc));
 
+    // The kernel shell (xeus interpreter + test backend) in Node, driven like the JupyterLite
+    // worker. Needs xeus/xeus-lite sources: skipped, with the reason, where they cannot be had.
+    suite("kernel shell in Node", &mut || {
+        let s = crate::kernel::test_suite(&tc, &pins, &crate::fetch::SourceOptions::default())?;
+        let note = s
+            .skip_reason
+            .clone()
+            .unwrap_or_else(|| "node --test, test backend".into());
+        Ok((
+            Counts {
+                passed: s.passed,
+                failed: s.failed,
+                skipped: s.skipped,
+            },
+            note,
+        ))
+    });
+
     // The summary: one line per suite, then the closing line CI reads.
     eprintln!();
     runner::heading(&format!(

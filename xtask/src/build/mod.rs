@@ -418,8 +418,11 @@ pub fn build(args: &Args) -> Result<Report> {
         .add("symtab", stamp::content_fingerprint(&[symtab_cpp.clone()])?)
         .add("embedded", stamp::content_fingerprint(&[manifest.clone()])?)
         .add(
-            "probe",
-            stamp::content_fingerprint(&[project.join("probe/xlean_probe.cpp")])?,
+            "probe sources",
+            stamp::content_fingerprint(&[
+                project.join("probe/xlean_probe.cpp"),
+                project.join("js/post.js"),
+            ])?,
         )
         .add("configure", util::sha256_bytes(configure_fp.as_bytes()));
     stages.stage(
@@ -429,8 +432,10 @@ pub fn build(args: &Args) -> Result<Report> {
         || cmake_build(&tc, &layout, "xlean-probe", args.jobs, "cmake-link"),
     )?;
     stages.report.skipped.push(
-        "the kernel shell (bin/xlean.js, kernel.json): the xeus interpreter has not landed yet; \
-         the build links and installs the probe module only"
+        "the kernel module (bin/xlean.js, kernel.json): it links the real Lean backend, which needs \
+         the kernel's Lean C (the XLean exports) from the pinned Lean, and the build does not link it \
+         yet; the kernel shell is built and tested against its test backend by `cargo xtask ci` \
+         (suite `kernel shell in Node`). This build installs the probe module only"
             .into(),
     );
 
