@@ -54,7 +54,8 @@ pub fn run(args: Args) -> Result<()> {
 
 pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     let sh = Shell::new()?;
-    let existing = find_existing_emscripten(&sh, pins);
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let existing = find_existing_emscripten(&sh, pins, cache, &path);
     let route = match args.route {
         Some(r) => r,
         None if existing.is_some() => Route::Existing,
@@ -319,14 +320,27 @@ struct ExistingEmscripten {
 }
 
 /// An emscripten already on this machine, if it is the pinned version.
-fn find_existing_emscripten(sh: &Shell, pins: &Pins) -> Option<ExistingEmscripten> {
+/// Emscripten installs inside our own cache are not "existing": they belong to the route that
+/// made them (a PATH set up by `Toolchain::env` would otherwise turn a Debian install into an
+/// "existing" one on the next run).
+fn find_existing_emscripten(
+    sh: &Shell,
+    pins: &Pins,
+    cache: &Path,
+    path: &std::ffi::OsStr,
+) -> Option<ExistingEmscripten> {
     let mut candidates = Vec::new();
     if let Some(emsdk) = std::env::var_os("EMSDK") {
         candidates.push(PathBuf::from(emsdk).join("upstream/emscripten/emcc"));
     }
-    if let Some(emcc) = which("emcc") {
+    if let Some(emcc) = std::env::split_paths(path)
+        .map(|d| d.join("emcc"))
+        .find(|p| p.is_file())
+    {
         candidates.push(fs::canonicalize(&emcc).unwrap_or(emcc));
     }
+    let ours = fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
+    candidates.retain(|c| !c.starts_with(&ours) && !c.starts_with(cache));
     for emcc in candidates {
         let Ok(version) = cmd!(sh, "{emcc} --version").quiet().ignore_stderr().read() else {
             continue;
@@ -735,6 +749,16 @@ mod tests {
             Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
         };
         let cache = paths::cache_dir();
+        // As under `cargo xtask ci`: our own emscripten first on PATH is not an "existing" one.
+        let path = std::env::join_paths(std::iter::once(tc.emscripten_dir.clone()).chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+        ))
+        .unwrap();
+        let sh = Shell::new().unwrap();
+        assert!(
+            find_existing_emscripten(&sh, &Pins::load().unwrap(), &cache, &path).is_none(),
+            "our own emscripten in the cache was taken for an existing install"
+        );
         let mut before = BTreeMap::new();
         snapshot(&cache, &tc.em_cache, &mut before);
         let stamp = tc.em_cache.join("xlean-prebuilt.txt");
