@@ -529,6 +529,13 @@ extern "C" size_t xlean_symtab_size(void);
 extern "C" const char* xlean_symtab_name(size_t);
 extern "C" void* xlean_symtab_address(size_t);
 
+// The runtime functions the generated modules call (never called here).
+typedef struct lean_object lean_object;
+extern "C" lean_object* lean_alloc_ctor(unsigned, unsigned, unsigned) { return 0; }
+extern "C" void lean_ctor_set(lean_object*, unsigned, lean_object*) {}
+extern "C" lean_object* lean_apply_2(lean_object* f, lean_object*, lean_object*) { return f; }
+extern "C" void lean_dec_ref(lean_object*) {}
+
 int main() {
     size_t n = xlean_symtab_size();
     // Own copies (no pointer into the table), in a scrambled order.

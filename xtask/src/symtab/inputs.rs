@@ -55,8 +55,7 @@ fn map_file(path: &Path) -> std::io::Result<Contents> {
     // build outputs that nothing rewrites while the table or the check is made; if one were
     // truncated under us, reading past its new end would stop the process (SIGBUS), never
     // yield a wrong result.
-    // `populate` maps the whole (page-cached) file at once instead of one fault per 64 KB.
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+    let map = unsafe { memmap2::Mmap::map(&file)? };
     Ok(Contents::Mapped(map))
 }
 
