@@ -309,8 +309,11 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
         .iter()
         .map(|r| r.as_ref().map_or(0, |(f, _)| f.len()))
         .sum();
-    let mut merged: HashMap<Name<'a>, Definition<'a>, BuildHasherDefault<PrehashedHasher>> =
+    // The map holds an index into `symbols`: small buckets keep a map sized for every definition
+    // cheap to fill.
+    let mut merged: HashMap<Name<'a>, u32, BuildHasherDefault<PrehashedHasher>> =
         HashMap::with_capacity_and_hasher(definitions, Default::default());
+    let mut symbols: Vec<Definition<'a>> = Vec::new();
     let mut clashes: Vec<String> = Vec::new();
     let mut not_addressable = Vec::new();
     for (member, found) in members.iter().zip(found) {
@@ -319,7 +322,8 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
         for f in found {
             match merged.entry(f.name) {
                 Entry::Vacant(v) => {
-                    v.insert(Definition {
+                    v.insert(symbols.len() as u32);
+                    symbols.push(Definition {
                         name: f.name.bytes,
                         hash: f.name.hash,
                         plain: f.name.plain,
@@ -328,8 +332,8 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
                         place: member.place,
                     });
                 }
-                Entry::Occupied(mut o) => {
-                    let d = o.get_mut();
+                Entry::Occupied(o) => {
+                    let d = &mut symbols[*o.get() as usize];
                     if d.kind != f.kind {
                         clashes.push(format!(
                             "{}: {} in {}, {} in {}",
@@ -347,6 +351,7 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
             }
         }
     }
+    drop(merged);
     if !clashes.is_empty() {
         const SHOWN: usize = 20;
         let more = clashes.len().saturating_sub(SHOWN);
@@ -364,7 +369,6 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
             }
         );
     }
-    let mut symbols: Vec<Definition<'a>> = merged.into_values().collect();
     // Byte order is exactly the order `strcmp` sees (it compares unsigned chars), whatever the
     // locale.
     sort::sort_by_bytes(&mut symbols, |d| d.name);
