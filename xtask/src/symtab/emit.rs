@@ -35,7 +35,8 @@ pub fn is_own_symbol(name: &[u8]) -> bool {
     OWN_SYMBOLS.iter().any(|s| s.as_bytes() == name)
 }
 
-/// FNV-1a, 32 bits. The C++ lookup computes the same function.
+/// FNV-1a, 32 bits (the reference for [`scan`]). The C++ lookup computes the same function.
+#[cfg(test)]
 pub fn fnv1a(bytes: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
     for &b in bytes {

@@ -206,10 +206,6 @@ fn damaged(path: &Path, after: Option<&[u8]>, e: object::read::Error) -> anyhow:
 }
 
 impl InputFile {
-    pub fn is_archive(&self) -> bool {
-        self.is_archive
-    }
-
     pub fn size_bytes(&self) -> u64 {
         self.data.len() as u64
             + self
@@ -385,14 +381,17 @@ mod tests {
         let dir = crate::util::test_dir("symtab-inputs-text");
         let p = dir.join("notes.txt");
         fs::write(&p, "hello").unwrap();
-        let err = format!("{:#}", read_inputs(&[p.clone()]).err().unwrap());
+        let err = format!("{:#}", read_inputs(std::slice::from_ref(&p)).err().unwrap());
         assert!(err.contains(&p.display().to_string()), "{err}");
         assert!(
             err.contains("neither an ar archive nor a wasm object"),
             "{err}"
         );
         let missing = dir.join("missing.a");
-        let err = format!("{:#}", read_inputs(&[missing.clone()]).err().unwrap());
+        let err = format!(
+            "{:#}",
+            read_inputs(std::slice::from_ref(&missing)).err().unwrap()
+        );
         assert!(err.contains(&missing.display().to_string()), "{err}");
     }
 }

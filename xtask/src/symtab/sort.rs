@@ -106,7 +106,7 @@ mod tests {
         // Lengths around the 8-byte words.
         check(
             (0..40)
-                .map(|i| "abcdefghijklmnopq"[..(i * 7) % 18].as_bytes().to_vec())
+                .map(|i| b"abcdefghijklmnopq"[..(i * 7) % 18].to_vec())
                 .collect(),
         );
         check(

@@ -357,7 +357,7 @@ fn damaged_inputs_are_clear_errors_naming_file_and_member() {
         .envs(tc.env())
         .run()
         .unwrap();
-    let err = error_of(generate(&[lib2.clone()], &[], &out));
+    let err = error_of(generate(std::slice::from_ref(&lib2), &[], &out));
     assert!(
         err.contains(&format!("{}(broken.o)", lib2.display())),
         "{err}"
@@ -382,7 +382,11 @@ fn a_native_object_member_is_an_error() {
         .unwrap();
     let wasm = compile(&tc, &dir, Target::Wasm64, "kinds.c", &[]);
     let lib = archive(&tc, &dir, "libmixed.a", &[&wasm, &native]);
-    let err = error_of(generate(&[lib.clone()], &[], &dir.join("t.cpp")));
+    let err = error_of(generate(
+        std::slice::from_ref(&lib),
+        &[],
+        &dir.join("t.cpp"),
+    ));
     assert!(
         err.contains(&format!("{}(host.o) is an ELF object", lib.display())),
         "{err}"
