@@ -444,3 +444,80 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Our `linking`-section reader sees what `object`'s wasm reader sees, on real objects nobody
+/// here wrote (the emscripten wasm64 system libraries) and on the fixtures (-pthread for
+/// thread-local data): the same defined, non-local functions, data and thread-local data, with
+/// the same weakness. The only differences allowed are the ones that made us read the section
+/// ourselves: `object` calls wasm globals and tables data and does not list tags.
+#[test]
+fn our_wasm_reader_agrees_with_the_object_crate() {
+    use object::{read::wasm::WasmFile, Object, ObjectSymbol, SymbolKind as ObjKind};
+    let test = "symtab-reader-vs-object";
+    let Some(tc) = toolchain_or_skip(test) else {
+        return;
+    };
+    let dir = test_dir(test);
+    let lib = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let mut paths: Vec<PathBuf> = fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension() == Some(OsStr::new("a")))
+        .collect();
+    paths.sort();
+    paths.push(compile(
+        &tc,
+        &dir,
+        Target::Wasm64,
+        "threads.c",
+        &["-pthread"],
+    ));
+    paths.push(compile(&tc, &dir, Target::Wasm64, "kinds.c", &[]));
+    let files = inputs::read_inputs(&paths).unwrap();
+    let (members, _) = inputs::all_members(&files).unwrap();
+    let (mut functions, mut data, mut tls, mut weak) = (0, 0, 0, 0);
+    for m in &members {
+        let mut ours = Vec::new();
+        wasm::defined_symbols(m.data, |name, kind, weak| {
+            if kind != wasm::Kind::NotAddressable {
+                ours.push((name.to_string(), kind, weak));
+            }
+            Ok(())
+        })
+        .unwrap();
+        let file = WasmFile::<&[u8]>::parse(m.data).unwrap();
+        let mut theirs = Vec::new();
+        for s in file.symbols() {
+            if s.is_undefined() || s.is_local() {
+                continue;
+            }
+            let kind = match s.kind() {
+                ObjKind::Text => wasm::Kind::Function,
+                ObjKind::Data => wasm::Kind::Data,
+                ObjKind::Tls => wasm::Kind::ThreadLocal,
+                _ => continue,
+            };
+            theirs.push((s.name().unwrap().to_string(), kind, s.is_weak()));
+        }
+        // Data in object's view may also be a wasm global or table, which we set apart.
+        let ours_names: std::collections::HashSet<&str> =
+            ours.iter().map(|(n, _, _)| n.as_str()).collect();
+        theirs.retain(|(n, k, _)| *k != wasm::Kind::Data || ours_names.contains(n.as_str()));
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "{}", m.place);
+        for (_, k, w) in &ours {
+            match k {
+                wasm::Kind::Function => functions += 1,
+                wasm::Kind::Data => data += 1,
+                _ => tls += 1,
+            }
+            weak += *w as usize;
+        }
+    }
+    assert!(
+        functions > 10_000 && data > 500 && weak > 1000,
+        "{functions} {data} {weak}"
+    );
+    assert_eq!(tls, 1, "the fixture's thread-local variable");
+}

@@ -17,7 +17,7 @@ use wasmparser::{
 };
 
 /// What a defined symbol is, as far as the table cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Function,
     Data,
