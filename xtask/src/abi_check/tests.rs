@@ -81,7 +81,7 @@ fn world_token_and_return_type_mismatches_are_reported_matching_pairs_pass() {
         format!("{err:#}").contains("4 function signature mismatch"),
         "{err:#}"
     );
-    let clean = check(&[defs.clone()]).unwrap();
+    let clean = check(std::slice::from_ref(&defs)).unwrap();
     assert!(clean.mismatches.is_empty(), "{clean}");
     run(Args {
         inputs: vec![defs.clone(), dup_b.clone()],
@@ -125,6 +125,6 @@ fn a_damaged_object_is_an_error_naming_it() {
     let bytes = std::fs::read(&defs).unwrap();
     let cut = dir.join("cut.o");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
-    let err = format!("{:#}", check(&[cut.clone()]).unwrap_err());
+    let err = format!("{:#}", check(std::slice::from_ref(&cut)).unwrap_err());
     assert!(err.contains(&cut.display().to_string()), "{err}");
 }

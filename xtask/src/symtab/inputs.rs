@@ -55,8 +55,7 @@ fn map_file(path: &Path) -> std::io::Result<Contents> {
     // build outputs that nothing rewrites while the table or the check is made; if one were
     // truncated under us, reading past its new end would stop the process (SIGBUS), never
     // yield a wrong result.
-    // `populate` maps the whole (page-cached) file at once instead of one fault per 64 KB.
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+    let map = unsafe { memmap2::Mmap::map(&file)? };
     Ok(Contents::Mapped(map))
 }
 
@@ -207,10 +206,6 @@ fn damaged(path: &Path, after: Option<&[u8]>, e: object::read::Error) -> anyhow:
 }
 
 impl InputFile {
-    pub fn is_archive(&self) -> bool {
-        self.is_archive
-    }
-
     pub fn size_bytes(&self) -> u64 {
         self.data.len() as u64
             + self
@@ -386,14 +381,17 @@ mod tests {
         let dir = crate::util::test_dir("symtab-inputs-text");
         let p = dir.join("notes.txt");
         fs::write(&p, "hello").unwrap();
-        let err = format!("{:#}", read_inputs(&[p.clone()]).err().unwrap());
+        let err = format!("{:#}", read_inputs(std::slice::from_ref(&p)).err().unwrap());
         assert!(err.contains(&p.display().to_string()), "{err}");
         assert!(
             err.contains("neither an ar archive nor a wasm object"),
             "{err}"
         );
         let missing = dir.join("missing.a");
-        let err = format!("{:#}", read_inputs(&[missing.clone()]).err().unwrap());
+        let err = format!(
+            "{:#}",
+            read_inputs(std::slice::from_ref(&missing)).err().unwrap()
+        );
         assert!(err.contains(&missing.display().to_string()), "{err}");
     }
 }

@@ -11,7 +11,8 @@
 //! - the table is sorted by bytes (what `strcmp` sees) and the file is rewritten only when its
 //!   content changes, so an unchanged table never forces a relink.
 //!
-//! Symbols are read with the `object` crate (archives and wasm objects), members in parallel.
+//! Archives are read with the `object` crate, each member's `linking` section with `wasmparser`
+//! (see `wasm.rs` for why), members in parallel.
 
 use std::{
     collections::{hash_map::Entry, HashMap},
@@ -21,7 +22,6 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use object::{read::wasm::WasmFile, Object, ObjectSymbol, SymbolKind as ObjKind, SymbolSection};
 
 use crate::util;
 
@@ -31,6 +31,7 @@ pub mod inputs;
 mod sort;
 #[cfg(test)]
 pub(crate) mod tests;
+mod wasm;
 
 pub use inputs::{InputFile, Member, Place, Skipped};
 
@@ -308,8 +309,11 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
         .iter()
         .map(|r| r.as_ref().map_or(0, |(f, _)| f.len()))
         .sum();
-    let mut merged: HashMap<Name<'a>, Definition<'a>, BuildHasherDefault<PrehashedHasher>> =
+    // The map holds an index into `symbols`: small buckets keep a map sized for every definition
+    // cheap to fill.
+    let mut merged: HashMap<Name<'a>, u32, BuildHasherDefault<PrehashedHasher>> =
         HashMap::with_capacity_and_hasher(definitions, Default::default());
+    let mut symbols: Vec<Definition<'a>> = Vec::new();
     let mut clashes: Vec<String> = Vec::new();
     let mut not_addressable = Vec::new();
     for (member, found) in members.iter().zip(found) {
@@ -318,7 +322,8 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
         for f in found {
             match merged.entry(f.name) {
                 Entry::Vacant(v) => {
-                    v.insert(Definition {
+                    v.insert(symbols.len() as u32);
+                    symbols.push(Definition {
                         name: f.name.bytes,
                         hash: f.name.hash,
                         plain: f.name.plain,
@@ -327,8 +332,8 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
                         place: member.place,
                     });
                 }
-                Entry::Occupied(mut o) => {
-                    let d = o.get_mut();
+                Entry::Occupied(o) => {
+                    let d = &mut symbols[*o.get() as usize];
                     if d.kind != f.kind {
                         clashes.push(format!(
                             "{}: {} in {}, {} in {}",
@@ -346,6 +351,7 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
             }
         }
     }
+    drop(merged);
     if !clashes.is_empty() {
         const SHOWN: usize = 20;
         let more = clashes.len().saturating_sub(SHOWN);
@@ -363,7 +369,6 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
             }
         );
     }
-    let mut symbols: Vec<Definition<'a>> = merged.into_values().collect();
     // Byte order is exactly the order `strcmp` sees (it compares unsigned chars), whatever the
     // locale.
     sort::sort_by_bytes(&mut symbols, |d| d.name);
@@ -382,58 +387,42 @@ pub fn collect<'a>(files: &'a [InputFile], filter: &NameFilter) -> Result<Table<
 type MemberSymbols<'a> = (Vec<Found<'a>>, Vec<&'a [u8]>);
 
 fn member_symbols<'a>(member: &Member<'a>, filter: &NameFilter) -> Result<MemberSymbols<'a>> {
-    let file = WasmFile::<&'a [u8]>::parse(member.data).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not a readable wasm object: {e}\n  fix: rebuild it (the file may be truncated or \
-             damaged)",
-            member.place
-        )
-    })?;
-    if file.section_by_name("linking").is_none() {
-        bail!(
-            "{}: a wasm module without a `linking` section is a linked program, not an object \
-             file\n  fix: pass the static archives (.a) or objects (.o) that go into the link",
-            member.place
-        );
-    }
     let mut found = Vec::new();
     let mut other = Vec::new();
-    for sym in file.symbols() {
-        // Undefined symbols are references; local ones (`static`) are invisible to the linker.
-        if sym.section() == SymbolSection::Undefined || sym.is_local() {
-            continue;
-        }
-        let name = sym
-            .name_bytes()
-            .map_err(|e| anyhow::anyhow!("{}: a symbol without a name: {e}", member.place))?;
+    wasm::defined_symbols(member.data, |name, kind, weak| {
+        let name = name.as_bytes();
         if name.is_empty() || !filter.keeps(name) || emit::is_own_symbol(name) {
-            continue;
+            return Ok(());
         }
-        let kind = match sym.kind() {
-            ObjKind::Text => SymbolKind::Function,
-            ObjKind::Data => SymbolKind::Data,
-            ObjKind::Tls => SymbolKind::ThreadLocal,
-            // Tags (`__cpp_exception`): C cannot take their address.
-            ObjKind::Unknown => {
+        let kind = match kind {
+            wasm::Kind::Function => SymbolKind::Function,
+            wasm::Kind::Data => SymbolKind::Data,
+            wasm::Kind::ThreadLocal => SymbolKind::ThreadLocal,
+            wasm::Kind::NotAddressable => {
                 other.push(name);
-                continue;
+                return Ok(());
             }
-            // Section and file symbols are not definitions of a name.
-            _ => continue,
         };
         if name.contains(&0) {
             bail!(
-                "{}: symbol {:?} contains a NUL byte; it could never be looked up by a C string",
-                member.place,
+                "symbol {:?} contains a NUL byte; it could never be looked up by a C string",
                 String::from_utf8_lossy(name)
             );
         }
         found.push(Found {
             name: Name::new(name),
             kind,
-            weak: sym.is_weak(),
+            weak,
         });
-    }
+        Ok(())
+    })
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a readable wasm object: {e:#}\n  fix: rebuild it (the file may be truncated \
+             or damaged), and pass the static archives (.a) or objects (.o) of the link",
+            member.place
+        )
+    })?;
     Ok((found, other))
 }
 

@@ -3,9 +3,12 @@
 //! Lean's names share long prefixes (`l_Lean_Elab_Term_...`), so a comparison sort spends most
 //! of its time comparing the same prefix again and again (it was the largest cost of the whole
 //! generator at 81k symbols). A multikey quicksort (Bentley and Sedgewick's three-way radix
-//! quicksort) looks at each byte of a shared prefix about once per partition level instead.
-//! Past a depth limit (absurdly long shared prefixes) it hands over to the standard sort, so the
-//! recursion stays shallow whatever the input.
+//! quicksort) looks at each part of a shared prefix about once per partition level instead; it
+//! partitions on 8 bytes at a time (big-endian, so word order is byte order), which makes a
+//! shared prefix of 16 bytes cost 2 passes rather than 16. Names never contain NUL (the reader
+//! rejects them), so padding with zeros past the end sorts a shorter name first, as `strcmp`
+//! does. Past a depth limit (absurdly long shared prefixes) it hands over to the standard sort,
+//! so the recursion stays shallow whatever the input.
 
 /// Sorts `items` by `key(item)` compared as bytes, like `sort_unstable_by(|a, b| key(a).cmp(key(b)))`.
 pub fn sort_by_bytes<T, F>(items: &mut [T], key: F)
@@ -18,10 +21,18 @@ where
 const SMALL: usize = 16;
 const MAX_DEPTH: usize = 256;
 
-/// The byte of `s` at `depth`, or -1 past its end (so shorter strings sort first).
+/// The 8 bytes of `s` from `depth`, big-endian, zero-padded past its end.
 #[inline]
-fn byte_at(s: &[u8], depth: usize) -> i32 {
-    s.get(depth).map_or(-1, |&b| b as i32)
+fn word_at(s: &[u8], depth: usize) -> u64 {
+    match s.get(depth..depth + 8) {
+        Some(w) => u64::from_be_bytes(w.try_into().unwrap()),
+        None => {
+            let mut w = [0u8; 8];
+            let tail = s.get(depth..).unwrap_or_default();
+            w[..tail.len()].copy_from_slice(tail);
+            u64::from_be_bytes(w)
+        }
+    }
 }
 
 fn multikey<T, F>(mut items: &mut [T], key: F, mut depth: usize)
@@ -39,18 +50,18 @@ where
             });
             return;
         }
-        // Pivot: median of three bytes at `depth`.
+        // Pivot: median of three words at `depth`.
         let n = items.len();
         let (x, y, z) = (
-            byte_at(key(&items[0]), depth),
-            byte_at(key(&items[n / 2]), depth),
-            byte_at(key(&items[n - 1]), depth),
+            word_at(key(&items[0]), depth),
+            word_at(key(&items[n / 2]), depth),
+            word_at(key(&items[n - 1]), depth),
         );
         let pivot = x.max(y).min(x.min(y).max(z));
         // Dutch national flag partition: [< pivot | == pivot | > pivot].
         let (mut lt, mut i, mut gt) = (0, 0, n);
         while i < gt {
-            let b = byte_at(key(&items[i]), depth);
+            let b = word_at(key(&items[i]), depth);
             if b < pivot {
                 items.swap(lt, i);
                 lt += 1;
@@ -66,13 +77,14 @@ where
         let (equal, high) = rest.split_at_mut(gt - lt);
         multikey(low, key, depth);
         multikey(high, key, depth);
-        // The equal part continues on the next byte (a loop, not a recursion: the common
-        // case of long shared prefixes costs no stack). Strings that ended here are all equal.
-        if pivot < 0 {
+        // The equal part continues on the next word (a loop, not a recursion: the common
+        // case of long shared prefixes costs no stack). If the word ends in a zero byte, the
+        // strings ended within it (no name contains NUL): they are all equal.
+        if pivot & 0xff == 0 {
             return;
         }
         items = equal;
-        depth += 1;
+        depth += 8;
     }
 }
 
@@ -91,6 +103,12 @@ mod tests {
     fn sorts_like_the_standard_byte_order() {
         check(vec![]);
         check(vec![b"a".to_vec()]);
+        // Lengths around the 8-byte words.
+        check(
+            (0..40)
+                .map(|i| b"abcdefghijklmnopq"[..(i * 7) % 18].to_vec())
+                .collect(),
+        );
         check(
             [
                 "b", "a", "", "ab", "a", "abc", "ab\u{e9}", "B", "_Z", "l_", "l",
