@@ -79,7 +79,6 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct ModuleResult {
     pub name: String,
-    pub display_path: String,
     pub outcome: Outcome,
     pub messages: Vec<Message>,
     /// The time the check took (for a cached result: the time it took when it ran).
@@ -109,15 +108,6 @@ pub struct Report {
     pub results: Vec<ModuleResult>,
     /// How many Lean processes were started.
     pub runs: usize,
-}
-
-impl Report {
-    pub fn count(&self, f: impl Fn(&ModuleResult) -> bool) -> usize {
-        self.results.iter().filter(|r| f(r)).count()
-    }
-    pub fn get(&self, name: &str) -> Option<&ModuleResult> {
-        self.results.iter().find(|r| r.name == name)
-    }
 }
 
 /// The cached record of one run.
@@ -250,14 +240,12 @@ pub fn check(
                 if !m.own_imports.iter().all(|i| done.contains_key(i)) {
                     continue;
                 }
-                let display = display_path(&opts.display_base, &m.path);
                 if let Some((dep, why)) = m.own_imports.iter().find_map(|i| {
                     let r = &done[i];
                     (r.outcome != Outcome::Passed).then(|| (i.clone(), describe(&r.outcome)))
                 }) {
                     let r = ModuleResult {
                         name: name.clone(),
-                        display_path: display,
                         outcome: Outcome::NotChecked(format!("imports {dep}, which {why}")),
                         messages: Vec::new(),
                         seconds: 0.0,
@@ -281,7 +269,6 @@ pub fn check(
                     {
                         let r = ModuleResult {
                             name: name.clone(),
-                            display_path: display,
                             outcome: Outcome::NotChecked(format!(
                                 "imports {dep}, which is not a `module` file: the checker host \
                                  writes its .olean without its definitions, so what uses them \
@@ -302,7 +289,7 @@ pub fn check(
                 }
                 let key = &keys[name];
                 if !opts.no_cache {
-                    if let Some(r) = cached_result(&layout, m, key, display.clone()) {
+                    if let Some(r) = cached_result(&layout, m, key) {
                         print(&r);
                         done.insert(name.clone(), r);
                         progressed = true;
@@ -316,7 +303,6 @@ pub fn check(
                         root: pkg.root.clone(),
                         module: m.clone(),
                         key: key.clone(),
-                        display,
                         out_dir: layout.out.clone(),
                         tmp: layout.tmp.join(&m.name),
                         log: opts.log_dir.join(format!("{}.log", m.name)),
@@ -329,7 +315,22 @@ pub fn check(
                     let tx = tx.clone();
                     std::thread::spawn(move || {
                         let name = job.module.name.clone();
-                        let result = job.run();
+                        // A run that could not even be made (no program, a full disk) is a host
+                        // error of this module; the other runs go on.
+                        let result = job.run().or_else(|e| {
+                            Ok((
+                                ModuleResult {
+                                    name: name.clone(),
+                                    outcome: Outcome::HostError(format!("{e:#}")),
+                                    messages: Vec::new(),
+                                    seconds: 0.0,
+                                    cached: false,
+                                    c_file: None,
+                                    log: Some(job.log.clone()),
+                                },
+                                None,
+                            ))
+                        });
                         let _ = tx.send(RunDone { name, result });
                     });
                     running.push(name.clone());
@@ -400,7 +401,7 @@ fn forget(layout: &Layout, m: &Module) -> Result<()> {
     Ok(())
 }
 
-fn cached_result(layout: &Layout, m: &Module, key: &str, display: String) -> Option<ModuleResult> {
+fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult> {
     let text = fs::read_to_string(layout.result_file(&m.name)).ok()?;
     let entry: CacheEntry = serde_json::from_str(&text).ok()?;
     if entry.key != key {
@@ -420,7 +421,6 @@ fn cached_result(layout: &Layout, m: &Module, key: &str, display: String) -> Opt
         .map(|k| layout.out.join(k));
     Some(ModuleResult {
         name: m.name.clone(),
-        display_path: display,
         outcome: entry.outcome,
         messages: entry.messages,
         seconds: entry.seconds,
@@ -436,7 +436,6 @@ struct Job {
     root: PathBuf,
     module: Module,
     key: String,
-    display: String,
     out_dir: PathBuf,
     tmp: PathBuf,
     log: PathBuf,
@@ -561,7 +560,6 @@ impl Job {
 
         let result = ModuleResult {
             name: m.name.clone(),
-            display_path: self.display.clone(),
             outcome: outcome.clone(),
             messages: parsed.messages.clone(),
             seconds,

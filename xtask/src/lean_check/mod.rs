@@ -93,6 +93,33 @@ impl Settings {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub unchecked: usize,
+}
+
+/// `cargo xtask lean-check` on `lean-wasm/` with the best host, as `ci` runs it: prints every
+/// module's result and returns the summary (its `verdict` is the command's exit status).
+pub fn check_lean_wasm() -> Result<Summary> {
+    let pins = Pins::load()?;
+    let host = lean_host::detect(&pins).choose(None)?;
+    let settings = Settings {
+        jobs: 2,
+        no_cache: false,
+        strict: false,
+        build_dir: paths::build_dir(),
+        display_base: paths::project_root(),
+    };
+    check_paths(
+        &pins,
+        &host,
+        &[paths::project_root().join("lean-wasm")],
+        &settings,
+    )
+}
+
 /// Every package's report, and what they add up to.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -105,6 +132,7 @@ impl Summary {
     fn results(&self) -> impl Iterator<Item = &ModuleResult> {
         self.reports.iter().flat_map(|r| r.results.iter())
     }
+    #[cfg(test)]
     pub fn result(&self, name: &str) -> Option<&ModuleResult> {
         self.results().find(|r| r.name == name)
     }
@@ -113,6 +141,17 @@ impl Summary {
     }
     fn count(&self, f: impl Fn(&ModuleResult) -> bool) -> usize {
         self.results().filter(|r| f(r)).count()
+    }
+
+    /// What `ci` counts: modules that passed, that failed (errors or host errors), and that the
+    /// host could not check (not checkable, or not checked because of an import).
+    pub fn counts(&self) -> Counts {
+        Counts {
+            passed: self.count(|r| r.outcome == Outcome::Passed),
+            failed: self.count(|r| matches!(r.outcome, Outcome::Failed | Outcome::HostError(_))),
+            unchecked: self
+                .count(|r| matches!(r.outcome, Outcome::NotCheckable | Outcome::NotChecked(_))),
+        }
     }
 
     /// The closing line: `N passed (C cached), N failed, N not checkable with this host, …`.

@@ -468,6 +468,26 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
 }
 
 #[test]
+fn a_host_that_cannot_start_is_a_host_error_for_each_module_not_a_crash() {
+    let f = Fake::new("lean-check-engine-no-program");
+    let LeanHost::Checker(mut c) = f.checker() else {
+        unreachable!()
+    };
+    c.node = f.dir.join("bin/missing-node");
+    let s = f.check(&LeanHost::Checker(c));
+    assert!(
+        matches!(Fake::outcome(&s, "Pkg.Base"), Outcome::HostError(ref why) if why.contains("missing-node")),
+        "{:?}",
+        Fake::outcome(&s, "Pkg.Base")
+    );
+    assert!(matches!(
+        Fake::outcome(&s, "Pkg.Mid"),
+        Outcome::NotChecked(_)
+    ));
+    assert!(s.verdict(false).is_err());
+}
+
+#[test]
 fn generated_c_is_exactly_what_the_checker_generated_now() {
     let f = Fake::new("lean-check-generate-c");
     let host = f.checker();

@@ -375,6 +375,21 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
         std::fs::metadata(&marker).unwrap().modified().unwrap(),
         before
     );
+
+    // What doctor shows on this machine.
+    let hosts = detect(&pins);
+    let rows = hosts.rows(&pins);
+    eprint!("{}", render_rows(&rows));
+    let c = rows.iter().find(|r| r.kind.starts_with("checker")).unwrap();
+    assert_eq!(
+        c.capability,
+        format!(
+            "Lean {} ({} checker), pinned {}: type-check only",
+            v.version,
+            v.target.unwrap().split('-').next().unwrap(),
+            pins.lean.tag
+        )
+    );
 }
 
 /// Installs the checker into the tool cache (what `toolchain install` will call). Ignored: it
