@@ -163,13 +163,22 @@ impl Layout {
 /// The arguments every run gets (besides the file and its output paths); part of the key.
 const LEAN_ARGS: &[&str] = &["--json"];
 
-fn cache_key(host: &LeanHost, m: &Module, import_keys: &[(String, String)]) -> String {
+fn cache_key(
+    host: &LeanHost,
+    m: &Module,
+    options: &[String],
+    import_keys: &[(String, String)],
+) -> String {
     let mut s = String::new();
     s.push_str(CACHE_FORMAT);
     s.push('\n');
     s.push_str(&host.cache_id());
     s.push('\n');
-    s.push_str(&format!("args: {} -R -o -i -c\n", LEAN_ARGS.join(" ")));
+    s.push_str(&format!(
+        "args: {} {} -R -o -i -c\n",
+        LEAN_ARGS.join(" "),
+        options.join(" ")
+    ));
     s.push_str(&format!("module: {} ({})\n", m.name, m.rel_path));
     for (name, key) in import_keys {
         s.push_str(&format!("import: {name} {key}\n"));
@@ -219,7 +228,8 @@ pub fn check(
             .map(|i| (i.clone(), keys[i].clone()))
             .collect();
         import_keys.sort();
-        keys.insert(name.clone(), cache_key(host, m, &import_keys));
+        let options = pkg.options.args_for(name);
+        keys.insert(name.clone(), cache_key(host, m, &options, &import_keys));
     }
 
     let mut done: HashMap<String, ModuleResult> = HashMap::new();
@@ -302,6 +312,7 @@ pub fn check(
                         host: host.clone(),
                         root: pkg.root.clone(),
                         module: m.clone(),
+                        options: pkg.options.args_for(name),
                         key: key.clone(),
                         out_dir: layout.out.clone(),
                         tmp: layout.tmp.join(&m.name),
@@ -435,6 +446,8 @@ struct Job {
     host: LeanHost,
     root: PathBuf,
     module: Module,
+    /// `-Dname=value` from the Lake configuration.
+    options: Vec<String>,
     key: String,
     out_dir: PathBuf,
     tmp: PathBuf,
@@ -462,6 +475,7 @@ impl Job {
         let program = lean.program.clone();
         let mut args: Vec<OsString> = lean.args.clone();
         args.extend(LEAN_ARGS.iter().map(OsString::from));
+        args.extend(self.options.iter().map(OsString::from));
         args.push("-R".into());
         args.push(self.root.clone().into());
         for (flag, ext) in [("-o", "olean"), ("-i", "ilean"), ("-c", "c")] {

@@ -256,6 +256,13 @@ pub fn check_paths(
                 }
             );
         }
+        if pkg.root.join("lakefile.lean").is_file() && !pkg.root.join("lakefile.toml").is_file() {
+            runner::warn(&format!(
+                "{}/lakefile.lean is Lean code: lean-check does not read its `leanOptions` \
+                 (a lakefile.toml's are read)",
+                engine::display_path(&opts.display_base, &pkg.root)
+            ));
+        }
         let order = pkg.check_order(&selection)?;
         runner::note(&format!(
             "{} module(s) in {} (import order: {})",

@@ -154,6 +154,102 @@ pub struct Module {
 pub struct Package {
     pub root: PathBuf,
     pub modules: BTreeMap<String, Module>,
+    /// Lean options from `lakefile.toml` (`[leanOptions]` of the package, and `leanOptions` of
+    /// the `[[lean_lib]]` whose name is the module's first component), as Lake passes them.
+    pub options: LakeOptions,
+}
+
+/// Options Lake would pass to `lean` as `-Dname=value`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LakeOptions {
+    pub package: Vec<(String, String)>,
+    /// Library name → its own options.
+    pub libs: BTreeMap<String, Vec<(String, String)>>,
+}
+
+impl LakeOptions {
+    /// `-Dname=value` arguments for `module`: the package's, then its library's (which win).
+    pub fn args_for(&self, module: &str) -> Vec<String> {
+        let lib = module.split('.').next().unwrap_or(module);
+        let mut merged: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in self
+            .package
+            .iter()
+            .chain(self.libs.get(lib).into_iter().flatten())
+        {
+            merged.insert(k, v);
+        }
+        merged.iter().map(|(k, v)| format!("-D{k}={v}")).collect()
+    }
+}
+
+/// `pp.all = true` in TOML is a table `pp` holding `all`: the option is `pp.all`.
+fn flatten_options(
+    t: &toml::Table,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) -> std::result::Result<(), (String, String)> {
+    for (k, v) in t {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let value = match v {
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Table(inner) => {
+                flatten_options(inner, &name, out)?;
+                continue;
+            }
+            other => return Err((name, other.to_string())),
+        };
+        out.push((name, value));
+    }
+    Ok(())
+}
+
+/// Reads `leanOptions` from `<root>/lakefile.toml`. (A `lakefile.lean` is Lean code: its options
+/// are not read, and lean-check says so.)
+pub fn lake_options(root: &Path) -> Result<LakeOptions> {
+    let file = root.join("lakefile.toml");
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LakeOptions::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    };
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", file.display()))?;
+    let table_options = |t: &toml::Table, what: &str| -> Result<Vec<(String, String)>> {
+        let Some(opts) = t.get("leanOptions") else {
+            return Ok(Vec::new());
+        };
+        let opts = opts
+            .as_table()
+            .with_context(|| format!("{}: {what}.leanOptions is not a table", file.display()))?;
+        let mut out = Vec::new();
+        flatten_options(opts, "", &mut out).map_err(|(k, v)| {
+            anyhow::anyhow!(
+                "{}: {what}.leanOptions.{k} = {v} is not a bool, a number or a string",
+                file.display()
+            )
+        })?;
+        Ok(out)
+    };
+    let mut options = LakeOptions {
+        package: table_options(&doc, "the package")?,
+        libs: BTreeMap::new(),
+    };
+    if let Some(libs) = doc.get("lean_lib").and_then(|l| l.as_array()) {
+        for lib in libs.iter().filter_map(|l| l.as_table()) {
+            if let Some(name) = lib.get("name").and_then(|n| n.as_str()) {
+                let opts = table_options(lib, &format!("[[lean_lib]] {name}"))?;
+                options.libs.insert(name.to_string(), opts);
+            }
+        }
+    }
+    Ok(options)
 }
 
 /// Folders that never hold the package's own modules.
@@ -201,7 +297,12 @@ impl Package {
                 .cloned()
                 .collect();
         }
-        Ok(Package { root, modules })
+        let options = lake_options(&root)?;
+        Ok(Package {
+            root,
+            modules,
+            options,
+        })
     }
 
     /// The module whose file is `file`, if `file` is in this package.

@@ -194,9 +194,10 @@ fn code_generation_gaps_are_told_from_errors() {
 const FAKE_LEAN: &str = r#"#!/bin/sh
 FAKE_LEAN_LOG="$(dirname "$0")/../runs.log"
 case "$1" in *.js) shift;; esac
-o=; i=; c=; file=
+o=; i=; c=; file=; opts=
 while [ $# -gt 0 ]; do
   case "$1" in
+    -D*) opts="$opts $1"; shift;;
     -o) o=$2; shift 2;;
     -i) i=$2; shift 2;;
     -c) c=$2; shift 2;;
@@ -206,6 +207,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 echo "start $file $(date +%s%N)" >> "$FAKE_LEAN_LOG"
+echo "options $file$opts" >> "$FAKE_LEAN_LOG"
 echo "[DEBUG:A] lean_main entered"
 sleep 0.3
 st=0
@@ -302,6 +304,7 @@ impl Fake {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let mut events: Vec<(u128, i32)> = text
             .lines()
+            .filter(|l| l.starts_with("start ") || l.starts_with("end "))
             .map(|l| {
                 let w: Vec<&str> = l.split_whitespace().collect();
                 (w[2].parse().unwrap(), if w[0] == "start" { 1 } else { -1 })
@@ -433,15 +436,19 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
     assert!(err.contains("2 module(s) failed"), "{err}");
 
     // Failures and gaps are cached (the same text gives the same answer); a crash is not.
-    let runs_before = fs::read_to_string(&f.log).unwrap().lines().count();
+    let runs = |f: &Fake| {
+        fs::read_to_string(&f.log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("start "))
+            .count()
+    };
+    let runs_before = runs(&f);
     let s = f.check(&host);
     assert!(s.result("Pkg.Mid").unwrap().cached && s.result("Pkg.Leaf").unwrap().cached);
     assert!(!s.result("Pkg.Crash").unwrap().cached);
     assert_eq!(s.runs(), 1);
-    assert_eq!(
-        fs::read_to_string(&f.log).unwrap().lines().count(),
-        runs_before + 2
-    );
+    assert_eq!(runs(&f), runs_before + 1);
 
     // Only gaps and modules not checked: a success, unless --strict.
     fs::remove_file(f.pkg.join("Pkg/Crash.lean")).unwrap();
@@ -465,6 +472,43 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
     assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
     // Its cache is its own: the checker's results were not reused.
     assert!(s.results().all(|r| !r.cached));
+}
+
+#[test]
+fn lake_options_reach_lean_and_the_cache_key() {
+    let f = Fake::new("lean-check-engine-options");
+    write(
+        &f.pkg.join("lakefile.toml"),
+        "name = \"pkg\"\n[leanOptions]\nautoImplicit = false\nmaxRecDepth = 600\n\n\
+         [[lean_lib]]\nname = \"Pkg\"\nleanOptions = { maxRecDepth = 900, pp.all = true }\n",
+    );
+    let host = f.checker();
+    let s = f.check(&host);
+    assert_eq!(s.runs(), 4);
+    let log = fs::read_to_string(&f.log).unwrap();
+    assert!(
+        log.contains(
+            "options Pkg/Base.lean -DautoImplicit=false -DmaxRecDepth=900 -Dpp.all=true\n"
+        ),
+        "{log}"
+    );
+    // Other options: other results, so every module runs again.
+    write(
+        &f.pkg.join("lakefile.toml"),
+        "name = \"pkg\"\n[leanOptions]\nautoImplicit = true\n",
+    );
+    assert_eq!(f.check(&host).runs(), 4);
+    assert_eq!(f.check(&host).runs(), 0);
+
+    write(
+        &f.pkg.join("lakefile.toml"),
+        "[leanOptions]\nautoImplicit = [1]\n",
+    );
+    let err = format!("{:#}", package::lake_options(&f.pkg).unwrap_err());
+    assert!(
+        err.contains("leanOptions.autoImplicit = [1] is not a bool"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -216,7 +216,7 @@ fn doctor_rows_name_the_host_in_use_its_capability_and_the_fix() {
 /// archive, whose unpacking the install test checks with the real thing.
 fn library_tarball(path: &Path, extra: impl FnOnce(&mut tar::Builder<Vec<u8>>)) {
     let mut b = tar::Builder::new(Vec::new());
-    let mut add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], dir: bool| {
+    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], dir: bool| {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(if dir {
             tar::EntryType::Directory
