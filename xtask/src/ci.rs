@@ -99,6 +99,22 @@ pub fn run(args: Args) -> Result<()> {
 
     suite("xtask tests (cargo test)", &mut || cargo_test(&tc));
 
+    // The kernel's Lean modules, elaborated with the best Lean host (here: the npm checker).
+    suite("lean-check lean-wasm/", &mut || {
+        let summary = crate::lean_check::check_lean_wasm()?;
+        let c = summary.counts();
+        let note = summary.line();
+        summary.verdict(false)?;
+        Ok((
+            Counts {
+                passed: c.passed as u64,
+                failed: c.failed as u64,
+                skipped: c.unchecked as u64,
+            },
+            note,
+        ))
+    });
+
     // The kernel shell (xeus interpreter + test backend) in Node, driven like the JupyterLite
     // worker. Needs xeus/xeus-lite sources: skipped, with the reason, where they cannot be had.
     suite("kernel shell in Node", &mut || {

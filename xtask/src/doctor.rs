@@ -397,6 +397,36 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
         ));
     }
 
+    // Lean hosts: which one lean-check and the build use, and what it can do. Neither is
+    // required by the wasm build itself (it can take Lean's output with --lean-c).
+    let hosts = crate::toolchain::lean_host::detect(pins);
+    for h in hosts.rows(pins) {
+        let tool = format!(
+            "lean: {}{}",
+            h.kind,
+            if h.in_use { " [in use]" } else { "" }
+        );
+        let status = match &h.fix {
+            None => Status::Ok,
+            Some(fix) => Status::Optional {
+                why: h.capability.clone(),
+                fix: fix.clone(),
+            },
+        };
+        let wanted = if h.capability == "-" {
+            pins.lean_toolchain()
+        } else {
+            h.capability.clone()
+        };
+        rows.push(Row {
+            tool,
+            found: h.found,
+            path: h.path,
+            wanted,
+            status,
+        });
+    }
+
     // Python packages in the managed venv.
     let python = tc.python();
     let names: Vec<&String> = pins.python.keys().collect();

@@ -108,6 +108,14 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     };
     check_versions(&sh, pins, &tc)?;
     prebuild_system_libraries(&tc)?;
+    // Lean hosts: the official toolchain where elan can get it, and the npm checker (a real but
+    // partial Lean that type-checks our sources where the official one cannot be installed).
+    if let Err(e) = super::lean_host::install_official(pins) {
+        runner::warn(&format!(
+            "the official Lean host could not be installed: {e:#}"
+        ));
+    }
+    super::lean_host::install_checker_with_node(pins, &tc.node)?;
     Ok(tc)
 }
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::{paths, util};
 
 mod install;
+pub mod lean_host;
 pub mod node;
 #[cfg(test)]
 mod smoke;
