@@ -1,3 +1,5 @@
+module
+
 /-
 The Lean side of the xlean Jupyter kernel (see `docs/kernel.md`).
 
@@ -7,10 +9,10 @@ The Lean side of the xlean Jupyter kernel (see `docs/kernel.md`).
 * `XLean.Repl` — the notebook session over Lean's synchronous frontend.
 * `XLean.Export` — the `@[export xlean_*]` C interface.
 
-The C side initialises this module with `initialize_XLean(1, lean_io_mk_world())`.
+The C side initialises this module with `initialize_XLean(1)` (the 4.28 compiler erases the world token).
 -/
-import XLean.Display
-import XLean.Text
-import XLean.Protocol
-import XLean.Repl
-import XLean.Export
+public import XLean.Display
+public import XLean.Text
+public import XLean.Protocol
+public import XLean.Repl
+public import XLean.Export

@@ -1,3 +1,5 @@
+module
+
 /-
 Rich display for the xlean Jupyter kernel.
 
@@ -21,6 +23,8 @@ This module imports only `Init`, so the kernel can import it into every session 
 no state: a display travels as text through Lean's own output paths, whether the code that made
 it runs natively or in the IR interpreter.
 -/
+
+public section
 namespace XLean
 
 /-- One rich output: MIME type ↦ content, in the order given (no two entries share a type). -/

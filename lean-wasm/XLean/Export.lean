@@ -1,3 +1,5 @@
+module
+
 /-
 The C interface of the xlean kernel: `@[export]` functions over one global session.
 
@@ -7,7 +9,9 @@ fails at the Lean level: an exception inside becomes a JSON reply with `"status"
 C side only has to unwrap a successful `IO` result. The session lives in an `IO.Ref` created by
 this module's initializer, so the C side holds no Lean object between calls.
 -/
-import XLean.Repl
+public import XLean.Repl
+
+public section
 
 namespace XLean.Export
 open Lean
@@ -41,13 +45,14 @@ starts a new session (the old one is dropped; the modules it loaded stay in memo
 @[export xlean_init]
 def init (searchPath : String) : IO String := do
   try
-    let sp ← if searchPath.isEmpty then
-        pure <| (← IO.getEnv "LEAN_PATH").map System.SearchPath.parse |>.getD defaultSearchPath
-      else pure (System.SearchPath.parse searchPath)
+    let envPath ← IO.getEnv "LEAN_PATH"
+    let sp := if searchPath.isEmpty then
+        (envPath.map System.SearchPath.parse).getD defaultSearchPath
+      else System.SearchPath.parse searchPath
     searchPathRef.set sp
     unsafe enableInitializersExecution
     let mut imports : Array Import := #[{ module := `Init }]
-    if (← findOLean? `XLean.Display).isSome then
+    if ← oleanPresent `XLean.Display then
       imports := imports.push { module := `XLean.Display }
     let s ← Session.create imports
     sessionRef.set (some s)
@@ -56,11 +61,10 @@ def init (searchPath : String) : IO String := do
   catch e =>
     return (Protocol.initReply false #[] #[] (some (toString e))).compress
 where
-  findOLean? (mod : Name) : IO (Option System.FilePath) := do
-    try
-      let path ← findOLean mod
-      return if ← path.pathExists then some path else none
-    catch _ => return none
+  /-- Is the module's `.olean` on the search path? -/
+  oleanPresent (mod : Name) : IO Bool := do
+    try (← findOLean mod).pathExists
+    catch _ => return false
 
 /-- `xlean_execute(cell)`: runs a cell. See `Session.execute` and `Protocol.executeReply`. -/
 @[export xlean_execute]

@@ -1,11 +1,15 @@
+module
+
 /-
 The JSON replies of the xlean kernel's exported functions (`XLean.Export`), built here from plain
 data so that this module needs only `Lean.Data.Json` and can be checked on its own.
 `docs/kernel.md` documents every shape; the C++ interpreter parses them. Field names are
 snake_case; every object is written with `Json.compress` (one line, keys in sorted order).
 -/
-import Lean.Data.Json
-import XLean.Text
+public import Lean.Data.Json
+public import XLean.Text
+
+public section
 
 namespace XLean.Protocol
 open Lean
@@ -59,7 +63,8 @@ def outputsOfDiagnostic (d : Diagnostic) : Array Output := Id.run do
   for piece in Text.splitFrames d.text do
     match piece with
     | .text s =>
-      if !s.trim.isEmpty then out := out.push (.message { d with text := s.trim })
+      let s := s.trimAscii.copy
+      if !s.isEmpty then out := out.push (.message { d with text := s })
     | .frame payload =>
       match displayData? payload with
       | some data => out := out.push (.display data)

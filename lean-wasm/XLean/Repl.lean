@@ -1,3 +1,5 @@
+module
+
 /-
 The xlean REPL: a notebook session over Lean's synchronous frontend.
 
@@ -16,11 +18,13 @@ The xlean REPL: a notebook session over Lean's synchronous frontend.
   `.olean` is read twice), a new environment is built from all of them, and the earlier cells are
   elaborated again on it (see `Session.extendImports` for why, and for what that costs).
 -/
-import Lean.Elab.Frontend
-import Lean.Elab.Import
-import Lean.PrettyPrinter
-import Lean.DocString
-import XLean.Protocol
+public import Lean.Elab.Frontend
+public import Lean.Elab.Import
+public import Lean.PrettyPrinter
+public import Lean.DocString
+public import XLean.Protocol
+
+public section
 
 namespace XLean
 open Lean Elab
@@ -134,8 +138,10 @@ def snapshotReports (tasks : Array (Language.SnapshotTask Language.SnapshotTree)
 /-- Commands that only show something and change no state: skipped when earlier cells are
 replayed on a new import set. -/
 def queryCommandKinds : List SyntaxNodeKind :=
-  [``Parser.Command.check, ``Parser.Command.check_failure, ``Parser.Command.reduce,
-   ``Parser.Command.print, ``Parser.Command.printAxioms, ``Parser.Command.synth]
+  -- plain names (not ``double-quoted``): a kind that is named differently in some Lean version
+  -- then only costs a replay, it does not break the build
+  [`Lean.Parser.Command.check, `Lean.Parser.Command.check_failure, `Lean.reduceCmd,
+   `Lean.Parser.Command.print, `Lean.Parser.Command.printAxioms, `Lean.Parser.Command.synth]
 
 /-- What running the commands of a cell gave. -/
 structure CommandsResult where
@@ -166,7 +172,7 @@ partial def runCommands (inputCtx : Parser.InputContext) (ps : Parser.ModulePars
       outputs := outputs ++ Protocol.outputsOfStream "stdout" out ++ Protocol.outputsOfStream "stderr" err
     trees := trees ++ st'.infoState.trees.toArray ++ snapTrees
     st := { st' with messages := {}, snapshotTasks := #[], infoState := { st'.infoState with trees := {} } }
-  let acc := { outputs, infoTrees := trees, cmdState := st }
+  let acc : CommandsResult := { outputs, infoTrees := trees, cmdState := st }
   if Parser.isTerminalCommand cmd then
     return acc
   else
@@ -251,11 +257,11 @@ def execute (s : Session) (cell : String) : IO (Session × Array Protocol.Output
   let mut s := s
   let newImports := s.missingImports (header.imports (includeInit := false))
   unless newImports.isEmpty do
-    match ← (s.extendImports newImports).toBaseIO with
-    | .ok (s', notes) =>
+    try
+      let (s', notes) ← s.extendImports newImports
       s := s'
       outputs := outputs ++ notes
-    | .error e =>
+    catch e =>
       outputs := outputs.push <| cellNote "error" (toString e) (headerPos.line - 1) headerPos.column
       return ({ s with lastInfoTrees := #[] }, outputs)
   let r ← runCommands inputCtx ps s.cmdState
@@ -315,7 +321,7 @@ def completions (env : Environment) (scope : Command.Scope) (word : String) (lim
   let qualText := String.join (parts.dropLast.map (· ++ "."))
   let qual := (parts.dropLast).foldl (fun n p => if p.isEmpty then n else Name.str n p) .anonymous
   let targets := (lookupNamespaces scope).map (· ++ qual)
-  found := env.constants.fold (init := found) fun found n ci => Id.run do
+  found := env.constants.fold (fun found n ci => Id.run do
     if n.isInternal || n.hasMacroScopes then return found
     let mut found := found
     -- the declaration itself
@@ -329,7 +335,7 @@ def completions (env : Environment) (scope : Command.Scope) (word : String) (lim
         if s.startsWith partial && targets.contains p && !found.contains (qualText ++ s) then
           found := found.insert (qualText ++ s) "namespace"
       m := m.getPrefix
-    return found
+    return found) found
   return sortCandidates found limit
 where
   /-- Shortest first, then alphabetical; at most `limit`. -/

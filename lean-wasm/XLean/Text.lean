@@ -1,3 +1,5 @@
+module
+
 /-
 Text helpers of the xlean kernel that need nothing but `Init`: the word under a Jupyter cursor and
 the display frames inside text output. Kept apart from the modules that import `Lean` so that they
@@ -7,7 +9,9 @@ Cursor positions follow the Jupyter protocol (5.2 and later): an offset in Unico
 from the start of the code. Lean's `Position.column` counts code points as well, so no byte
 arithmetic happens anywhere in the kernel's interface.
 -/
-import XLean.Display
+public import XLean.Display
+
+public section
 
 namespace XLean.Text
 
@@ -24,7 +28,7 @@ structure Word where
   deriving Inhabited, Repr, BEq
 
 private def slice (cs : Array Char) (start stop : Nat) : String :=
-  (cs.extract start stop).toList.asString
+  String.ofList (cs.extract start stop).toList
 
 /-- The word that ends at `cursor` (what completion completes): identifier characters and dots
 to the left of the cursor, with a leading `#` if there is one (`#ev` → `#eval`). A cursor past the
@@ -33,10 +37,10 @@ def wordBefore (code : String) (cursor : Nat) : Word := Id.run do
   let cs := code.toList.toArray
   let stop := min cursor cs.size
   let mut start := stop
-  while h : 0 < start do
-    if isWordChar cs[start - 1] then start := start - 1 else break
-  if h : 0 < start then
-    if cs[start - 1] == '#' then start := start - 1
+  while 0 < start do
+    if isWordChar cs[start - 1]! then start := start - 1 else break
+  if 0 < start then
+    if cs[start - 1]! == '#' then start := start - 1
   return { start, stop, text := slice cs start stop }
 
 /-- The identifier around `cursor` (what inspection explains): identifier characters and dots on
@@ -45,14 +49,14 @@ def wordAt (code : String) (cursor : Nat) : Word := Id.run do
   let cs := code.toList.toArray
   let pos := min cursor cs.size
   let mut start := pos
-  while h : 0 < start do
-    if isWordChar cs[start - 1] then start := start - 1 else break
+  while 0 < start do
+    if isWordChar cs[start - 1]! then start := start - 1 else break
   let mut stop := pos
-  while h : stop < cs.size do
-    if isWordChar cs[stop] then stop := stop + 1 else break
-  while h : start < stop do
+  while stop < cs.size do
+    if isWordChar cs[stop]! then stop := stop + 1 else break
+  while start < stop do
     if cs[start]! == '.' then start := start + 1 else break
-  while h : start < stop do
+  while start < stop do
     if cs[stop - 1]! == '.' then stop := stop - 1 else break
   return { start, stop, text := slice cs start stop }
 
@@ -86,7 +90,7 @@ def hasFrame (s : String) : Bool :=
 
 /-- `s` without the line breaks at its end (Lean ends most message texts with one). -/
 def dropTrailingNewlines (s : String) : String :=
-  (s.toList.reverse.dropWhile (fun c => c == '\n' || c == '\r')).reverse.asString
+  String.ofList (s.toList.reverse.dropWhile (fun c => c == '\n' || c == '\r')).reverse
 
 /-- Decodes UTF-8, replacing each byte that does not start a well-formed sequence by U+FFFD, so
 that whatever a cell's code writes to a stream becomes valid text (Jupyter's JSON serialiser
@@ -113,7 +117,7 @@ def decodeUtf8Lossy (b : ByteArray) : String := Id.run do
         else if x &&& 0xF8 == 0xF0 then (4, x &&& 0x07, 0x10000)
         else (0, 0, 0)
       let mut cp := init
-      let mut ok := len > 0
+      let mut ok : Bool := len > 0
       for k in [1:len] do
         match cont (i + k) with
         | some y => cp := cp * 64 + y
