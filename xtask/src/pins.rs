@@ -224,10 +224,6 @@ impl Lock {
         paths::project_root().join("pins.lock")
     }
 
-    pub fn load() -> Result<Lock> {
-        Lock::load_from(&Lock::path())
-    }
-
     pub fn load_from(path: &Path) -> Result<Lock> {
         let text = match fs::read_to_string(path) {
             Ok(text) => text,

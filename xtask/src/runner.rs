@@ -18,7 +18,7 @@ use std::{
     process::{Command, Stdio},
     sync::mpsc,
     thread,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::{bail, Context, Result};
@@ -84,8 +84,6 @@ pub struct Step {
 /// What a successful step leaves behind.
 #[derive(Debug)]
 pub struct StepOutput {
-    pub log: PathBuf,
-    pub duration: Duration,
     /// The whole output, when the step was made with `capture()`.
     pub output: String,
 }
@@ -337,11 +335,7 @@ impl Step {
             self.name,
             fmt_secs(duration.as_secs_f64())
         );
-        Ok(StepOutput {
-            log: log_path,
-            duration,
-            output: all,
-        })
+        Ok(StepOutput { output: all })
     }
 }
 
@@ -414,8 +408,7 @@ mod tests {
             .log_dir(&dir)
             .capture()
             .unwrap();
-        assert_eq!(out.log, dir.join("say-hello.log"));
-        let log = fs::read_to_string(&out.log).unwrap();
+        let log = fs::read_to_string(dir.join("say-hello.log")).unwrap();
         assert!(
             log.starts_with("$ sh -c 'echo hello; echo to-stderr >&2'"),
             "{log}"

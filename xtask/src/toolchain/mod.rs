@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::{paths, util};
 
 mod install;
+// The C generation half (`generate_c`, `lake_build_c`) waits for the build's lake stage.
+#[allow(dead_code)]
 pub mod lean_host;
 pub mod node;
 #[cfg(test)]
@@ -144,9 +146,6 @@ impl Toolchain {
     }
     pub fn python(&self) -> PathBuf {
         self.venv.join("bin/python")
-    }
-    pub fn venv_bin(&self, name: &str) -> PathBuf {
-        self.venv.join("bin").join(name)
     }
 
     /// Environment for any process that runs emscripten or the built module: `EM_CONFIG`, and a

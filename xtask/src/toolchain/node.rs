@@ -33,12 +33,6 @@ pub struct NodeProbe {
     pub wasm64_error: Option<String>,
 }
 
-impl NodeProbe {
-    pub fn runs_wasm64(&self) -> bool {
-        self.wasm64_error.is_none()
-    }
-}
-
 /// Runs the probe with `node`. An error means the program could not be run at all.
 pub fn probe(node: &Path) -> Result<NodeProbe> {
     let bytes: Vec<String> = WASM64_PROBE.iter().map(|b| b.to_string()).collect();
@@ -154,7 +148,7 @@ mod tests {
         assert!(p.major > 0, "{p:?}");
         if p.major < 24 {
             assert!(
-                !p.runs_wasm64(),
+                p.wasm64_error.is_some(),
                 "Node {} should fail the 64-bit table probe",
                 p.version
             );
