@@ -179,6 +179,20 @@ impl Toolchain {
     }
 }
 
+/// For tests that need the installed toolchain: `None` (after printing why the test is SKIPPED)
+/// when there is none, or a panic when `XLEAN_REQUIRE_TOOLCHAIN` says it must be there (CI).
+#[cfg(test)]
+pub fn for_tests() -> Option<Toolchain> {
+    match Toolchain::load() {
+        Ok(tc) => Some(tc),
+        Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
+            eprintln!("SKIPPED: {e:#}");
+            None
+        }
+        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
+    }
+}
+
 /// `Path::exists` that also accepts a file found by name on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
     if name.contains('/') {

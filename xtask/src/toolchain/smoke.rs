@@ -65,13 +65,8 @@ mod tests {
 
     #[test]
     fn wasm64_with_exceptions_and_embedded_files_runs_under_node() {
-        let tc = match Toolchain::load() {
-            Ok(tc) => tc,
-            Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
-                eprintln!("SKIPPED: {e:#}");
-                return;
-            }
-            Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
+        let Some(tc) = crate::toolchain::for_tests() else {
+            return;
         };
         let dir = util::test_dir("toolchain-smoke");
         let output = run(&tc, &dir).unwrap();
