@@ -39,7 +39,7 @@ use crate::{
 };
 
 /// Bumped when the cache's meaning changes; old entries then miss.
-const CACHE_FORMAT: &str = "xlean lean-check cache 1";
+const CACHE_FORMAT: &str = "xlean lean-check cache 2";
 
 /// The files `lean -o X.olean -i X.ilean -c X.c` leaves (the split `.olean` parts and `.ir` come
 /// with `-o`).
@@ -86,10 +86,34 @@ pub struct ModuleResult {
     pub cached: bool,
     /// The C file this host generated, for a module that passed.
     pub c_file: Option<PathBuf>,
+    /// For a module that is not checkable with this host: an `.olean` was made without the code
+    /// the host cannot generate (a second run in a `noncomputable section`), so the modules that
+    /// import it can still be checked. `None` when there was no need (nothing imports it).
+    pub olean_without_code: Option<bool>,
     pub log: Option<PathBuf>,
 }
 
 impl ModuleResult {
+    fn not_run(name: &str, outcome: Outcome) -> ModuleResult {
+        ModuleResult {
+            name: name.to_string(),
+            outcome,
+            messages: Vec::new(),
+            seconds: 0.0,
+            cached: false,
+            c_file: None,
+            olean_without_code: None,
+            log: None,
+        }
+    }
+
+    /// Whether the modules importing this one can be checked: it passed, or its `.olean` was
+    /// made without the code the host cannot generate.
+    pub fn importable(&self) -> bool {
+        self.outcome == Outcome::Passed
+            || (self.outcome == Outcome::NotCheckable && self.olean_without_code == Some(true))
+    }
+
     /// Errors in the code (not the host's code-generation gaps).
     pub fn errors(&self) -> impl Iterator<Item = &Message> {
         self.messages
@@ -117,8 +141,11 @@ struct CacheEntry {
     outcome: Outcome,
     messages: Vec<Message>,
     seconds: f64,
-    /// Output file (relative to `out/`) → sha256, for a module that passed.
+    /// Output file (relative to `out/`) → sha256, for a module that passed (or whose `.olean`
+    /// was made without code).
     outputs: BTreeMap<String, String>,
+    #[serde(default)]
+    olean_without_code: Option<bool>,
     host: String,
 }
 
@@ -232,6 +259,15 @@ pub fn check(
         keys.insert(name.clone(), cache_key(host, m, &options, &import_keys));
     }
 
+    // Which modules are imported by others in this check (only those need an `.olean` from a
+    // module that is not checkable).
+    let mut importers: HashMap<&str, Vec<&str>> = HashMap::new();
+    for name in order {
+        for i in &pkg.modules[name].own_imports {
+            importers.entry(i.as_str()).or_default().push(name.as_str());
+        }
+    }
+
     let mut done: HashMap<String, ModuleResult> = HashMap::new();
     let mut running: Vec<String> = Vec::new();
     let mut runs = 0;
@@ -252,17 +288,12 @@ pub fn check(
                 }
                 if let Some((dep, why)) = m.own_imports.iter().find_map(|i| {
                     let r = &done[i];
-                    (r.outcome != Outcome::Passed).then(|| (i.clone(), describe(&r.outcome)))
+                    (!r.importable()).then(|| (i.clone(), describe(r)))
                 }) {
-                    let r = ModuleResult {
-                        name: name.clone(),
-                        outcome: Outcome::NotChecked(format!("imports {dep}, which {why}")),
-                        messages: Vec::new(),
-                        seconds: 0.0,
-                        cached: false,
-                        c_file: None,
-                        log: None,
-                    };
+                    let r = ModuleResult::not_run(
+                        name,
+                        Outcome::NotChecked(format!("imports {dep}, which {why}")),
+                    );
                     print(&r);
                     done.insert(name.clone(), r);
                     progressed = true;
@@ -277,20 +308,15 @@ pub fn check(
                         .iter()
                         .find(|i| !pkg.modules[*i].header.is_module)
                     {
-                        let r = ModuleResult {
-                            name: name.clone(),
-                            outcome: Outcome::NotChecked(format!(
+                        let r = ModuleResult::not_run(
+                            name,
+                            Outcome::NotChecked(format!(
                                 "imports {dep}, which is not a `module` file: the checker host \
                                  writes its .olean without its definitions, so what uses them \
                                  cannot be checked (make {dep} a `module` with `public` \
                                  declarations, or use the official Lean)"
                             )),
-                            messages: Vec::new(),
-                            seconds: 0.0,
-                            cached: false,
-                            c_file: None,
-                            log: None,
-                        };
+                        );
                         print(&r);
                         done.insert(name.clone(), r);
                         progressed = true;
@@ -299,7 +325,12 @@ pub fn check(
                 }
                 let key = &keys[name];
                 if !opts.no_cache {
-                    if let Some(r) = cached_result(&layout, m, key) {
+                    if let Some(r) = cached_result(&layout, m, key).filter(|r| {
+                        // Cached before anything imported it: its `.olean` is needed now.
+                        !(r.outcome == Outcome::NotCheckable
+                            && r.olean_without_code.is_none()
+                            && importers.contains_key(name.as_str()))
+                    }) {
                         print(&r);
                         done.insert(name.clone(), r);
                         progressed = true;
@@ -313,6 +344,8 @@ pub fn check(
                         root: pkg.root.clone(),
                         module: m.clone(),
                         options: pkg.options.args_for(name),
+                        imported_by_others: importers.contains_key(name.as_str()),
+                        imports_olean_without_code: imports_without_code(pkg, name, &done),
                         key: key.clone(),
                         out_dir: layout.out.clone(),
                         tmp: layout.tmp.join(&m.name),
@@ -329,18 +362,10 @@ pub fn check(
                         // A run that could not even be made (no program, a full disk) is a host
                         // error of this module; the other runs go on.
                         let result = job.run().or_else(|e| {
-                            Ok((
-                                ModuleResult {
-                                    name: name.clone(),
-                                    outcome: Outcome::HostError(format!("{e:#}")),
-                                    messages: Vec::new(),
-                                    seconds: 0.0,
-                                    cached: false,
-                                    c_file: None,
-                                    log: Some(job.log.clone()),
-                                },
-                                None,
-                            ))
+                            let mut r =
+                                ModuleResult::not_run(&name, Outcome::HostError(format!("{e:#}")));
+                            r.log = Some(job.log.clone());
+                            Ok((r, None))
                         });
                         let _ = tx.send(RunDone { name, result });
                     });
@@ -379,14 +404,39 @@ pub fn check(
 }
 
 /// For "imports X, which …".
-fn describe(o: &Outcome) -> String {
-    match o {
+fn describe(r: &ModuleResult) -> String {
+    match &r.outcome {
         Outcome::Passed => "passed".into(),
         Outcome::Failed => "failed".into(),
-        Outcome::NotCheckable => "is not checkable with this host".into(),
+        Outcome::NotCheckable => "is not checkable with this host (and no .olean could be made \
+                                  without its code)"
+            .into(),
         Outcome::NotChecked(_) => "was not checked".into(),
         Outcome::HostError(_) => "hit a host error".into(),
     }
+}
+
+/// Whether `name` imports, directly or not, a module whose `.olean` was made without code.
+fn imports_without_code(pkg: &Package, name: &str, done: &HashMap<String, ModuleResult>) -> bool {
+    let mut stack: Vec<&str> = pkg.modules[name]
+        .own_imports
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(i) = stack.pop() {
+        if !seen.insert(i) {
+            continue;
+        }
+        if done
+            .get(i)
+            .is_some_and(|r| r.olean_without_code == Some(true))
+        {
+            return true;
+        }
+        stack.extend(pkg.modules[i].own_imports.iter().map(String::as_str));
+    }
+    false
 }
 
 /// The outputs a module may have in `out/`: (extension, path relative to `out/`, path).
@@ -437,6 +487,7 @@ fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult>
         seconds: entry.seconds,
         cached: true,
         c_file,
+        olean_without_code: entry.olean_without_code,
         log: None,
     })
 }
@@ -448,13 +499,84 @@ struct Job {
     module: Module,
     /// `-Dname=value` from the Lake configuration.
     options: Vec<String>,
+    /// Other modules of this check import it (so it needs an `.olean` even when it is not
+    /// checkable with this host).
+    imported_by_others: bool,
+    /// It imports a module whose `.olean` was made without code: "depends on X, which is
+    /// 'noncomputable'" may then come from that, not from this module's code.
+    imports_olean_without_code: bool,
     key: String,
     out_dir: PathBuf,
     tmp: PathBuf,
     log: PathBuf,
 }
 
+/// One `lean` process: what it printed and how it ended.
+struct LeanRun {
+    program: PathBuf,
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    seconds: f64,
+}
+
 impl Job {
+    /// Runs `lean --json <options> -R <root> <outputs> <file>` in `root`, logs everything to `log`.
+    fn lean(
+        &self,
+        root: &Path,
+        file: &str,
+        outputs: &[(&str, PathBuf)],
+        log: &Path,
+    ) -> Result<LeanRun> {
+        let lean = self
+            .host
+            .lean_command(&[&self.root, self.out_dir.parent().unwrap_or(&self.out_dir)])?;
+        let mut args: Vec<OsString> = lean.args.clone();
+        args.extend(LEAN_ARGS.iter().map(OsString::from));
+        args.extend(self.options.iter().map(OsString::from));
+        args.push("-R".into());
+        args.push(root.into());
+        for (flag, path) in outputs {
+            args.push(flag.into());
+            args.push(path.into());
+        }
+        args.push(file.into());
+
+        let start = Instant::now();
+        let output = Command::new(&lean.program)
+            .args(&args)
+            .current_dir(root)
+            .envs(lean.env.iter().map(|(k, v)| (k, v)))
+            .env("LEAN_PATH", &self.out_dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| {
+                format!(
+                    "cannot start {} to check {}\n  fix: cargo xtask doctor",
+                    lean.program.display(),
+                    self.module.rel_path
+                )
+            })?;
+        let seconds = start.elapsed().as_secs_f64();
+        write_log(
+            log,
+            &lean.program,
+            &args,
+            root,
+            &self.out_dir,
+            &output,
+            seconds,
+        )?;
+        Ok(LeanRun {
+            program: lean.program,
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            seconds,
+        })
+    }
+
     fn run(&self) -> Result<(ModuleResult, Option<CacheEntry>)> {
         let m = &self.module;
         util::remove_any(&self.tmp)?;
@@ -465,57 +587,28 @@ impl Job {
             .next()
             .unwrap_or(&m.name)
             .to_string();
-        fs::create_dir_all(&self.tmp)
-            .with_context(|| format!("cannot create {}", self.tmp.display()))?;
-        let tmp_out = |ext: &str| self.tmp.join(format!("{stem}.{ext}"));
+        let pass1 = self.tmp.join("check");
+        fs::create_dir_all(&pass1).with_context(|| format!("cannot create {}", pass1.display()))?;
+        let tmp_out = |ext: &str| pass1.join(format!("{stem}.{ext}"));
 
-        let lean = self
-            .host
-            .lean_command(&[&self.root, self.out_dir.parent().unwrap_or(&self.out_dir)])?;
-        let program = lean.program.clone();
-        let mut args: Vec<OsString> = lean.args.clone();
-        args.extend(LEAN_ARGS.iter().map(OsString::from));
-        args.extend(self.options.iter().map(OsString::from));
-        args.push("-R".into());
-        args.push(self.root.clone().into());
-        for (flag, ext) in [("-o", "olean"), ("-i", "ilean"), ("-c", "c")] {
-            args.push(flag.into());
-            args.push(tmp_out(ext).into());
-        }
-        args.push(m.rel_path.clone().into());
-
-        let start = Instant::now();
-        let output = Command::new(&program)
-            .args(&args)
-            .current_dir(&self.root)
-            .envs(lean.env.iter().map(|(k, v)| (k, v)))
-            .env("LEAN_PATH", &self.out_dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .with_context(|| {
-                format!(
-                    "cannot start {} to check {}\n  fix: cargo xtask doctor",
-                    program.display(),
-                    m.rel_path
-                )
-            })?;
-        let seconds = start.elapsed().as_secs_f64();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        write_log(
-            &self.log,
-            &program,
-            &args,
+        let run = self.lean(
             &self.root,
-            &self.out_dir,
-            &output,
-            seconds,
+            &m.rel_path,
+            &[
+                ("-o", tmp_out("olean")),
+                ("-i", tmp_out("ilean")),
+                ("-c", tmp_out("c")),
+            ],
+            &self.log,
         )?;
-
-        let mut parsed = messages::parse(&stdout, &stderr, &m.text);
+        let mut seconds = run.seconds;
+        let mut parsed = messages::parse(&run.stdout, &run.stderr, &m.text);
         if self.host.kind() == HostKind::Checker {
             for x in &mut parsed.messages {
-                x.gap = x.severity == Severity::Error && messages::is_codegen_gap(&x.text);
+                x.gap = x.severity == Severity::Error
+                    && (messages::is_codegen_gap(&x.text)
+                        || (self.imports_olean_without_code
+                            && messages::is_inherited_noncomputable(&x.text)));
             }
         }
         let errors: Vec<&Message> = parsed
@@ -524,12 +617,12 @@ impl Job {
             .filter(|x| x.severity == Severity::Error)
             .collect();
         let real_errors = errors.iter().filter(|x| !x.gap).count();
-        let outcome = if !output.status.success() && errors.is_empty() {
+        let outcome = if !run.status.success() && errors.is_empty() {
             let tail = &parsed.other[parsed.other.len().saturating_sub(15)..];
             Outcome::HostError(format!(
                 "{} ended with {} and printed no Lean message{}",
-                program.display(),
-                output.status,
+                run.program.display(),
+                run.status,
                 if tail.is_empty() {
                     String::new()
                 } else {
@@ -543,7 +636,7 @@ impl Job {
         } else if !tmp_out("olean").is_file() {
             Outcome::HostError(format!(
                 "{} reported no error but wrote no {}",
-                program.display(),
+                run.program.display(),
                 tmp_out("olean").display()
             ))
         } else {
@@ -552,23 +645,20 @@ impl Job {
 
         let mut outputs = BTreeMap::new();
         let mut c_file = None;
+        let mut olean_without_code = None;
         if outcome == Outcome::Passed {
             for (ext, rel, dest) in output_paths(&self.out_dir, m) {
-                let src = tmp_out(ext);
-                if !src.is_file() {
-                    continue;
-                }
-                if let Some(parent) = dest.parent() {
-                    fs::create_dir_all(parent)?;
-                }
-                fs::rename(&src, &dest).with_context(|| {
-                    format!("cannot move {} to {}", src.display(), dest.display())
-                })?;
-                outputs.insert(rel, util::sha256_file(&dest)?);
-                if ext == "c" {
-                    c_file = Some(dest);
+                if let Some(hash) = self.keep(&tmp_out(ext), &dest)? {
+                    outputs.insert(rel, hash);
+                    if ext == "c" {
+                        c_file = Some(dest);
+                    }
                 }
             }
+        } else if outcome == Outcome::NotCheckable && self.imported_by_others {
+            let (made, secs) = self.olean_without_code(&stem, &mut outputs)?;
+            olean_without_code = Some(made);
+            seconds += secs;
         }
         util::remove_any(&self.tmp)?;
 
@@ -579,6 +669,7 @@ impl Job {
             seconds,
             cached: false,
             c_file,
+            olean_without_code,
             log: Some(self.log.clone()),
         };
         let entry = match outcome {
@@ -589,10 +680,62 @@ impl Job {
                 messages: parsed.messages,
                 seconds,
                 outputs,
+                olean_without_code,
                 host: self.host.version_line().to_string(),
             }),
         };
         Ok((result, entry))
+    }
+
+    /// Moves a run's output into `out/` and returns its sha256 (`None` if the run did not write it).
+    fn keep(&self, src: &Path, dest: &Path) -> Result<Option<String>> {
+        if !src.is_file() {
+            return Ok(None);
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::rename(src, dest)
+            .with_context(|| format!("cannot move {} to {}", src.display(), dest.display()))?;
+        Ok(Some(util::sha256_file(dest)?))
+    }
+
+    /// The second run for a module that is not checkable with this host but is imported by
+    /// others: the same text with `noncomputable section` after its header (Lean then marks a
+    /// definition it cannot compile `noncomputable` instead of failing), from a copy at the same
+    /// module path under `tmp/<Module>/shadow/`. Only its `.olean` parts are kept; its C never is
+    /// (it lacks the code that could not be generated). Returns whether it worked, and its time.
+    fn olean_without_code(
+        &self,
+        stem: &str,
+        outputs: &mut BTreeMap<String, String>,
+    ) -> Result<(bool, f64)> {
+        let m = &self.module;
+        let shadow_root = self.tmp.join("shadow");
+        let at = m.header.end.min(m.text.len());
+        let text = format!(
+            "{}\nnoncomputable section\n{}",
+            &m.text[..at],
+            &m.text[at..]
+        );
+        util::write_atomic(&shadow_root.join(&m.rel_path), text.as_bytes())?;
+        let pass2 = self.tmp.join("without-code");
+        fs::create_dir_all(&pass2)?;
+        let olean = pass2.join(format!("{stem}.olean"));
+        let log = self.log.with_extension("without-code.log");
+        let run = self.lean(&shadow_root, &m.rel_path, &[("-o", olean.clone())], &log)?;
+        if !run.status.success() || !olean.is_file() {
+            return Ok((false, run.seconds));
+        }
+        for (ext, rel, dest) in output_paths(&self.out_dir, m) {
+            if !ext.starts_with("olean") {
+                continue;
+            }
+            if let Some(hash) = self.keep(&pass2.join(format!("{stem}.{ext}")), &dest)? {
+                outputs.insert(rel, hash);
+            }
+        }
+        Ok((true, run.seconds))
     }
 }
 

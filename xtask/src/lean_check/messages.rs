@@ -118,7 +118,8 @@ fn parse_json_message(line: &str) -> Option<Message> {
 
 /// Whether an error is a code-generation gap of the checker host rather than a fault in the code:
 /// - `Unknown constant `X._redArg`` (any compiler auxiliary: a last name component starting with
-///   `_`), the compiler looking for data the checker's library does not carry;
+///   `_`) or `Unknown constant `_private.…``, the compiler looking for data the checker's library
+///   does not carry;
 /// - "failed to compile definition … does not have executable code" (or "no executable code").
 ///
 /// Only the checker host's errors are classified this way; the official host has the data, so
@@ -126,12 +127,24 @@ fn parse_json_message(line: &str) -> Option<Message> {
 pub fn is_codegen_gap(text: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
     if let Some(rest) = first.strip_prefix("Unknown constant ") {
+        // Names no source can write: compiler auxiliaries (`._redArg`, `._lam_0`, …) and private
+        // declarations of the library (`_private.Init.….0.Array.foldlMUnsafe.fold`), which the
+        // checker does not load (it imports the library's exported level only).
         let name = rest.trim_matches(|c| c == '`' || c == '\'' || c == ' ');
-        return name
-            .rsplit('.')
-            .next()
-            .is_some_and(|last| last.starts_with('_'));
+        return name.starts_with("_private.")
+            || name
+                .rsplit('.')
+                .next()
+                .is_some_and(|last| last.starts_with('_'));
     }
     text.starts_with("failed to compile definition")
         && (text.contains("does not have executable code") || text.contains("no executable code"))
+}
+
+/// "failed to compile definition, consider marking it as 'noncomputable' because it depends on
+/// 'X', which is 'noncomputable'": with the checker, in a module that imports an `.olean` made
+/// without code, X may be a definition the host could not compile there (and so marked
+/// `noncomputable`), not one the code marked. Such errors count as gaps only in that case.
+pub fn is_inherited_noncomputable(text: &str) -> bool {
+    text.starts_with("failed to compile definition") && text.contains("which is 'noncomputable'")
 }

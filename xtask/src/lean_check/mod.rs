@@ -305,9 +305,15 @@ fn print_result(r: &ModuleResult, root: &Path, base: &Path) {
         ),
         Outcome::NotCheckable => format!(
             "not checkable with this host  {} ({time}): elaborated and type-checked; \
-             code generation needs compiler data the checker's library lacks ({} place(s))",
+             code generation needs compiler data the checker's library lacks ({} place(s)){}",
             r.name,
-            r.gaps().count()
+            r.gaps().count(),
+            match r.olean_without_code {
+                Some(true) =>
+                    "; its .olean was made without that code, for the modules importing it",
+                Some(false) => "; no .olean could be made without that code",
+                None => "",
+            }
         ),
         Outcome::NotChecked(why) => format!("not checked  {}: {why}", r.name),
         Outcome::HostError(why) => format!(

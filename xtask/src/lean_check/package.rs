@@ -22,6 +22,8 @@ pub struct Header {
     pub prelude: bool,
     /// Imported module names, in order (with `public`/`meta`/`all` dropped).
     pub imports: Vec<String>,
+    /// Byte offset just after the header's last token (0 when there is no header).
+    pub end: usize,
 }
 
 /// Reads the header the way Lean does: whitespace and comments (`--`, nested `/- -/`) are
@@ -30,13 +32,16 @@ pub struct Header {
 pub fn parse_header(text: &str) -> Header {
     let mut tokens = Tokens { rest: text };
     let mut header = Header::default();
+    let offset = |t: &Tokens| text.len() - t.rest.len();
     let mut tok = tokens.next();
     if tok == Some("module") {
         header.is_module = true;
+        header.end = offset(&tokens);
         tok = tokens.next();
     }
     if tok == Some("prelude") {
         header.prelude = true;
+        header.end = offset(&tokens);
         tok = tokens.next();
     }
     loop {
@@ -55,7 +60,10 @@ pub fn parse_header(text: &str) -> Header {
             name = tokens.next();
         }
         match name {
-            Some(n) => header.imports.push(unquote_name(n)),
+            Some(n) => {
+                header.imports.push(unquote_name(n));
+                header.end = offset(&tokens);
+            }
             None => break,
         }
         tok = tokens.next();

@@ -189,8 +189,11 @@ fn code_generation_gaps_are_told_from_errors() {
 /// skips a first argument ending in `.js`): it logs each run with start and end times (in
 /// `runs.log` beside its folder), checks that
 /// every `import` of a module of ours has its `.olean` on `LEAN_PATH`, and answers by the file's
-/// text: `FAKE_ERROR` → a type error, `FAKE_GAP` → a code-generation gap, `FAKE_CRASH` → an
-/// abort with no message; otherwise it writes the outputs `-o`, `-i`, `-c` name.
+/// text: `FAKE_ERROR` → a type error, `FAKE_GAP` → a code-generation gap, `FAKE_INHERITED` →
+/// "depends on 'Pkg.f', which is 'noncomputable'" (those two not in a file with a
+/// `noncomputable section` line, as in Lean, where such definitions are then marked
+/// `noncomputable`), `FAKE_CRASH` → an abort with no message;
+/// otherwise it writes the outputs `-o`, `-i`, `-c` name.
 const FAKE_LEAN: &str = r#"#!/bin/sh
 FAKE_LEAN_LOG="$(dirname "$0")/../runs.log"
 case "$1" in *.js) shift;; esac
@@ -221,13 +224,16 @@ done
 if [ $st = 0 ]; then
   if grep -q FAKE_ERROR "$file"; then
     printf '{"fileName":"%s","pos":{"line":3,"column":4},"endPos":null,"severity":"error","data":"Type mismatch\\n  x"}\n' "$file"; st=1
-  elif grep -q FAKE_GAP "$file"; then
+  elif grep -q FAKE_GAP "$file" && ! grep -q '^noncomputable section$' "$file"; then
     printf '{"fileName":"%s","pos":{"line":2,"column":0},"severity":"error","data":"Unknown constant `Lean.X._redArg`"}\n' "$file"; st=1
+  elif grep -q FAKE_INHERITED "$file" && ! grep -q '^noncomputable section$' "$file"; then
+    printf '{"fileName":"%s","pos":{"line":3,"column":0},"severity":"error","data":"failed to compile definition, consider marking it as '"'"'noncomputable'"'"' because it depends on '"'"'Pkg.f'"'"', which is '"'"'noncomputable'"'"'"}\n' "$file"; st=1
   elif grep -q FAKE_CRASH "$file"; then
     echo "Aborted(OOM)" >&2; st=7
   else
-    echo "olean of $file" > "$o"; echo private > "$o.private"; echo ilean > "$i"
-    echo "/* C of $file */" > "$c"
+    echo "olean of $file" > "$o"; echo private > "$o.private"
+    [ -n "$i" ] && echo ilean > "$i"
+    [ -n "$c" ] && echo "/* C of $file */" > "$c"
   fi
 fi
 echo "end $file $(date +%s%N)" >> "$FAKE_LEAN_LOG"
@@ -472,6 +478,72 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
     assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
     // Its cache is its own: the checker's results were not reused.
     assert!(s.results().all(|r| !r.cached));
+}
+
+#[test]
+fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
+    let f = Fake::new("lean-check-engine-without-code");
+    let host = f.checker();
+    // Base cannot be compiled by the checker; Mid and Top import it.
+    write(&f.pkg.join("Pkg/Base.lean"), "module\nprelude\nFAKE_GAP\n");
+    let s = f.check(&host);
+    let base = s.result("Pkg.Base").unwrap();
+    assert_eq!(base.outcome, Outcome::NotCheckable);
+    assert_eq!(base.olean_without_code, Some(true));
+    assert!(base.c_file.is_none());
+    // The second run saw the text with `noncomputable section` after the header.
+    let shadow_log = f
+        .settings
+        .build_dir
+        .join("logs/lean-check/Pkg.Base.without-code.log");
+    assert!(shadow_log.is_file());
+    assert_eq!(Fake::outcome(&s, "Pkg.Mid"), Outcome::Passed);
+    assert_eq!(Fake::outcome(&s, "Pkg.Top"), Outcome::Passed);
+    // Its `.olean` is there for them, its C is not.
+    let out = fs::read_dir(f.settings.build_dir.join("lean-check"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = fs::read_dir(out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("out/Pkg");
+    assert!(out.join("Base.olean").is_file() && !out.join("Base.c").exists());
+    assert_eq!(s.runs(), 4);
+
+    // In an importer, "depends on X, which is 'noncomputable'" may come from that `.olean`: a gap.
+    write(
+        &f.pkg.join("Pkg/Mid.lean"),
+        "module\nimport Pkg.Base\nFAKE_INHERITED\n",
+    );
+    let s = f.check(&host);
+    let mid = s.result("Pkg.Mid").unwrap();
+    assert_eq!(mid.outcome, Outcome::NotCheckable, "{:?}", mid.messages);
+    assert_eq!(mid.olean_without_code, Some(true));
+    assert_eq!(Fake::outcome(&s, "Pkg.Top"), Outcome::Passed);
+    // …but not where nothing imported was made without code: there it is an error.
+    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_INHERITED\n");
+    let s = f.check(&host);
+    assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
+
+    // Cached before anything imported it, then imported: the second run happens then.
+    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
+    let s = f.check(&host);
+    assert_eq!(s.result("Pkg.Leaf").unwrap().olean_without_code, None);
+    write(
+        &f.pkg.join("Pkg/UsesLeaf.lean"),
+        "module\nimport Pkg.Leaf\n",
+    );
+    let s = f.check(&host);
+    assert_eq!(s.result("Pkg.Leaf").unwrap().olean_without_code, Some(true));
+    assert_eq!(Fake::outcome(&s, "Pkg.UsesLeaf"), Outcome::Passed);
+    // And all of it is cached now.
+    assert_eq!(f.check(&host).runs(), 0);
 }
 
 #[test]
@@ -724,7 +796,6 @@ fn real_clean_modules_pass_and_hand_their_olean_on() {
 fn real_mk_input_context_is_not_checkable_with_the_checker_never_passed() {
     let Some(r) = real_run() else { return };
     let res = r.first.result("Fixture.CodegenGap").unwrap();
-    let uses = &r.first.result("Fixture.UsesGap").unwrap().outcome;
     eprintln!("Fixture.CodegenGap: {:.1} s", res.seconds);
     if is_checker(r) {
         assert_eq!(res.outcome, Outcome::NotCheckable, "{:?}", res.messages);
@@ -741,14 +812,35 @@ fn real_mk_input_context_is_not_checkable_with_the_checker_never_passed() {
                 && shown.contains(": not checkable with this host: "),
             "{shown}"
         );
-        assert!(
-            matches!(uses, Outcome::NotChecked(why) if why.contains("not checkable with this host")),
-            "{uses:?}"
-        );
+        // Nothing imports it: no second run for an `.olean` without code.
+        assert_eq!(res.olean_without_code, None);
     } else {
         assert_eq!(res.outcome, Outcome::Passed, "{:?}", res.messages);
-        assert_eq!(*uses, Outcome::Passed);
     }
+}
+
+#[test]
+fn real_what_imports_a_module_the_checker_cannot_compile_is_still_checked() {
+    let Some(r) = real_run() else { return };
+    let gap = r.first.result("Fixture.PreludeGap").unwrap();
+    let uses = r.first.result("Fixture.UsesPreludeGap").unwrap();
+    eprintln!(
+        "Fixture.PreludeGap: {:.1} s (both runs), Fixture.UsesPreludeGap: {:.1} s",
+        gap.seconds, uses.seconds
+    );
+    if is_checker(r) {
+        assert_eq!(gap.outcome, Outcome::NotCheckable, "{:?}", gap.messages);
+        assert!(
+            gap.gaps().any(|m| m.text.contains("List.length._redArg")),
+            "{:?}",
+            gap.messages
+        );
+        assert_eq!(gap.olean_without_code, Some(true));
+        assert!(gap.c_file.is_none());
+    } else {
+        assert_eq!(gap.outcome, Outcome::Passed, "{:?}", gap.messages);
+    }
+    assert_eq!(uses.outcome, Outcome::Passed, "{:?}", uses.messages);
 }
 
 #[test]
