@@ -99,7 +99,7 @@ def executeReply (outputs : Array Output) (cell : Nat) : Json :=
     ("warning_count", toJson warnings.size),
     ("outputs", Json.arr (outputs.map Output.toJson))]
   match errors[0]? with
-  | some e => Json.mkObj (base ++ [("ename", "Lean error"), ("evalue", e.render)])
+  | some e => Json.mkObj (base ++ [("ename", toJson "Lean error"), ("evalue", toJson e.render)])
   | none => Json.mkObj base
 
 /-- A completion candidate: the text that replaces `[cursor_start, cursor_end)` and what it is

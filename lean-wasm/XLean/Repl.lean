@@ -244,6 +244,8 @@ def execute (s : Session) (cell : String) : IO (Session × Array Protocol.Output
   let s := { s with executionCount := s.executionCount + 1 }
   let inputCtx := Parser.mkInputContext cell s!"<cell {s.executionCount}>"
   let (header, ps, headerLog) ← Parser.parseHeader inputCtx
+  -- `parseHeader` returns a `TSyntax`; `HeaderSyntax` (its abbreviation) carries the accessors
+  let header : HeaderSyntax := header
   let mut outputs ← outputsOfMessages headerLog.reportedPlusUnreported.toArray
   let headerPos := inputCtx.fileMap.toPosition header.startPos
   if header.isModule then
@@ -265,7 +267,7 @@ def execute (s : Session) (cell : String) : IO (Session × Array Protocol.Output
       outputs := outputs.push <| cellNote "error" (toString e) (headerPos.line - 1) headerPos.column
       return ({ s with lastInfoTrees := #[] }, outputs)
   let r ← runCommands inputCtx ps s.cmdState
-  let s := { s with
+  s := { s with
     cmdState := r.cmdState, history := s.history.push cell, lastInfoTrees := r.infoTrees }
   return (s, outputs ++ r.outputs)
 
@@ -296,8 +298,8 @@ def lookupNamespaces (scope : Command.Scope) : Array Name := Id.run do
     out := out.push ns
     ns := ns.getPrefix
   for d in scope.openDecls do
-    if let .simple ns _ := d then
-      unless out.contains ns do out := out.push ns
+    if let .simple opened _ := d then
+      unless out.contains opened do out := out.push opened
   return out
 
 /-- Completion candidates for `word` (the text before the cursor, see `Text.wordBefore`):
@@ -316,7 +318,7 @@ def completions (env : Environment) (scope : Command.Scope) (word : String) (lim
   if word.toList.head? == some '#' then
     return sortCandidates found limit
   let parts := word.splitOn "."
-  let partial := parts.getLast!
+  let lastPart := parts.getLast!
   -- what the user typed before the last part, dots included
   let qualText := String.join (parts.dropLast.map (· ++ "."))
   let qual := (parts.dropLast).foldl (fun n p => if p.isEmpty then n else Name.str n p) .anonymous
@@ -326,13 +328,13 @@ def completions (env : Environment) (scope : Command.Scope) (word : String) (lim
     let mut found := found
     -- the declaration itself
     if let .str p s := n then
-      if s.startsWith partial && targets.contains p then
+      if s.startsWith lastPart && targets.contains p then
         found := found.insert (qualText ++ s) (constKind ci)
     -- the namespaces it lies in (`Lean.El` → `Lean.Elab`)
     let mut m := n.getPrefix
     while !m.isAnonymous do
       if let .str p s := m then
-        if s.startsWith partial && targets.contains p && !found.contains (qualText ++ s) then
+        if s.startsWith lastPart && targets.contains p && !found.contains (qualText ++ s) then
           found := found.insert (qualText ++ s) "namespace"
       m := m.getPrefix
     return found) found
