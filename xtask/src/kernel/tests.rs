@@ -299,21 +299,9 @@ fn a_module_with_js_exception_imports_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // The real thing: xeus + xeus-lite for wasm64, the test kernel, the Node tests
 
-/// The toolchain, or `None` (SKIPPED) when it is not installed and not required.
-fn toolchain_or_skip() -> Option<Toolchain> {
-    match Toolchain::load() {
-        Ok(tc) => Some(tc),
-        Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
-            eprintln!("SKIPPED: {e:#}");
-            None
-        }
-        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
-    }
-}
-
 #[test]
 fn the_test_kernel_builds_and_passes_its_node_tests() {
-    let Some(tc) = toolchain_or_skip() else {
+    let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
     let pins = Pins::load().unwrap();
