@@ -142,9 +142,35 @@ pub fn is_codegen_gap(text: &str) -> bool {
 }
 
 /// "failed to compile definition, consider marking it as 'noncomputable' because it depends on
-/// 'X', which is 'noncomputable'": with the checker, in a module that imports an `.olean` made
-/// without code, X may be a definition the host could not compile there (and so marked
-/// `noncomputable`), not one the code marked. Such errors count as gaps only in that case.
+/// 'X', which is 'noncomputable'", or "`X` not supported by code generator; consider marking
+/// definition as `noncomputable`" (the same fact, reported by the code generator itself): with
+/// the checker, in a module that imports an `.olean` made without code, X may be a definition the
+/// host could not compile there (and so had no code), not one the code marked. Such errors count
+/// as gaps only in that case.
 pub fn is_inherited_noncomputable(text: &str) -> bool {
-    text.starts_with("failed to compile definition") && text.contains("which is 'noncomputable'")
+    let first = text.lines().next().unwrap_or("");
+    (first.starts_with("failed to compile definition")
+        && first.contains("which is 'noncomputable'"))
+        || (first.starts_with('`')
+            && first.contains("` not supported by code generator")
+            && first.contains("consider marking definition as `noncomputable`"))
+}
+
+#[cfg(test)]
+mod inherited_tests {
+    use super::is_inherited_noncomputable;
+
+    #[test]
+    fn both_forms_of_an_inherited_noncomputable_are_recognised() {
+        assert!(is_inherited_noncomputable(
+            "`XLean.Text.decodeUtf8Lossy` not supported by code generator; consider marking definition as `noncomputable`"
+        ));
+        assert!(is_inherited_noncomputable(
+            "failed to compile definition, consider marking it as 'noncomputable' because it depends on 'XLean.f', which is 'noncomputable'"
+        ));
+        assert!(!is_inherited_noncomputable("unknown identifier 'foo'"));
+        assert!(!is_inherited_noncomputable(
+            "mutable variable `s` cannot be shadowed"
+        ));
+    }
 }
