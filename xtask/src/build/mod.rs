@@ -11,7 +11,7 @@
 
 pub mod bench;
 pub mod oleans;
-mod prefix;
+pub mod prefix;
 pub mod stamp;
 
 use std::{
@@ -59,6 +59,25 @@ pub struct Args {
     /// A build directory other than the global one (the benchmark's own).
     #[arg(skip)]
     pub build_dir: Option<PathBuf>,
+}
+
+/// Which backend the kernel module is linked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Lean: the runtime, the stdlib and the kernel's own Lean modules (`XLean`)
+    Lean,
+    /// The test backend: the kernel shell over a scripted stand-in, no Lean inside (for
+    /// machines without the pinned Lean's output for the kernel's modules)
+    Test,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Lean => "lean",
+            Backend::Test => "test",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -452,7 +471,7 @@ pub fn build(args: &Args) -> Result<Report> {
         "install",
         &inputs,
         &[layout.prefix.join("bin/xlean-probe.js")],
-        || prefix::install(&layout.prefix, &modules),
+        || prefix::install(&layout.prefix, &modules, None),
     )?;
 
     report.total_secs = start.elapsed().as_secs_f64();

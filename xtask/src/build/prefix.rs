@@ -12,8 +12,51 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use serde_json::json;
 
-use crate::util;
+use super::Backend;
+use crate::{paths, util};
+
+/// The Jupyter kernel spec installed beside the kernel module (`bin/xlean.js`).
+#[derive(Debug, Clone)]
+pub struct KernelSpec {
+    pub backend: Backend,
+    /// The Lean version linked in (for the real backend).
+    pub lean_version: String,
+}
+
+impl KernelSpec {
+    /// `share/jupyter/kernels/xlean/kernel.json`. JupyterLite's xeus add-on appends `.js` and
+    /// `.wasm` to `argv[0]`, which must be absolute: with a relative one it only warns and drops
+    /// the kernel. It names `<prefix>/bin/xlean` through the prefix link, which stays valid
+    /// across installs.
+    pub fn json(&self, prefix: &Path) -> serde_json::Value {
+        let display_name = match self.backend {
+            Backend::Lean => format!("Lean {}", self.lean_version),
+            Backend::Test => "Lean 4 (test backend: no Lean inside)".to_string(),
+        };
+        json!({
+            "argv": [prefix.join("bin/xlean").display().to_string()],
+            "display_name": display_name,
+            "language": "lean4",
+            "metadata": {
+                "xlean": {
+                    "backend": self.backend.name(),
+                    "lean_version": self.lean_version,
+                    "xlean_version": env!("CARGO_PKG_VERSION"),
+                }
+            }
+        })
+    }
+}
+
+/// Where kernel.json and the logos live inside a prefix.
+pub const KERNEL_SPEC_DIR: &str = "share/jupyter/kernels/xlean";
+
+/// The kernel's logos (our own artwork), copied next to kernel.json.
+fn logos_dir() -> PathBuf {
+    paths::project_root().join("lean-wasm/kernel/logos")
+}
 
 fn versions_dir(prefix: &Path) -> PathBuf {
     let mut name = prefix.file_name().unwrap_or_default().to_os_string();
@@ -21,9 +64,9 @@ fn versions_dir(prefix: &Path) -> PathBuf {
     prefix.with_file_name(name)
 }
 
-/// Installs `modules` (each `.js` with its `.wasm` beside it) into a new prefix and switches
-/// `prefix` to it.
-pub fn install(prefix: &Path, modules: &[PathBuf]) -> Result<()> {
+/// Installs `modules` (each `.js` with its `.wasm` beside it) into a new prefix, with the kernel
+/// spec when `kernel` is given (the modules then include `xlean.js`), and switches `prefix` to it.
+pub fn install(prefix: &Path, modules: &[PathBuf], kernel: Option<&KernelSpec>) -> Result<()> {
     match fs::symlink_metadata(prefix) {
         Ok(m) if !m.file_type().is_symlink() => bail!(
             "{} exists and is not an xlean prefix link (xlean installs into a link it manages)\n  \
@@ -59,6 +102,22 @@ pub fn install(prefix: &Path, modules: &[PathBuf]) -> Result<()> {
                 let to = bin.join(file.file_name().unwrap());
                 fs::copy(&file, &to)
                     .with_context(|| format!("cannot copy {} into the prefix", file.display()))?;
+            }
+        }
+        if let Some(kernel) = kernel {
+            if !bin.join("xlean.js").is_file() {
+                bail!(
+                    "the kernel spec names bin/xlean.js, which is not among the installed modules"
+                );
+            }
+            let spec_dir = dir.join(KERNEL_SPEC_DIR);
+            fs::create_dir_all(&spec_dir)?;
+            let text = serde_json::to_string_pretty(&kernel.json(prefix))? + "\n";
+            fs::write(spec_dir.join("kernel.json"), text)?;
+            for logo in ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"] {
+                let from = logos_dir().join(logo);
+                fs::copy(&from, spec_dir.join(logo))
+                    .with_context(|| format!("cannot copy {} into the prefix", from.display()))?;
             }
         }
         // JupyterLite's xeus add-on expects a conda-like prefix.
@@ -101,27 +160,71 @@ mod tests {
         fs::write(&module, "one").unwrap();
         fs::write(dir.join("m.wasm"), "wasm").unwrap();
         let prefix = dir.join("prefix");
-        install(&prefix, &[module.clone()]).unwrap();
+        install(&prefix, &[module.clone()], None).unwrap();
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "one");
         assert!(prefix.join("conda-meta/history").exists());
         fs::write(&module, "two").unwrap();
-        install(&prefix, &[module.clone()]).unwrap();
+        install(&prefix, &[module.clone()], None).unwrap();
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "two");
         assert_eq!(fs::read_dir(versions_dir(&prefix)).unwrap().count(), 1);
 
         // A failing install (a module that does not exist) leaves the last good one.
-        let err = install(&prefix, &[dir.join("missing.js")]);
+        let err = install(&prefix, &[dir.join("missing.js")], None);
         assert!(err.is_err());
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "two");
 
         let real = dir.join("real");
         fs::create_dir_all(&real).unwrap();
-        let msg = format!("{:#}", install(&real, &[module.clone()]).unwrap_err());
+        let msg = format!("{:#}", install(&real, &[module.clone()], None).unwrap_err());
         assert!(msg.contains("is not an xlean prefix link"), "{msg}");
         let dotted = format!(
             "{:#}",
-            install(&dir.join(".hidden"), &[module]).unwrap_err()
+            install(&dir.join(".hidden"), &[module], None).unwrap_err()
         );
         assert!(dotted.contains("starting with a dot"), "{dotted}");
+    }
+
+    #[test]
+    fn a_kernel_install_has_an_absolute_argv_without_extension_and_its_logos() {
+        let dir = util::test_dir("prefix-kernel");
+        let module = dir.join("xlean.js");
+        fs::write(&module, "js").unwrap();
+        fs::write(dir.join("xlean.wasm"), "wasm").unwrap();
+        let prefix = dir.join("kernel-prefix");
+        let spec = KernelSpec {
+            backend: Backend::Test,
+            lean_version: "4.28.0".into(),
+        };
+        install(&prefix, &[module], Some(&spec)).unwrap();
+        let spec_dir = prefix.join(KERNEL_SPEC_DIR);
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(spec_dir.join("kernel.json")).unwrap())
+                .unwrap();
+        let argv0 = json["argv"][0].as_str().unwrap();
+        assert!(Path::new(argv0).is_absolute(), "{argv0}");
+        assert_eq!(argv0, prefix.join("bin/xlean").display().to_string());
+        assert!(Path::new(&format!("{argv0}.js")).is_file());
+        assert!(Path::new(&format!("{argv0}.wasm")).is_file());
+        assert_eq!(json["metadata"]["xlean"]["backend"], "test");
+        assert!(json["display_name"]
+            .as_str()
+            .unwrap()
+            .contains("test backend"));
+        for logo in ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"] {
+            assert!(spec_dir.join(logo).is_file(), "{logo}");
+        }
+        assert_eq!(
+            fs::read(spec_dir.join("logo-64x64.png")).unwrap()[..8],
+            *b"\x89PNG\r\n\x1a\n"
+        );
+        assert_eq!(fs::read(prefix.join("conda-meta/history")).unwrap(), b"");
+
+        // A kernel spec without its module is refused, and the last install stays.
+        let other = dir.join("other.js");
+        fs::write(&other, "x").unwrap();
+        fs::write(dir.join("other.wasm"), "x").unwrap();
+        let msg = format!("{:#}", install(&prefix, &[other], Some(&spec)).unwrap_err());
+        assert!(msg.contains("bin/xlean.js"), "{msg}");
+        assert!(prefix.join("bin/xlean.js").is_file());
     }
 }

@@ -1,5 +1,5 @@
 //! The kernel shell (lean-wasm/kernel) linked into the two test modules:
-//! - `xlean-test.js/.wasm`: the shell with the test backend (backend_test.c);
+//! - `kernel-test/xlean.js/.wasm`: the shell with the test backend (backend_test.c);
 //! - `xlean.js/.wasm` in `kernel-fake-lean/`: the shell with the REAL backend (backend_lean.c),
 //!   built through the CMake project's `XLEAN_BACKEND=lean` route exactly as the build driver
 //!   will, but linked against a fake Lean (tests/fixtures/kernel/fake-lean: our own stand-in for
@@ -27,7 +27,7 @@ use crate::{paths, pins::Pins, runner::Step, toolchain::Toolchain, util};
 /// The modules the Node tests load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestModules {
-    /// The shell with the test backend: `<build>/kernel-test/xlean-test.js`.
+    /// The shell with the test backend: `<build>/kernel-test/xlean.js`.
     pub test_backend: PathBuf,
     /// The shell with the real backend over the fake Lean: `<build>/kernel-fake-lean/xlean.js`.
     pub lean_backend: PathBuf,
@@ -53,7 +53,7 @@ pub(super) fn build_test_kernel_in(
         dirs,
         "kernel-test",
         &["-DXLEAN_BACKEND=test".to_string()],
-        "xlean-test",
+        "xlean",
     )?;
     let fake = fake_lean_library(tc, dirs)?;
     let lean_backend = link_module(

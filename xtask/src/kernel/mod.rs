@@ -1,5 +1,5 @@
 //! The kernel shell: xeus and xeus-lite built for wasm64, the xlean interpreter linked with the
-//! test backend into `xlean-test.js/.wasm`, and the Node tests that drive it the way the
+//! test backend into `kernel-test/xlean.js/.wasm`, and the Node tests that drive it the way the
 //! JupyterLite worker does. docs/kernel-shell.md explains the whole of it.
 //!
 //! What the other commands call:
