@@ -49,7 +49,7 @@ struct SuiteResult {
 pub fn run(args: Args) -> Result<()> {
     let start = Instant::now();
     if !args.skip_install {
-        runner::timed("toolchain install", || toolchain::install_default())?;
+        runner::timed("toolchain install", toolchain::install_default)?;
     }
     let tc = Toolchain::load()?;
     let pins = Pins::load()?;
@@ -218,7 +218,7 @@ fn parse_libtest(text: &str) -> Counts {
     let mut c = Counts::default();
     for line in text.lines() {
         let Some(rest) = line
-            .trim_start_matches(|ch: char| ch == ' ' || ch == '|')
+            .trim_start_matches([' ', '|'])
             .strip_prefix("test result: ")
         else {
             continue;

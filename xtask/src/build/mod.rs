@@ -363,7 +363,7 @@ pub fn build(args: &Args) -> Result<Report> {
         "oleans",
         stamp::metadata_fingerprint(&lean_out.lib, &embedded)?,
     );
-    stages.stage("oleans", &inputs, &[manifest.clone()], || {
+    stages.stage("oleans", &inputs, std::slice::from_ref(&manifest), || {
         oleans::stage(
             &lean_out.lib,
             &embedded,
@@ -491,7 +491,7 @@ pub fn build(args: &Args) -> Result<Report> {
     // symtab: the dlsym replacement, from the archives.
     let mut inputs = Inputs::new();
     inputs.add("archives", &archives_fp);
-    stages.stage("symtab", &inputs, &[symtab_cpp.clone()], || {
+    stages.stage("symtab", &inputs, std::slice::from_ref(&symtab_cpp), || {
         let summary = symtab::generate(&archives, &[], &symtab_cpp)?;
         runner::note(&summary.to_string());
         Ok(())
@@ -511,8 +511,14 @@ pub fn build(args: &Args) -> Result<Report> {
     let mut inputs = Inputs::new();
     inputs
         .add("archives", &archives_fp)
-        .add("symtab", stamp::content_fingerprint(&[symtab_cpp.clone()])?)
-        .add("embedded", stamp::content_fingerprint(&[manifest.clone()])?)
+        .add(
+            "symtab",
+            stamp::content_fingerprint(std::slice::from_ref(&symtab_cpp))?,
+        )
+        .add(
+            "embedded",
+            stamp::content_fingerprint(std::slice::from_ref(&manifest))?,
+        )
         .add(
             "probe sources",
             stamp::content_fingerprint(&[
