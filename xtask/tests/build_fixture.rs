@@ -210,6 +210,8 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         "lookup:no_such_symbol",
         "read:/lib/lean/Init/Prelude.olean",
         "read:/lib/lean/Std/Fixture.olean",
+        "read:/lib/lean/XLean/Display.olean",
+        "read:/lib/lean/XLean/Repl.olean",
     ]);
     assert_eq!(
         line_of(&answers, "call2 l_Fixture_add "),
@@ -251,10 +253,23 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
             fnv1a64(&prelude)
         )
     );
-    // Only Init is embedded by default.
+    // Only Init is embedded by default, and of the kernel's modules the one notebooks import.
     assert_eq!(
         line_of(&answers, "read /lib/lean/Std/Fixture.olean "),
         "read /lib/lean/Std/Fixture.olean missing"
+    );
+    let display = fs::read(fx.lean_out.join("lib/lean/XLean/Display.olean")).unwrap();
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/XLean/Display.olean "),
+        format!(
+            "read /lib/lean/XLean/Display.olean {} {:016x}",
+            display.len(),
+            fnv1a64(&display)
+        )
+    );
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/XLean/Repl.olean "),
+        "read /lib/lean/XLean/Repl.olean missing"
     );
 
     // 2b. The kernel module, linked with the Lean libraries (the real backend over the fixture's
