@@ -10,20 +10,23 @@
 //! ran the build says "up to date". `--explain` prints why each stage ran.
 
 pub mod bench;
+pub mod lean_out;
 pub mod oleans;
 pub mod prefix;
 pub mod stamp;
 
 use std::{
     fmt::Write as _,
-    fs,
     path::{Path, PathBuf},
     time::Instant,
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
-use self::stamp::{Freshness, Inputs, Stamp};
+use self::{
+    lean_out::{LeanOutput, Origin},
+    stamp::{Freshness, Inputs, Stamp},
+};
 use crate::{
     abi_check, fetch, kernel, patch, paths,
     pins::Pins,
@@ -39,6 +42,7 @@ pub struct Args {
     pub sources: fetch::SourceOptions,
     /// Lean's output made on a host with the pinned Lean: `DIR/c/**.c` (Init, Std, Lean and the
     /// kernel's modules), `DIR/lib/lean` (.olean/.ir files) and `DIR/lean-version.txt`
+    /// [default: made here by the lake stage, with the official Lean of the pin]
     #[arg(long, value_name = "DIR")]
     pub lean_c: Option<PathBuf>,
     /// Build profile
@@ -48,6 +52,9 @@ pub struct Args {
     /// and the tests where the kernel's Lean output is not available)
     #[arg(long, value_enum, default_value_t = Backend::Lean)]
     pub backend: Backend,
+    /// Install the probe module only: no kernel module, no xeus build (for work on the runtime)
+    #[arg(long)]
+    pub no_kernel: bool,
     /// Which .olean trees are embedded in the module at /lib/lean
     #[arg(long, value_enum, default_value_t = oleans::Embed::Init)]
     pub embed: oleans::Embed,
@@ -124,6 +131,7 @@ pub fn fixture_args(dir: &Path, backend: Backend) -> Args {
         lean_c: Some(root.join("tests/fixtures/lean-out")),
         profile: Profile::Release,
         backend,
+        no_kernel: false,
         embed: oleans::Embed::Init,
         prefix: Some(dir.join("prefix")),
         jobs: None,
@@ -239,6 +247,7 @@ impl Stages<'_> {
 pub struct Layout {
     pub stamps: PathBuf,
     pub patched: PathBuf,
+    pub lean_out: PathBuf,
     pub oleans: PathBuf,
     pub wasm: PathBuf,
     pub generated: PathBuf,
@@ -253,6 +262,7 @@ impl Layout {
         Layout {
             stamps: build.join("stamps").join(profile),
             patched: build.join("lean4-patched"),
+            lean_out: build.join("lean-out"),
             oleans: build.join(format!("oleans-{}", args.embed.name())),
             generated: wasm.join("generated"),
             prefix: args
@@ -308,26 +318,35 @@ pub fn build(args: &Args) -> Result<Report> {
         lean_src.summary()
     };
 
-    // Lean's output: C and oleans from one Lean, the pinned one.
-    let lean_out = lean_output(args, &pins)?;
+    // Lean's output: C and oleans from one Lean, the pinned one (`--lean-c`, or the lake stage
+    // below with the official Lean of the pin). Decided now: without either, nothing runs.
+    let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
 
     // The kernel shell needs xeus and xeus-lite: sources (like lean4: fetched, a local copy or a
     // mirror), built into a wasm64 prefix that every profile shares (their own stamps decide).
-    let kernel = match kernel::kernel_sources(&pins, &args.sources)? {
-        None => {
-            report.skipped.push(format!(
-                "the kernel module (bin/xlean.js, kernel.json): {}. This build installs the probe \
-                 module only",
-                kernel::SOURCES_MISSING
-            ));
-            None
-        }
-        Some(sources) => {
-            if args.backend == Backend::Lean {
-                lean_out.check_kernel_modules()?;
+    let kernel_sources = if args.no_kernel {
+        report.skipped.push(
+            "the kernel module (bin/xlean.js, kernel.json): --no-kernel was given; this build \
+             installs the probe module only"
+                .into(),
+        );
+        None
+    } else {
+        match kernel::kernel_sources(&pins, &args.sources)? {
+            None => {
+                report.skipped.push(format!(
+                    "the kernel module (bin/xlean.js, kernel.json): {}. This build installs the \
+                     probe module only",
+                    kernel::SOURCES_MISSING
+                ));
+                None
             }
-            Some(kernel::build_deps(&tc, &sources)?)
+            some => some,
         }
+    };
+    let kernel = match kernel_sources {
+        None => None,
+        Some(sources) => Some(kernel::build_deps(&tc, &sources)?),
     };
 
     let mut stages = Stages {
@@ -354,6 +373,48 @@ pub fn build(args: &Args) -> Result<Report> {
             Ok(())
         },
     )?;
+
+    // lake: Lean's output made here, when it was not given.
+    let lean_out = match &origin {
+        Origin::Given(dir) => lean_out::read_given(dir, &pins)?,
+        Origin::Host(host) => {
+            let package = paths::project_root().join("lean-wasm");
+            let mut stdlib: Vec<PathBuf> = lean_out::stdlib_modules(&lean_src.dir)?
+                .into_iter()
+                .map(|m| lean_src.dir.join("src").join(m))
+                .collect();
+            stdlib.sort();
+            let mut inputs = Inputs::new();
+            inputs
+                .add("lean", &host.version_line)
+                .add(
+                    "stdlib sources",
+                    stamp::metadata_fingerprint(&lean_src.dir, &stdlib)?,
+                )
+                .add(
+                    "kernel package",
+                    stamp::content_fingerprint(&lean_out::kernel_package_files(&package)?)?,
+                );
+            let key = util::sha256_bytes(format!("{:?}", inputs.0).as_bytes());
+            let jobs = args.jobs.unwrap_or_else(default_jobs);
+            stages.stage(
+                "lake",
+                &inputs,
+                &[layout.lean_out.join("lean-version.txt")],
+                || {
+                    lean_out::generate(host, &lean_src.dir, &package, &layout.lean_out, &key, jobs)
+                        .map(|_| ())
+                },
+            )?;
+            LeanOutput {
+                c: layout.lean_out.join("c"),
+                lib: layout.lean_out.join("lib/lean"),
+            }
+        }
+    };
+    if kernel.is_some() && args.backend == Backend::Lean {
+        lean_out.check_kernel_modules()?;
+    }
 
     // oleans: the files embedded at /lib/lean, staged with hard links.
     let embedded = oleans::select(&lean_out.lib, args.embed)?;
@@ -584,117 +645,8 @@ pub fn build(args: &Args) -> Result<Report> {
     Ok(report)
 }
 
-/// Lean's output for one build: C grouped by library, and the lib/lean tree.
-struct LeanOutput {
-    c: PathBuf,
-    lib: PathBuf,
-}
-
-impl LeanOutput {
-    /// The real backend calls the kernel's own Lean modules (`XLean`, lean-wasm/): their C must
-    /// be in the Lean output too.
-    fn check_kernel_modules(&self) -> Result<()> {
-        let root = self.c.join("XLean.c");
-        ensure!(
-            root.is_file(),
-            "the Lean output has no C for the kernel's own modules ({} is missing)\n  \
-             fix: generate it with the pinned Lean from lean-wasm/ (`lake build XLean:c`, see \
-             docs/lean-host.md) into the --lean-c folder, or pass `--backend test` to link the \
-             kernel with the test backend (no Lean inside)",
-            root.display()
-        );
-        Ok(())
-    }
-
-    /// `XLEAN_INIT_C`, `XLEAN_STD_C`, `XLEAN_LEAN_C` (the stdlib, by top module) and
-    /// `XLEAN_KERNEL_C` (everything else: the kernel's own modules).
-    fn c_groups(&self) -> Result<Vec<(&'static str, Vec<PathBuf>)>> {
-        let mut groups: Vec<(&'static str, Vec<PathBuf>)> = vec![
-            ("XLEAN_INIT_C", vec![]),
-            ("XLEAN_STD_C", vec![]),
-            ("XLEAN_LEAN_C", vec![]),
-            ("XLEAN_KERNEL_C", vec![]),
-        ];
-        for f in stamp::files_under(&self.c, &[".c"])? {
-            let top = f
-                .strip_prefix(&self.c)?
-                .components()
-                .next()
-                .map(|c| c.as_os_str().to_string_lossy().to_string());
-            let top = top.as_deref().map(|t| t.trim_end_matches(".c"));
-            let i = match top {
-                Some("Init") => 0,
-                Some("Std") => 1,
-                Some("Lean") => 2,
-                _ => 3,
-            };
-            groups[i].1.push(f);
-        }
-        ensure!(
-            !groups[0].1.is_empty(),
-            "{} holds no C for Init (expected {}/Init/**.c)",
-            self.c.display(),
-            self.c.display()
-        );
-        Ok(groups)
-    }
-}
-
-fn lean_output(args: &Args, pins: &Pins) -> Result<LeanOutput> {
-    let Some(dir) = &args.lean_c else {
-        bail!(
-            "no Lean output to build from.\n  The C for Init/Std/Lean and the .olean files must come from the pinned Lean \
-             ({}), which is not on this machine.\n  fix: run the lake stage on a host with the official toolchain and pass \
-             its output with --lean-c DIR (DIR/c/**.c, DIR/lib/lean, DIR/lean-version.txt)",
-            pins.lean_toolchain()
-        );
-    };
-    let dir = paths::absolute(dir);
-    let out = LeanOutput {
-        c: dir.join("c"),
-        lib: dir.join("lib/lean"),
-    };
-    for (what, p) in [("C", &out.c), ("lib/lean", &out.lib)] {
-        ensure!(
-            p.is_dir(),
-            "--lean-c {}: no {what} folder at {}",
-            dir.display(),
-            p.display()
-        );
-    }
-    let version_file = dir.join("lean-version.txt");
-    let version = fs::read_to_string(&version_file).with_context(|| {
-        format!(
-            "--lean-c {}: cannot read {} (what `lean --version` printed where the C was made)",
-            dir.display(),
-            version_file.display()
-        )
-    })?;
-    check_lean_version(version.trim(), pins)
-        .with_context(|| format!("{} was not made by the pinned Lean", version_file.display()))?;
-    Ok(out)
-}
-
-/// The C and the .olean files must come from the pinned Lean: refuse any other version.
-pub fn check_lean_version(version: &str, pins: &Pins) -> Result<()> {
-    let want = pins.lean.tag.trim_start_matches('v');
-    ensure!(
-        version.contains(&format!("version {want},")) || version.contains(&format!("version {want} ")),
-        "it says `{version}`, but pins.toml pins Lean {} (commit {})\n  fix: regenerate the C and .olean files \
-         with the pinned toolchain ({})",
-        pins.lean.tag,
-        pins.lean.commit,
-        pins.lean_toolchain()
-    );
-    if version.contains("commit ") {
-        ensure!(
-            version.contains(&pins.lean.commit),
-            "it says `{version}`: not commit {} of {}",
-            pins.lean.commit,
-            pins.lean.tag
-        );
-    }
-    Ok(())
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// The runtime, kernel and library C++ files the wasm build compiles, from the patched tree.

@@ -940,7 +940,11 @@ pub fn generate_c(
     }
 }
 
-fn lake_build_c(o: &OfficialLean, package_root: &Path, targets: &[String]) -> Result<GeneratedC> {
+pub(crate) fn lake_build_c(
+    o: &OfficialLean,
+    package_root: &Path,
+    targets: &[String],
+) -> Result<GeneratedC> {
     let lake = o.lake.clone().with_context(|| {
         format!(
             "the official Lean at {} has no `lake` beside it\n  fix: install the full toolchain with elan",
