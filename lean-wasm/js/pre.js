@@ -3,6 +3,7 @@
 //
 // 1. Lean's paths in the module's environment.
 // 2. The stdout/stderr capture that lean-wasm/kernel/stdio_capture.cpp drives (`xleanStdio`).
+// 3. Bundles: .olean trees shipped beside the module (`cargo xtask build --bundles`).
 
 // 1. Lean's paths. The Init/Std/Lean .olean files are embedded at /lib/lean. Lean finds them
 // through its sysroot (LEAN_SYSROOT, whose lib/lean it searches) and LEAN_PATH. ENV is what
@@ -73,3 +74,119 @@ var xleanStdio = (function () {
     },
   };
 })();
+
+// 3. Bundles. With `cargo xtask build --bundles`, Std and Lean are not embedded but shipped next
+// to the module as gzip'd tar files, listed in xlean-bundles.json. Before the C runtime starts,
+// the list is read (none: nothing to do, the usual case) and every bundle is unpacked into the
+// file system (/lib/lean), so Lean finds the files as if they were embedded. gzip is undone by the
+// platform's DecompressionStream (browsers, workers and Node 18+); the tar reader below knows
+// plain files, directories and GNU long names, which is all `cargo xtask build` writes.
+Module['preRun'].push(function xleanBundles() {
+  addRunDependency('xlean-bundles');
+  xleanLoadBundles().then(
+    function () {
+      removeRunDependency('xlean-bundles');
+    },
+    function (e) {
+      // A list that names a bundle that cannot be read is a broken install: say so and stop.
+      // abort() rejects the module's promise with this reason, then throws; the throw has no
+      // one to reach here.
+      try {
+        abort('xlean: cannot load the .olean bundles: ' + (e && e.message ? e.message : e));
+      } catch (_) {}
+    }
+  );
+});
+
+function xleanReadFile(name) {
+  var url = locateFile(name);
+  if (typeof process === 'object' && process.versions && process.versions.node) {
+    return require('fs').promises.readFile(url).then(
+      function (b) {
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      },
+      function (e) {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      }
+    );
+  }
+  return fetch(url).then(function (r) {
+    if (r.status === 404) return null;
+    if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+    return r.arrayBuffer().then(function (b) {
+      return new Uint8Array(b);
+    });
+  });
+}
+
+function xleanGunzip(bytes) {
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Response(stream).arrayBuffer().then(function (b) {
+    return new Uint8Array(b);
+  });
+}
+
+// Writes every file of a tar archive under `into`; returns how many.
+function xleanUntar(tar, into) {
+  var text = function (from, len) {
+    var end = from;
+    while (end < from + len && tar[end] !== 0) end++;
+    return new TextDecoder().decode(tar.subarray(from, end));
+  };
+  var count = 0;
+  var longName = null;
+  for (var at = 0; at + 512 <= tar.length; ) {
+    if (tar[at] === 0) break; // the zero blocks at the end
+    var header = at;
+    var name = text(header, 100);
+    var size = parseInt(text(header + 124, 12).trim() || '0', 8);
+    var type = String.fromCharCode(tar[header + 156] || 48);
+    var data = tar.subarray(header + 512, header + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+    if (type === 'L') {
+      longName = new TextDecoder().decode(data).replace(/\0+$/, '');
+      continue;
+    }
+    // POSIX ustar ("ustar\0") may split a long name into prefix + name; GNU headers ("ustar ")
+    // use that space for other things.
+    var posix = text(header + 257, 6) === 'ustar' && tar[header + 262] === 0;
+    var prefix = posix ? text(header + 345, 155) : '';
+    var path = longName || (prefix ? prefix + '/' + name : name);
+    longName = null;
+    path = path.replace(/^(\.\/)+/, '');
+    if (path === '' || path === '.' || path === './') continue;
+    if (path.split('/').indexOf('..') >= 0 || path.charAt(0) === '/') {
+      throw new Error('a bundle entry leaves its folder: ' + path);
+    }
+    var full = into + '/' + path.replace(/\/+$/, '');
+    if (type === '5') {
+      FS.mkdirTree(full);
+    } else if (type === '0' || type === '\0') {
+      FS.mkdirTree(full.substring(0, full.lastIndexOf('/')));
+      FS.writeFile(full, data);
+      count++;
+    }
+  }
+  return count;
+}
+
+function xleanLoadBundles() {
+  return xleanReadFile('xlean-bundles.json').then(function (listBytes) {
+    if (!listBytes) return;
+    var list = JSON.parse(new TextDecoder().decode(listBytes)).bundles || [];
+    return list.reduce(function (done, bundle) {
+      return done.then(function () {
+        return xleanReadFile(bundle.file).then(function (gz) {
+          if (!gz) throw new Error(bundle.file + ' is listed in xlean-bundles.json but missing');
+          return xleanGunzip(gz).then(function (tar) {
+            var n = xleanUntar(tar, bundle.into || '/lib/lean');
+            if (bundle.files !== undefined && n !== bundle.files) {
+              throw new Error(bundle.file + ' holds ' + n + ' files, the list says ' + bundle.files);
+            }
+          });
+        });
+      });
+    }, Promise.resolve());
+  });
+}

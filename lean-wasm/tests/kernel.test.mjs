@@ -9,6 +9,7 @@ import {
   KernelSession,
   kinds,
   loadModule,
+  modulePath,
   skipReason,
   streamText,
 } from './kernel-harness.mjs';
@@ -249,4 +250,56 @@ test('a backend that failed to start says why on execute and in kernel_info', { 
   const info = s.request('kernel_info_request', {}).reply.content;
   assert.match(info.banner, /not available: no \.olean files/);
   assert.deepEqual(printed, [], 'nothing printed to the console (no debug output)');
+});
+
+// Bundles (`cargo xtask build --bundles`): .olean trees shipped as gzip'd tar files next to the
+// module and unpacked into /lib/lean by pre.js before the runtime starts. The archives here are
+// made by the system's GNU tar (a long path included, which GNU tar writes as a long-name entry).
+async function moduleWithBundles(list, files) {
+  const { mkdtempSync, mkdirSync, writeFileSync, copyFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const dir = mkdtempSync(path.join(tmpdir(), 'xlean-bundles-'));
+  const js = path.join(dir, 'xlean.js');
+  copyFileSync(modulePath, js);
+  copyFileSync(modulePath.replace(/\.js$/, '.wasm'), path.join(dir, 'xlean.wasm'));
+  const tree = path.join(dir, 'tree');
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(tree, name)), { recursive: true });
+    writeFileSync(path.join(tree, name), text);
+  }
+  execFileSync('tar', ['--format=gnu', '-czf', path.join(dir, 'xlean-std.tar.gz'), '-C', tree, '.']);
+  if (list) writeFileSync(path.join(dir, 'xlean-bundles.json'), JSON.stringify(list));
+  return js;
+}
+
+const LONG = `Std/${'Deep/'.repeat(22)}Long.olean`; // over 100 bytes: a GNU long-name entry
+
+test('bundles listed beside the module are unpacked into /lib/lean before start', { skip: skipReason }, async () => {
+  const files = { 'Std.olean': 'std root', 'Std/Data/Fixture.olean': 'fixture', [LONG]: 'long' };
+  const js = await moduleWithBundles(
+    { bundles: [{ file: 'xlean-std.tar.gz', into: '/lib/lean', files: 3 }] },
+    files,
+  );
+  const M = await loadModule({ module: js });
+  for (const [name, text] of Object.entries(files)) {
+    assert.equal(M.FS.readFile(`/lib/lean/${name}`, { encoding: 'utf8' }), text, name);
+  }
+  // The kernel still starts and answers.
+  const s = new KernelSession(M);
+  assert.equal(s.execute('eval 1 + 2').reply.content.status, 'ok');
+});
+
+test('a bundle list that names a missing or different bundle stops the module with the reason', { skip: skipReason }, async () => {
+  const missing = await moduleWithBundles({ bundles: [{ file: 'xlean-lean.tar.gz', files: 1 }] }, { 'Std.olean': 'x' });
+  await assert.rejects(loadModule({ module: missing, printErr: () => {} }), /xlean-lean\.tar\.gz is listed in xlean-bundles\.json but missing/);
+  const miscounted = await moduleWithBundles({ bundles: [{ file: 'xlean-std.tar.gz', files: 5 }] }, { 'Std.olean': 'x' });
+  await assert.rejects(loadModule({ module: miscounted, printErr: () => {} }), /holds 1 files, the list says 5/);
+});
+
+test('without a bundle list nothing is unpacked', { skip: skipReason }, async () => {
+  const js = await moduleWithBundles(null, { 'Std.olean': 'x' });
+  const M = await loadModule({ module: js });
+  assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false);
 });

@@ -125,6 +125,55 @@ impl Fixture {
     }
 }
 
+fn prefix_has_kernel(fx: &Fixture) -> bool {
+    fx.build_dir.join("prefix/bin/xlean.js").is_file()
+}
+
+impl Fixture {
+    /// The installed bundles: listed, and unpacked by the kernel's JS glue into /lib/lean,
+    /// byte for byte (while only Init is embedded).
+    fn check_bundles(&self) {
+        let bin = self.build_dir.join("prefix/bin");
+        for f in [
+            "xlean-bundles.json",
+            "xlean-std.tar.gz",
+            "xlean-lean.tar.gz",
+        ] {
+            assert!(bin.join(f).is_file(), "no {f} in the prefix");
+        }
+        let harness = root().join("lean-wasm/tests/kernel-harness.mjs");
+        let script = format!(
+            "import {{ loadModule }} from {harness:?};\n\
+             const M = await loadModule({{ module: {js:?} }});\n\
+             for (const f of ['Std/Fixture.olean', 'Lean/Fixture.olean', 'Init/Prelude.olean'])\n\
+               console.log(f + ' ' + Buffer.from(M.FS.readFile('/lib/lean/' + f)).toString('hex'));\n",
+            js = bin.join("xlean.js").display().to_string(),
+        );
+        let out = Command::new(&self.node)
+            .args(["--input-type=module", "-e", &script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for f in [
+            "Std/Fixture.olean",
+            "Lean/Fixture.olean",
+            "Init/Prelude.olean",
+        ] {
+            let want: String = fs::read(self.lean_out.join("lib/lean").join(f))
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(line_of(&stdout, &format!("{f} ")), format!("{f} {want}"));
+        }
+    }
+}
+
 fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in bytes {
@@ -241,6 +290,20 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         eprintln!("{skip}");
     } else {
         fx.check_kernel();
+    }
+
+    // 2c. `--bundles`: Std and Lean beside the module, unpacked into /lib/lean when the kernel
+    //     starts; a later build without the flag installs without them again.
+    if prefix_has_kernel(&fx) {
+        let out = fx.build_command().arg("--bundles").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fx.check_bundles();
+        assert!(fx.build().status.success());
+        assert!(!fx.build_dir.join("prefix/bin/xlean-bundles.json").exists());
     }
 
     // 3. A second build is a no-op.

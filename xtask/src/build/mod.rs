@@ -52,6 +52,11 @@ pub struct Args {
     /// and the tests where the kernel's Lean output is not available)
     #[arg(long, value_enum, default_value_t = Backend::Lean)]
     pub backend: Backend,
+    /// Ship Std and Lean beside the module as compressed bundles (`bin/xlean-std.tar.gz`,
+    /// `bin/xlean-lean.tar.gz`), which the kernel unpacks into /lib/lean when it starts, instead
+    /// of embedding them (with `--embed init`)
+    #[arg(long)]
+    pub bundles: bool,
     /// Install the probe module only: no kernel module, no xeus build (for work on the runtime)
     #[arg(long)]
     pub no_kernel: bool,
@@ -131,6 +136,7 @@ pub fn fixture_args(dir: &Path, backend: Backend) -> Args {
         lean_c: Some(root.join("tests/fixtures/lean-out")),
         profile: Profile::Release,
         backend,
+        bundles: false,
         no_kernel: false,
         embed: oleans::Embed::Init,
         prefix: Some(dir.join("prefix")),
@@ -277,6 +283,10 @@ impl Layout {
 
 pub fn build(args: &Args) -> Result<Report> {
     let start = Instant::now();
+    ensure!(
+        !(args.bundles && args.embed == oleans::Embed::All),
+        "--bundles ships Std and Lean beside the module, --embed all puts them inside it: choose one"
+    );
     let pins = Pins::load()?;
     let layout = Layout::new(args);
     let mut report = Report {
@@ -432,6 +442,34 @@ pub fn build(args: &Args) -> Result<Report> {
             &manifest,
         )
     })?;
+
+    // bundles: Std and Lean as compressed archives beside the module (`--bundles`).
+    let bundles_dir = layout.wasm.join("bundles");
+    let mut bundle_files = Vec::new();
+    if args.bundles {
+        let mut inputs = Inputs::new();
+        let mut files = Vec::new();
+        for root in oleans::BUNDLED_ROOTS {
+            files.extend(oleans::select_root(&lean_out.lib, root)?);
+        }
+        inputs.add(
+            "bundled files",
+            stamp::metadata_fingerprint(&lean_out.lib, &files)?,
+        );
+        let list = bundles_dir.join(oleans::BUNDLE_LIST);
+        stages.stage("bundles", &inputs, std::slice::from_ref(&list), || {
+            let written = oleans::write_bundles(&lean_out.lib, &bundles_dir)?;
+            for f in &written {
+                runner::note(&format!(
+                    "bundle {} ({} bytes)",
+                    f.display(),
+                    std::fs::metadata(f)?.len()
+                ));
+            }
+            Ok(())
+        })?;
+        bundle_files = stamp::files_under(&bundles_dir, &[""])?;
+    }
 
     // configure: the source lists and every setting, then `emcmake cmake` when they changed.
     let runtime_sources = runtime_sources(&layout.patched)?;
@@ -622,6 +660,10 @@ pub fn build(args: &Args) -> Result<Report> {
             "modules",
             stamp::metadata_fingerprint(Path::new("/"), &link_outputs)?,
         )
+        .add(
+            "bundles",
+            stamp::metadata_fingerprint(Path::new("/"), &bundle_files)?,
+        )
         .add("prefix", layout.prefix.display().to_string())
         .add(
             "kernel spec",
@@ -638,7 +680,7 @@ pub fn build(args: &Args) -> Result<Report> {
         );
     }
     stages.stage("install", &inputs, &installed, || {
-        prefix::install(&layout.prefix, &modules, spec.as_ref())
+        prefix::install_with(&layout.prefix, &modules, &bundle_files, spec.as_ref())
     })?;
 
     report.total_secs = start.elapsed().as_secs_f64();

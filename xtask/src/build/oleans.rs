@@ -82,6 +82,89 @@ pub fn select(lib: &Path, embed: Embed) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The trees that `--bundles` ships beside the module instead of embedding them.
+pub const BUNDLED_ROOTS: &[&str] = &["Std", "Lean"];
+
+/// The bundle list the kernel's JS glue reads (lean-wasm/js/pre.js), next to `xlean.js`.
+pub const BUNDLE_LIST: &str = "xlean-bundles.json";
+
+/// The files of one stdlib tree (`<root>.*` and `<root>/**`), sorted; empty when absent.
+pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for suffix in SUFFIXES {
+        let top = lib.join(format!("{root}{suffix}"));
+        if top.is_file() {
+            files.push(top);
+        }
+    }
+    let dir = lib.join(root);
+    if dir.is_dir() {
+        files.extend(stamp::files_under(&dir, SUFFIXES)?);
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Writes one gzip'd tar per root of [`BUNDLED_ROOTS`] that has files (`xlean-<root>.tar.gz`,
+/// paths relative to `lib`, so they unpack into /lib/lean) and the list [`BUNDLE_LIST`] into
+/// `dest` (made afresh). The archives are byte-for-byte reproducible: sorted entries, no dates,
+/// no owners. Returns the files written.
+pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
+    let mut list = Vec::new();
+    util::make_dir_atomically(dest, |partial| {
+        for root in BUNDLED_ROOTS {
+            let files = select_root(lib, root)?;
+            if files.is_empty() {
+                continue;
+            }
+            let name = format!("xlean-{}.tar.gz", root.to_lowercase());
+            let raw = write_tar_gz(lib, &files, &partial.join(&name))?;
+            list.push(serde_json::json!({
+                "file": name, "into": "/lib/lean", "files": files.len(), "bytes": raw
+            }));
+        }
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "bundles": list }))? + "\n";
+        fs::write(partial.join(BUNDLE_LIST), text)?;
+        Ok(())
+    })?;
+    let mut written: Vec<PathBuf> = fs::read_dir(dest)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    written.sort();
+    Ok(written)
+}
+
+/// A reproducible `.tar.gz` of `files` (under `lib`); returns the bytes before compression.
+fn write_tar_gz(lib: &Path, files: &[PathBuf], to: &Path) -> Result<u64> {
+    let out = fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let gz =
+        flate2::write::GzEncoder::new(std::io::BufWriter::new(out), flate2::Compression::new(6));
+    let mut tar = tar::Builder::new(gz);
+    let mut raw = 0;
+    for f in files {
+        let rel = f
+            .strip_prefix(lib)
+            .context("an .olean outside its lib/lean tree")?;
+        let data = fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, rel, data.as_slice())
+            .with_context(|| format!("cannot add {} to {}", rel.display(), to.display()))?;
+        raw += data.len() as u64;
+    }
+    let gz = tar.into_inner()?;
+    gz.finish()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    Ok(raw)
+}
+
 /// Links `files` (under `lib`) into `dest` (made afresh) and writes `manifest` (the list with
 /// sizes), which the link depends on.
 pub fn stage(lib: &Path, files: &[PathBuf], dest: &Path, manifest: &Path) -> Result<()> {
@@ -139,6 +222,52 @@ mod tests {
         let all = select(&lib, Embed::All).unwrap();
         assert!(all.iter().any(|f| f.ends_with("Std/Fixture.olean")));
         assert!(!all.iter().any(|f| f.ends_with("XLean/Repl.olean")));
+    }
+
+    #[test]
+    fn bundles_are_reproducible_tarballs_of_std_and_lean_with_their_list() {
+        let lib = crate::paths::project_root().join("tests/fixtures/lean-out/lib/lean");
+        let dir = util::test_dir("oleans-bundles");
+        let first = write_bundles(&lib, &dir.join("a")).unwrap();
+        let second = write_bundles(&lib, &dir.join("b")).unwrap();
+        let names: Vec<String> = first
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "xlean-bundles.json",
+                "xlean-lean.tar.gz",
+                "xlean-std.tar.gz"
+            ]
+        );
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(
+                fs::read(a).unwrap(),
+                fs::read(b).unwrap(),
+                "{}",
+                a.display()
+            );
+        }
+        // The Std bundle holds exactly Std's files, by their paths under lib/lean.
+        let gz = fs::File::open(dir.join("a/xlean-std.tar.gz")).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+        let mut inside = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            assert_eq!(data, fs::read(lib.join(&path)).unwrap(), "{path}");
+            inside.push(path);
+        }
+        assert_eq!(inside, ["Std/Fixture.olean", "Std.olean"]);
+        let list: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("a/xlean-bundles.json")).unwrap())
+                .unwrap();
+        assert_eq!(list["bundles"][0]["file"], "xlean-std.tar.gz");
+        assert_eq!(list["bundles"][0]["files"], 2);
     }
 
     #[test]

@@ -66,7 +66,19 @@ fn versions_dir(prefix: &Path) -> PathBuf {
 
 /// Installs `modules` (each `.js` with its `.wasm` beside it) into a new prefix, with the kernel
 /// spec when `kernel` is given (the modules then include `xlean.js`), and switches `prefix` to it.
+// Without extra files: what tests and the site's tests install.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn install(prefix: &Path, modules: &[PathBuf], kernel: Option<&KernelSpec>) -> Result<()> {
+    install_with(prefix, modules, &[], kernel)
+}
+
+/// [`install`], with more files for `bin/` next to the modules (the `--bundles` archives).
+pub fn install_with(
+    prefix: &Path,
+    modules: &[PathBuf],
+    bin_files: &[PathBuf],
+    kernel: Option<&KernelSpec>,
+) -> Result<()> {
     match fs::symlink_metadata(prefix) {
         Ok(m) if !m.file_type().is_symlink() => bail!(
             "{} exists and is not an xlean prefix link (xlean installs into a link it manages)\n  \
@@ -97,6 +109,11 @@ pub fn install(prefix: &Path, modules: &[PathBuf], kernel: Option<&KernelSpec>) 
     util::make_dir_atomically(&next, |dir| {
         let bin = dir.join("bin");
         fs::create_dir_all(&bin)?;
+        for file in bin_files {
+            let to = bin.join(file.file_name().unwrap());
+            fs::copy(file, &to)
+                .with_context(|| format!("cannot copy {} into the prefix", file.display()))?;
+        }
         for m in modules {
             for file in [m.clone(), m.with_extension("wasm")] {
                 let to = bin.join(file.file_name().unwrap());
