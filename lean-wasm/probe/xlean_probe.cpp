@@ -3,6 +3,7 @@
 //   lookup:NAME          prints `lookup NAME <address>` or `lookup NAME null`
 //   call2:NAME:A:B       calls NAME as uint64_t(uint64_t, uint64_t), prints `call2 NAME <result>`
 //   read:PATH            prints `read PATH <size> <fnv1a-64 of the bytes>` or `read PATH missing`
+//   pow:B:E              B^E with the runtime's GMP (mini-gmp), prints `pow B E <decimal> <limb bits>`
 //
 // It only uses what the build generated (the symbol table) and embedded (the .olean tree), so a
 // test can compare every answer with what it computes outside the module.
@@ -14,6 +15,20 @@
 #include <string>
 
 extern "C" void* wasm_lookup_symbol(const char* name);
+
+#include <gmp.h>  // the runtime's: stubs/gmp.h over mini-gmp
+
+// B^E through the mpz API the Lean runtime's bignums use; the limb size is what must match the
+// official (x86_64, GMP-built) .olean files.
+static void gmp_pow(unsigned long base, unsigned long exp) {
+  mpz_t r;
+  mpz_init(r);
+  mpz_ui_pow_ui(r, base, exp);
+  char* text = mpz_get_str(nullptr, 10, r);
+  std::printf("pow %lu %lu %s %zu\n", base, exp, text, sizeof(mp_limb_t) * 8);
+  std::free(text);
+  mpz_clear(r);
+}
 
 static uint64_t fnv1a64(const unsigned char* data, size_t n) {
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -44,7 +59,15 @@ int main(int argc, char** argv) {
   int failures = 0;
   for (int i = 1; i < argc; i++) {
     std::string word = argv[i];
-    if (word.rfind("lookup:", 0) == 0) {
+    if (word.rfind("pow:", 0) == 0) {
+      unsigned long base = 0, exp = 0;
+      if (std::sscanf(word.c_str() + 4, "%lu:%lu", &base, &exp) != 2) {
+        std::printf("bad word %s\n", word.c_str());
+        failures++;
+        continue;
+      }
+      gmp_pow(base, exp);
+    } else if (word.rfind("lookup:", 0) == 0) {
       std::string name = word.substr(7);
       void* p = wasm_lookup_symbol(name.c_str());
       if (p)

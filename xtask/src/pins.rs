@@ -165,6 +165,8 @@ impl Pins {
         let url = source.url.replace("{version}", &version);
         let ext = if url.ends_with(".zip") {
             "zip"
+        } else if url.ends_with(".tar.xz") {
+            "tar.xz"
         } else {
             "tar.gz"
         };

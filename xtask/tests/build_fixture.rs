@@ -220,7 +220,17 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         "read:/lib/lean/Std/Fixture.olean",
         "read:/lib/lean/XLean/Display.olean",
         "read:/lib/lean/XLean/Repl.olean",
+        "pow:2:100",
+        "pow:7:40",
     ]);
+    // The runtime's bignums: mini-gmp compiled for wasm64, with 64-bit limbs like the official
+    // x86_64 GMP whose layout the .olean files use.
+    for (base, exp) in [(2u128, 100u32), (7, 40)] {
+        assert_eq!(
+            line_of(&answers, &format!("pow {base} {exp} ")),
+            format!("pow {base} {exp} {} 64", base.pow(exp))
+        );
+    }
     assert_eq!(
         line_of(&answers, "call2 l_Fixture_add "),
         "call2 l_Fixture_add 5"

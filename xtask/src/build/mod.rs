@@ -309,6 +309,8 @@ pub fn build(args: &Args) -> Result<Report> {
     // sources: lean4 (a local copy is read in place and never written to).
     let fetcher = fetch::Fetcher::new(&pins, &args.sources, fetch::Places::standard())?;
     let lean_src = fetcher.source_dir("lean4")?;
+    // mini-gmp: bignums in GMP's layout, as the official .olean files store them.
+    let gmp_dir = fetcher.source_dir("mini-gmp")?.dir.join("mini-gmp");
     let source_fp = if lean_src.is_local() {
         // A user's checkout can change under us: fingerprint what the patch stage copies.
         let mut files = Vec::new();
@@ -489,7 +491,14 @@ pub fn build(args: &Args) -> Result<Report> {
         // CMake needs the file to exist at configure time; the symtab stage fills it.
         util::write_atomic(&symtab_cpp, b"// filled by the symtab stage\n")?;
     }
-    let mut cmake_defs = cmake_definitions(args, &layout, &sources_cmake, &symtab_cpp, &manifest);
+    let mut cmake_defs = cmake_definitions(
+        args,
+        &layout,
+        &sources_cmake,
+        &symtab_cpp,
+        &manifest,
+        &gmp_dir,
+    );
     if let Some(deps) = &kernel {
         cmake_defs.extend(kernel_definitions(args, &pins, deps));
     }
@@ -537,6 +546,7 @@ pub fn build(args: &Args) -> Result<Report> {
         &paths::project_root().join("stubs"),
         &[".h", ".c", ".cpp"],
     )?);
+    compile_inputs.extend([gmp_dir.join("mini-gmp.c"), gmp_dir.join("mini-gmp.h")]);
     for (_, files) in &c_groups {
         compile_inputs.extend(files.iter().cloned());
     }
@@ -775,6 +785,7 @@ fn cmake_definitions(
     sources: &Path,
     symtab: &Path,
     manifest: &Path,
+    gmp_dir: &Path,
 ) -> Vec<String> {
     let opt = match args.profile {
         Profile::Release => "-O2",
@@ -799,6 +810,7 @@ fn cmake_definitions(
             &paths::project_root().join("stubs").display(),
         ),
         d("XLEAN_SYMTAB_CPP", &symtab.display()),
+        d("XLEAN_GMP_DIR", &gmp_dir.display()),
         d("XLEAN_EMBED_DIR", &layout.oleans.join("lib/lean").display()),
         d("XLEAN_EMBED_MANIFEST", &manifest.display()),
         d("XLEAN_STACK_MB", &64),

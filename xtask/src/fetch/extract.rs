@@ -1,4 +1,5 @@
-//! Unpacking a release tarball (`.tar.gz`) into a fresh directory, refusing every entry that could
+//! Unpacking a release tarball (`.tar.gz`, or `.tar.xz` as Debian's source packages are) into a
+//! fresh directory, refusing every entry that could
 //! write, or later lead a reader, outside it.
 //!
 //! GitHub release tarballs hold one top-level folder (`lean4-<version>/…`): it is stripped, so the
@@ -38,13 +39,51 @@ pub(crate) struct Extracted {
     pub files: usize,
 }
 
-/// Extracts `tarball` into `dest`, which must exist and be empty (a fresh partial directory).
-/// Errors call the archive `name` (its artifact name: the file itself may be a `.partial`).
+/// Extracts `tarball` into `dest`, which must exist and be empty (a fresh partial directory),
+/// choosing the decompressor by the artifact `name` (`.tar.xz`, else gzip). Errors call the
+/// archive `name` (the file itself may be a `.partial`).
+pub(crate) fn extract_tarball(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+    if name.ends_with(".tar.xz") {
+        extract_tar_xz(tarball, name, dest)
+    } else {
+        extract_tar_gz(tarball, name, dest)
+    }
+}
+
+/// `.tar.xz`: the xz stream is decoded whole first (its checks prove the file is complete; these
+/// archives are a few MB), then unpacked under the same rules.
+fn extract_tar_xz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+    let file =
+        fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
+    let mut tar_bytes = Vec::new();
+    lzma_rs::xz_decompress(&mut BufReader::new(file), &mut tar_bytes)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(|| {
+            format!("{name} is corrupt or truncated (its xz stream does not decode)")
+        })?;
+    let mut reader = io::Cursor::new(tar_bytes);
+    extract_stream(&mut reader, name, dest)
+}
+
+/// Extracts `tarball` (gzip) into `dest`, which must exist and be empty (a fresh partial
+/// directory). Errors call the archive `name` (its artifact name: the file itself may be a
+/// `.partial`).
 pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
-    let t = name;
     let file =
         fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let mut gz = flate2::read::GzDecoder::new(BufReader::new(file));
+    let out = extract_stream(&mut gz, name, dest)?;
+    // Read to the end of the gzip stream: its trailer (CRC and length) is what proves the file
+    // is whole; the tar reader stops at the end-of-archive blocks and never looks at it.
+    io::copy(&mut gz, &mut io::sink()).with_context(|| {
+        format!("{name} is corrupt or truncated (its gzip trailer does not check)")
+    })?;
+    Ok(out)
+}
+
+/// Unpacks the tar stream `reader` into `dest` under the rules above.
+fn extract_stream<R: Read>(reader: &mut R, name: &str, dest: &Path) -> Result<Extracted> {
+    let t = name;
     let mut unpacker = Unpacker {
         dest: dest.to_path_buf(),
         top: None,
@@ -53,7 +92,7 @@ pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<
         out: Extracted::default(),
     };
     {
-        let mut archive = tar::Archive::new(&mut gz);
+        let mut archive = tar::Archive::new(reader);
         let entries = archive
             .entries()
             .with_context(|| format!("{t} is not a readable tar.gz archive"))?;
@@ -68,11 +107,6 @@ pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<
                 .with_context(|| format!("{t}: entry `{last}`"))?;
         }
     }
-    // Read to the end of the gzip stream: its trailer (CRC and length) is what proves the file
-    // is whole; the tar reader stops at the end-of-archive blocks and never looks at it.
-    io::copy(&mut gz, &mut io::sink()).with_context(|| {
-        format!("{t} is corrupt or truncated (its gzip trailer does not check)")
-    })?;
     if unpacker.top.is_none() {
         bail!("{t} contains no files");
     }

@@ -355,9 +355,9 @@ impl<'a> Fetcher<'a> {
     }
 
     fn archive(&self, src: &ResolvedSource) -> Result<FetchedSource> {
-        if !src.artifact.ends_with(".tar.gz") {
+        if !src.artifact.ends_with(".tar.gz") && !src.artifact.ends_with(".tar.xz") {
             bail!(
-                "{}: {} is not a .tar.gz archive; only .tar.gz sources are supported",
+                "{}: {} is not a .tar.gz or .tar.xz archive; only those are supported",
                 src.name,
                 src.url
             );
@@ -461,7 +461,7 @@ impl<'a> Fetcher<'a> {
         let expected_commit = (src.name == "lean4").then_some(self.pins.lean.commit.as_str());
         let mut extracted = None;
         let made = util::make_dir_atomically(dest, |partial| {
-            let out = extract::extract_tar_gz(&candidate.file, &src.artifact, partial)
+            let out = extract::extract_tarball(&candidate.file, &src.artifact, partial)
                 .with_context(|| refusal(src, &candidate.obtained))?;
             if let (Some(expected), Some(found)) = (expected_commit, &out.commit) {
                 if found != expected {
@@ -515,6 +515,7 @@ fn layout_marker(name: &str) -> Option<&'static str> {
         "xeus" => Some("include/xeus"),
         "xeus-lite" => Some("include/xeus-lite"),
         "nlohmann_json" => Some("include/nlohmann"),
+        "mini-gmp" => Some("mini-gmp"),
         _ => None,
     }
 }

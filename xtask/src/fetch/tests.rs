@@ -1184,3 +1184,55 @@ fn a_tilde_means_the_home_folder() {
         Path::new("~user/b")
     );
 }
+
+/// Debian's source packages are `.tar.xz` (the mini-gmp pin): extracted under the same rules,
+/// and a truncated or corrupt one is refused by name without being recorded.
+#[test]
+fn a_tar_xz_archive_is_extracted_and_a_truncated_one_refused() {
+    let tar = {
+        let t = Tgz::new()
+            .dir("demo-1.0/")
+            .file("demo-1.0/mini-gmp/mini-gmp.c", "int mpz;\n")
+            .file("demo-1.0/README", "xz demo\n");
+        t.0.into_inner().unwrap()
+    };
+    let mut xz = Vec::new();
+    lzma_rs::xz_compress(&mut std::io::Cursor::new(&tar), &mut xz).unwrap();
+
+    let s = Scratch::new("xz");
+    let mut pins = s.pins.clone();
+    pins.sources.insert(
+        "demo".into(),
+        Source {
+            version: Some("1.0".into()),
+            url: UNREACHABLE.replace(".tar.gz", ".tar.xz"),
+        },
+    );
+    let s = Scratch { pins, ..s };
+    let mirror = s.mirror_with("demo-1.0.tar.xz", &xz);
+    let f = s.fetch("demo", &offline_with_mirror(&mirror)).unwrap();
+    assert_eq!(
+        fs::read_to_string(f.dir.join("mini-gmp/mini-gmp.c")).unwrap(),
+        "int mpz;\n"
+    );
+    assert_eq!(
+        s.lock().get("demo-1.0.tar.xz"),
+        Some(&util::sha256_bytes(&xz))
+    );
+
+    for (label, cut) in [("half", xz.len() / 2), ("end", xz.len() - 4)] {
+        let s = Scratch::new(&format!("xz-{label}"));
+        let mut pins = s.pins.clone();
+        pins.sources.get_mut("demo").unwrap().url = UNREACHABLE.replace(".tar.gz", ".tar.xz");
+        let s = Scratch { pins, ..s };
+        let mirror = s.mirror_with("demo-1.0.tar.xz", &xz[..cut]);
+        let err = err_text(s.fetch("demo", &offline_with_mirror(&mirror)));
+        assert!(err.contains("demo-1.0.tar.xz"), "{label}: {err}");
+        assert!(
+            err.contains("corrupt or truncated"),
+            "{label}: says what is wrong: {err}"
+        );
+        s.assert_nothing_left("demo-1.0.tar.xz", "demo-1.0");
+        assert!(s.lock().is_empty(), "{label}: never recorded");
+    }
+}
