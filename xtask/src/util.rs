@@ -83,6 +83,20 @@ pub fn remove_any(path: &Path) -> Result<()> {
 
 /// Makes a directory `final_dir` by filling `<final_dir>.partial` with `fill` and renaming it
 /// into place only when `fill` succeeded. A leftover partial directory is removed first.
+/// Hard-links `from` to `to` (creating `to`'s folder), or copies it where a link cannot be made
+/// (another file system).
+pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
 pub fn make_dir_atomically(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let partial = partial_path(final_dir);
     remove_any(&partial)?;

@@ -99,16 +99,7 @@ impl Fixture {
              }}\n",
             js = format!("{}.js", argv0.display()),
         );
-        let out = Command::new(&self.node)
-            .args(["--input-type=module", "-e", &script])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "the kernel did not run: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = self.node_script(&script);
         assert_eq!(line_of(&stdout, "version "), "version 4.28.0-fixture");
         assert_eq!(
             line_of(&stdout, "eval 5 3 => "),
@@ -122,6 +113,24 @@ impl Fixture {
             line_of(&stdout, "nonsense => ").starts_with("nonsense => error "),
             "{stdout}"
         );
+    }
+}
+
+impl Fixture {
+    /// Runs an ES module script with the provisioned Node; returns its stdout (fails the test
+    /// when the script fails).
+    fn node_script(&self, script: &str) -> String {
+        let out = Command::new(&self.node)
+            .args(["--input-type=module", "-e", script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "the kernel did not run: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 }
 
@@ -149,16 +158,7 @@ impl Fixture {
                console.log(f + ' ' + Buffer.from(M.FS.readFile('/lib/lean/' + f)).toString('hex'));\n",
             js = bin.join("xlean.js").display().to_string(),
         );
-        let out = Command::new(&self.node)
-            .args(["--input-type=module", "-e", &script])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = self.node_script(&script);
         for f in [
             "Std/Fixture.olean",
             "Lean/Fixture.olean",

@@ -482,15 +482,7 @@ fn link_tree_part(from: &Path, root: &str, to: &Path) -> Result<usize> {
     }
     files.extend(files_under_if_dir(&from.join(root), "")?);
     for f in &files {
-        let rel = f.strip_prefix(from)?;
-        let dest = to.join(rel);
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if fs::hard_link(f, &dest).is_err() {
-            fs::copy(f, &dest)
-                .with_context(|| format!("cannot copy {} to {}", f.display(), dest.display()))?;
-        }
+        util::link_or_copy(f, &to.join(f.strip_prefix(from)?))?;
     }
     Ok(files.len())
 }

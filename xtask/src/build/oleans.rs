@@ -59,17 +59,7 @@ pub fn select(lib: &Path, embed: Embed) -> Result<Vec<PathBuf>> {
         }
     }
     for root in embed.roots() {
-        // `Init.olean` next to the `Init/` folder, and everything under it.
-        for suffix in SUFFIXES {
-            let top = lib.join(format!("{root}{suffix}"));
-            if top.is_file() {
-                files.push(top);
-            }
-        }
-        let dir = lib.join(root);
-        if dir.is_dir() {
-            files.extend(stamp::files_under(&dir, SUFFIXES)?);
-        }
+        files.extend(select_root(lib, root)?);
     }
     files.sort();
     ensure!(
@@ -88,7 +78,8 @@ pub const BUNDLED_ROOTS: &[&str] = &["Std", "Lean"];
 /// The bundle list the kernel's JS glue reads (lean-wasm/js/pre.js), next to `xlean.js`.
 pub const BUNDLE_LIST: &str = "xlean-bundles.json";
 
-/// The files of one stdlib tree (`<root>.*` and `<root>/**`), sorted; empty when absent.
+/// The files of one stdlib tree (`Init.olean` … next to the `Init/` folder, and everything under
+/// it), sorted; empty when absent.
 pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for suffix in SUFFIXES {
@@ -174,14 +165,7 @@ pub fn stage(lib: &Path, files: &[PathBuf], dest: &Path, manifest: &Path) -> Res
             let rel = f
                 .strip_prefix(lib)
                 .context("an .olean outside its lib/lean tree")?;
-            let to = partial.join(rel);
-            if let Some(parent) = to.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            if fs::hard_link(f, &to).is_err() {
-                fs::copy(f, &to)
-                    .with_context(|| format!("cannot copy {} to {}", f.display(), to.display()))?;
-            }
+            util::link_or_copy(f, &partial.join(rel))?;
             let _ = writeln!(listing, "{} {}", fs::metadata(f)?.len(), rel.display());
         }
         Ok(())
