@@ -46,6 +46,13 @@ const KERNEL_LISTED_MS = 60_000;
 const KERNEL_START_MS = { test: 60_000, lean: 300_000 };
 const EXECUTE_MS = { test: 30_000, lean: 300_000 };
 
+// The one request the site makes outside itself, and it is upstream's: @jupyterlite/xeus 5.1.0
+// bundles mambajs, which fetches this pip<->conda name map when its chunk loads (for `%pip
+// install`, which the xlean kernel has no use for). Offline it fails and nothing depends on it;
+// any other request outside the site fails the test.
+const UPSTREAM_MAPPING_FETCH =
+  'https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json';
+
 let context;
 let page;
 let profileDir;
@@ -93,6 +100,7 @@ async function siteJson(rel) {
 
 /** Runs one cell in the page's kernel; returns the reply content and the outputs it showed. */
 async function execute(code) {
+  if (!kernelInfo) throw new Error('no kernel to run cells in: it did not start (see the test before)');
   const t0 = performance.now();
   const r = await bounded(
     page.evaluate(async (code) => {
@@ -129,7 +137,7 @@ before(async () => {
   const spec = await siteJson(`xeus/${entry.env_name}/xlean/kernel.json`);
   backend = spec.metadata?.xlean?.backend;
   assert.ok(['test', 'lean'].includes(backend), `kernel.json metadata.xlean.backend: ${backend}`);
-  console.log(`# kernel backend: ${backend} (${spec.display_name})`);
+  console.log(`kernel backend: ${backend} (${spec.display_name})`);
 
   const require = createRequire(import.meta.url);
   const { chromium } = require(playwrightDir);
@@ -273,6 +281,9 @@ test('state carries over from cell to cell', { skip }, async () => {
   });
 });
 
-test('the page asked for nothing outside the site', { skip }, () => {
-  assert.deepEqual(externalRequests, [], browserLog());
+test('the page asked for nothing outside the site but upstream\'s mapping fetch', { skip }, (t) => {
+  const others = externalRequests.filter((url) => url !== UPSTREAM_MAPPING_FETCH);
+  assert.deepEqual(others, [], browserLog());
+  const upstream = externalRequests.length - others.length;
+  if (upstream) t.diagnostic(`${upstream} request(s) for ${UPSTREAM_MAPPING_FETCH} (@jupyterlite/xeus, harmless offline)`);
 });

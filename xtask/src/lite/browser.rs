@@ -134,7 +134,7 @@ pub fn run_browser_test(
         site.display()
     );
     let mut server = Server::bind(site, 0)?;
-    server.log_errors = false; // the test reports what it needed and did not get
+    server.log_errors = false; // the test reports what the page asked for and did not get
     let server = server.spawn();
     runner::note(&format!(
         "serving {} at {} for {}",
@@ -179,6 +179,13 @@ pub fn run_browser_test(
         }
         eprintln!("{e:#}");
     }
+    runner::note(&format!(
+        "browser test: {} passed, {} failed, {} skipped (log: {})",
+        summary.passed,
+        summary.failed,
+        summary.skipped,
+        log.display()
+    ));
     summary.log = Some(log);
     Ok(summary)
 }

@@ -610,3 +610,23 @@ fn the_test_kernel_runs_cells_in_chromium() {
     assert!(summary.passed >= 8, "{log}");
     assert!(log.contains("kernel backend: test"), "{log}");
 }
+
+#[test]
+fn a_second_browser_tools_install_changes_nothing() {
+    let Some(first) = browser_tools_for_tests() else {
+        return;
+    };
+    let modified = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    let before = modified(&first.playwright_core.join("package.json"));
+    let again = browser::ensure_browser_tools(&Pins::load().unwrap(), true).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        modified(&again.playwright_core.join("package.json")),
+        before
+    );
+    assert!(
+        again.chromium_version.starts_with("Chromium "),
+        "{}",
+        again.chromium_version
+    );
+}
