@@ -108,6 +108,52 @@ fn package_version(dir: &Path) -> Option<String> {
     Some(json["version"].as_str()?.to_string())
 }
 
+/// One of the browser test's tools as `doctor` shows it. Both are optional: only the browser
+/// test needs them, and it installs them on first use.
+pub struct ToolState {
+    pub tool: &'static str,
+    pub found: String,
+    pub path: PathBuf,
+    pub wanted: String,
+    /// How to get it, when it is not there.
+    pub fix: Option<String>,
+}
+
+/// Chromium and playwright-core, looked up without installing anything.
+pub fn tool_states(pins: &Pins) -> Vec<ToolState> {
+    let fix = "cargo xtask lite --browser-test (installs it)".to_string();
+    let chromium = std::env::var_os("XLEAN_CHROMIUM")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEBIAN_CHROMIUM), PathBuf::from);
+    let version = Shell::new().ok().and_then(|sh| {
+        cmd!(sh, "{chromium} --version")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .ok()
+    });
+    let mut rows = vec![ToolState {
+        tool: "chromium",
+        found: version.as_deref().map_or("missing".into(), |v| {
+            v.split(" built").next().unwrap_or(v).to_string()
+        }),
+        path: chromium,
+        wanted: "Debian chromium (wasm64)".into(),
+        fix: version.is_none().then(|| fix.clone()),
+    }];
+    let wanted = pins.npm_version(PLAYWRIGHT).unwrap_or("?").to_string();
+    let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{wanted}"));
+    let found = package_version(&dir);
+    rows.push(ToolState {
+        tool: PLAYWRIGHT,
+        fix: (found.as_deref() != Some(wanted.as_str())).then_some(fix),
+        found: found.unwrap_or_else(|| "missing".into()),
+        path: dir,
+        wanted,
+    });
+    rows
+}
+
 /// The test file.
 pub fn test_file() -> PathBuf {
     paths::project_root().join("jupyterlite/tests/browser.test.mjs")

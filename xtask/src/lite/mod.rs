@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-pub use browser::browser_test;
+pub use browser::{browser_test, tool_states};
 pub use site::{build_site, SiteOptions};
 
 use crate::{
