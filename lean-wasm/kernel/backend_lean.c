@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <emscripten.h>
 #include <lean/lean.h>
 
 #include "xlean_backend.h"
@@ -174,6 +175,7 @@ char *xlean_backend_info(void) {
 
 char *xlean_backend_init(const char *options_json) {
     if (!g_runtime_ready && !g_init_error) {
+        double started = emscripten_get_now();
         lean_initialize();
         /* As Lean's emitted main() does: no panic messages from closed terms while modules
          * initialise. No task manager is started: the module has no threads, and the patched
@@ -182,6 +184,9 @@ char *xlean_backend_init(const char *options_json) {
         lean_object *res = XLEAN_LEAN_MODULE_INIT(1 /* builtin */);
         lean_set_panic_messages(true);
         lean_io_mark_end_initialization();
+        /* To the embedder's console (outside any cell): `cargo xtask test-node` reads it. */
+        fprintf(stderr, "xlean: Lean runtime and modules initialised in %.1f ms\n",
+                emscripten_get_now() - started);
         if (lean_io_result_is_ok(res)) {
             g_runtime_ready = 1;
         } else {
@@ -206,7 +211,11 @@ char *xlean_backend_init(const char *options_json) {
     char *search_path = json_string_field(options_json, "search_path");
     lean_object *arg = lean_mk_string(search_path ? search_path : "");
     free(search_path);
-    return take_string_result(xlean_init(arg), "xlean_init");
+    double started = emscripten_get_now();
+    char *reply = take_string_result(xlean_init(arg), "xlean_init");
+    fprintf(stderr, "xlean: Init imported (xlean_init) in %.1f ms\n",
+            emscripten_get_now() - started);
+    return reply;
 }
 
 char *xlean_backend_execute(const char *code, uint32_t execution_count) {

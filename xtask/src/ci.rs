@@ -49,7 +49,7 @@ struct SuiteResult {
 pub fn run(args: Args) -> Result<()> {
     let start = Instant::now();
     if !args.skip_install {
-        runner::timed("toolchain install", || toolchain::install_default())?;
+        runner::timed("toolchain install", toolchain::install_default)?;
     }
     let tc = Toolchain::load()?;
     let pins = Pins::load()?;
@@ -134,6 +134,36 @@ pub fn run(args: Args) -> Result<()> {
         ))
     });
 
+    // The product's own path on the fixtures: `build --backend test` installs a kernel prefix
+    // (the kernel with the test backend: the kernel's Lean output cannot be made here), then
+    // `test-node` runs against that prefix.
+    let ci_build = crate::paths::build_dir().join("ci-fixture");
+    let mut prefix = None;
+    suite("build + test-node (fixture)", &mut || {
+        let args = crate::build::fixture_args(&ci_build, crate::build::Backend::Test);
+        let report = crate::build::build(&args)?;
+        eprint!("{}", report.render());
+        if let Some(skip) = report.skipped.first() {
+            return Ok((
+                Counts {
+                    skipped: 1,
+                    ..Counts::default()
+                },
+                skip.clone(),
+            ));
+        }
+        prefix = Some(report.prefix.clone());
+        let s = crate::test_node::test_prefix(&tc, &report.prefix)?;
+        Ok((
+            Counts {
+                passed: s.passed,
+                failed: s.failed,
+                skipped: s.skipped,
+            },
+            "cargo xtask build --backend test (fixtures), then test-node on its prefix".into(),
+        ))
+    });
+
     // The summary: one line per suite, then the closing line CI reads.
     eprintln!();
     runner::heading(&format!(
@@ -188,7 +218,7 @@ fn parse_libtest(text: &str) -> Counts {
     let mut c = Counts::default();
     for line in text.lines() {
         let Some(rest) = line
-            .trim_start_matches(|ch: char| ch == ' ' || ch == '|')
+            .trim_start_matches([' ', '|'])
             .strip_prefix("test result: ")
         else {
             continue;

@@ -103,6 +103,63 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The installed kernel: kernel.json names it by an absolute path without extension, and in
+    /// Node (driven as the JupyterLite worker drives it) a cell reaches the fixture's Lean C
+    /// (`eval 5 3` = 8 * 5 + 3 through XLean, Lean and Std) after `xlean_init` found the
+    /// embedded Init at /lib/lean.
+    fn check_kernel(&self) {
+        let prefix = self.build_dir.join("prefix");
+        let spec: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(prefix.join("share/jupyter/kernels/xlean/kernel.json")).unwrap(),
+        )
+        .unwrap();
+        let argv0 = PathBuf::from(spec["argv"][0].as_str().unwrap());
+        assert!(argv0.is_absolute(), "{argv0:?}");
+        assert_eq!(argv0, prefix.join("bin/xlean"));
+        assert_eq!(spec["metadata"]["xlean"]["backend"], "lean");
+        assert!(prefix
+            .join("share/jupyter/kernels/xlean/logo-64x64.png")
+            .is_file());
+        let harness = root().join("lean-wasm/tests/kernel-harness.mjs");
+        let script = format!(
+            "import {{ KernelSession, loadModule }} from {harness:?};\n\
+             const k = new KernelSession(await loadModule({{ module: {js:?} }}));\n\
+             const info = k.request('kernel_info_request', {{}}).reply.content;\n\
+             console.log('version ' + info.language_info.version);\n\
+             for (const cell of ['eval 5 3', 'print hello', 'nonsense']) {{\n\
+               const r = k.execute(cell);\n\
+               const texts = r.outputs.map((o) => o.content.text ?? o.content.data?.['text/plain'] ?? o.content.evalue);\n\
+               console.log(cell + ' => ' + r.reply.content.status + ' ' + JSON.stringify(texts));\n\
+             }}\n",
+            js = format!("{}.js", argv0.display()),
+        );
+        let out = Command::new(&self.node)
+            .args(["--input-type=module", "-e", &script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "the kernel did not run: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(line_of(&stdout, "version "), "version 4.28.0-fixture");
+        assert_eq!(
+            line_of(&stdout, "eval 5 3 => "),
+            r#"eval 5 3 => ok ["1:0: info: 43\n"]"#
+        );
+        assert_eq!(
+            line_of(&stdout, "print hello => "),
+            r#"print hello => ok ["hello\n"]"#
+        );
+        assert!(
+            line_of(&stdout, "nonsense => ").starts_with("nonsense => error "),
+            "{stdout}"
+        );
+    }
+}
+
 fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf29ce484222325;
     for b in bytes {
@@ -132,7 +189,8 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         work,
     };
 
-    // 1. A cold build runs every stage and installs the probe module.
+    // 1. A cold build runs every stage and installs the probe module (and the kernel module when
+    //    the xeus sources are available).
     let t = Instant::now();
     let out = fx.build();
     assert!(out.status.success(), "cold build failed");
@@ -152,6 +210,8 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         "lookup:no_such_symbol",
         "read:/lib/lean/Init/Prelude.olean",
         "read:/lib/lean/Std/Fixture.olean",
+        "read:/lib/lean/XLean/Display.olean",
+        "read:/lib/lean/XLean/Repl.olean",
     ]);
     assert_eq!(
         line_of(&answers, "call2 l_Fixture_add "),
@@ -193,11 +253,36 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
             fnv1a64(&prelude)
         )
     );
-    // Only Init is embedded by default.
+    // Only Init is embedded by default, and of the kernel's modules the one notebooks import.
     assert_eq!(
         line_of(&answers, "read /lib/lean/Std/Fixture.olean "),
         "read /lib/lean/Std/Fixture.olean missing"
     );
+    let display = fs::read(fx.lean_out.join("lib/lean/XLean/Display.olean")).unwrap();
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/XLean/Display.olean "),
+        format!(
+            "read /lib/lean/XLean/Display.olean {} {:016x}",
+            display.len(),
+            fnv1a64(&display)
+        )
+    );
+    assert_eq!(
+        line_of(&answers, "read /lib/lean/XLean/Repl.olean "),
+        "read /lib/lean/XLean/Repl.olean missing"
+    );
+
+    // 2b. The kernel module, linked with the Lean libraries (the real backend over the fixture's
+    //     `XLean` exports, tests/fixtures/lean-out/c/XLean.c), when the xeus sources are here.
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if let Some(skip) = stderr
+        .lines()
+        .find(|l| l.starts_with("SKIPPED: the kernel module"))
+    {
+        eprintln!("{skip}");
+    } else {
+        fx.check_kernel();
+    }
 
     // 3. A second build is a no-op.
     let t = Instant::now();

@@ -2,29 +2,14 @@
 
 use anyhow::{Context, Result};
 
-use super::{build, Args, Profile, Report};
-use crate::{fetch, paths, runner, util};
+use super::{build, Report};
+use crate::{paths, runner, util};
 
 pub fn run() -> Result<()> {
-    let root = paths::project_root();
-    let lean_src = root.join("tests/fixtures/lean4-mini");
-    let lean_c = root.join("tests/fixtures/lean-out");
     // A build directory of its own, so the benchmark never disturbs the user's build.
     let dir = paths::build_dir().join("bench-build");
     util::remove_any(&dir)?;
-    let args = Args {
-        sources: fetch::SourceOptions {
-            lean_src: Some(lean_src),
-            ..Default::default()
-        },
-        lean_c: Some(lean_c),
-        profile: Profile::Release,
-        embed: super::oleans::Embed::Init,
-        prefix: Some(dir.join("prefix")),
-        jobs: None,
-        explain: false,
-        build_dir: Some(dir.clone()),
-    };
+    let args = super::fixture_args(&dir, super::Backend::Lean);
     runner::heading(
         "bench build: cold build of the fixture (tests/fixtures/lean4-mini + lean-out)",
     );

@@ -25,7 +25,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use self::stamp::{Freshness, Inputs, Stamp};
 use crate::{
-    abi_check, fetch, patch, paths,
+    abi_check, fetch, kernel, patch, paths,
     pins::Pins,
     runner::{self, Step},
     symtab,
@@ -44,6 +44,10 @@ pub struct Args {
     /// Build profile
     #[arg(long, value_enum, default_value_t = Profile::Release)]
     pub profile: Profile,
+    /// The kernel module's backend (`test`: the kernel shell without Lean, for trying the site
+    /// and the tests where the kernel's Lean output is not available)
+    #[arg(long, value_enum, default_value_t = Backend::Lean)]
+    pub backend: Backend,
     /// Which .olean trees are embedded in the module at /lib/lean
     #[arg(long, value_enum, default_value_t = oleans::Embed::Init)]
     pub embed: oleans::Embed,
@@ -105,6 +109,27 @@ pub fn run(args: Args) -> Result<()> {
     let report = build(&args)?;
     eprint!("{}", report.render());
     Ok(())
+}
+
+/// A build of the fixtures (tests/fixtures/lean4-mini for lean4, tests/fixtures/lean-out for
+/// the pinned Lean's output) in `dir`, installing into `dir/prefix`: what `bench build` and `ci`
+/// build where the real inputs cannot be had.
+pub fn fixture_args(dir: &Path, backend: Backend) -> Args {
+    let root = paths::project_root();
+    Args {
+        sources: fetch::SourceOptions {
+            lean_src: Some(root.join("tests/fixtures/lean4-mini")),
+            ..Default::default()
+        },
+        lean_c: Some(root.join("tests/fixtures/lean-out")),
+        profile: Profile::Release,
+        backend,
+        embed: oleans::Embed::Init,
+        prefix: Some(dir.join("prefix")),
+        jobs: None,
+        explain: false,
+        build_dir: Some(dir.to_path_buf()),
+    }
 }
 
 /// What a build did, stage by stage.
@@ -286,6 +311,25 @@ pub fn build(args: &Args) -> Result<Report> {
     // Lean's output: C and oleans from one Lean, the pinned one.
     let lean_out = lean_output(args, &pins)?;
 
+    // The kernel shell needs xeus and xeus-lite: sources (like lean4: fetched, a local copy or a
+    // mirror), built into a wasm64 prefix that every profile shares (their own stamps decide).
+    let kernel = match kernel::kernel_sources(&pins, &args.sources)? {
+        None => {
+            report.skipped.push(format!(
+                "the kernel module (bin/xlean.js, kernel.json): {}. This build installs the probe \
+                 module only",
+                kernel::SOURCES_MISSING
+            ));
+            None
+        }
+        Some(sources) => {
+            if args.backend == Backend::Lean {
+                lean_out.check_kernel_modules()?;
+            }
+            Some(kernel::build_deps(&tc, &sources)?)
+        }
+    };
+
     let mut stages = Stages {
         stamps: layout.stamps.clone(),
         explain: args.explain,
@@ -319,7 +363,7 @@ pub fn build(args: &Args) -> Result<Report> {
         "oleans",
         stamp::metadata_fingerprint(&lean_out.lib, &embedded)?,
     );
-    stages.stage("oleans", &inputs, &[manifest.clone()], || {
+    stages.stage("oleans", &inputs, std::slice::from_ref(&manifest), || {
         oleans::stage(
             &lean_out.lib,
             &embedded,
@@ -346,14 +390,24 @@ pub fn build(args: &Args) -> Result<Report> {
         // CMake needs the file to exist at configure time; the symtab stage fills it.
         util::write_atomic(&symtab_cpp, b"// filled by the symtab stage\n")?;
     }
-    let cmake_defs = cmake_definitions(args, &layout, &sources_cmake, &symtab_cpp, &manifest);
+    let mut cmake_defs = cmake_definitions(args, &layout, &sources_cmake, &symtab_cpp, &manifest);
+    if let Some(deps) = &kernel {
+        cmake_defs.extend(kernel_definitions(args, &pins, deps));
+    }
     let project = paths::project_root().join("lean-wasm");
     let mut inputs = Inputs::new();
     inputs
         .add("toolchain", &toolchain_fp)
         .add(
             "CMakeLists.txt",
-            stamp::content_fingerprint(&[project.join("CMakeLists.txt")])?,
+            stamp::content_fingerprint(&[
+                project.join("CMakeLists.txt"),
+                project.join("kernel/CMakeLists.txt"),
+            ])?,
+        )
+        .add(
+            "kernel dependencies",
+            kernel.as_ref().map_or("none", |d| d.key.as_str()),
         )
         .add("sources.cmake", util::sha256_bytes(text.as_bytes()))
         .add("definitions", cmake_defs.join(" "));
@@ -387,7 +441,16 @@ pub fn build(args: &Args) -> Result<Report> {
     for (_, files) in &c_groups {
         compile_inputs.extend(files.iter().cloned());
     }
+    let kernel_backend = kernel
+        .as_ref()
+        .map(|_| backend_object(&layout, args.backend));
+    if kernel.is_some() {
+        compile_inputs.push(project.join(backend_source(args.backend)));
+        compile_inputs.push(project.join("kernel/xlean_backend.h"));
+    }
     let archives = archives(&layout, &c_groups);
+    // Every object whose calls cross into Lean's C: the archives and the kernel's backend.
+    let checked: Vec<PathBuf> = archives.iter().cloned().chain(kernel_backend).collect();
     let mut inputs = Inputs::new();
     inputs
         .add("configure", util::sha256_bytes(configure_fp.as_bytes()))
@@ -395,7 +458,7 @@ pub fn build(args: &Args) -> Result<Report> {
             "compile inputs",
             stamp::metadata_fingerprint(Path::new("/"), &compile_inputs)?,
         );
-    stages.stage("libraries", &inputs, &archives, || {
+    stages.stage("libraries", &inputs, &checked, || {
         cmake_build(
             &tc,
             &layout,
@@ -408,9 +471,12 @@ pub fn build(args: &Args) -> Result<Report> {
     // abi-check: every call against its definition, before the linker (which only warns).
     let archives_fp = stamp::metadata_fingerprint(Path::new("/"), &archives)?;
     let mut inputs = Inputs::new();
-    inputs.add("archives", &archives_fp);
+    inputs.add(
+        "archives and objects",
+        stamp::metadata_fingerprint(Path::new("/"), &checked)?,
+    );
     stages.stage("abi-check", &inputs, &[], || {
-        let report = abi_check::check(&archives)?;
+        let report = abi_check::check(&checked)?;
         eprint!("{report}");
         ensure!(
             report.mismatches.is_empty(),
@@ -423,7 +489,9 @@ pub fn build(args: &Args) -> Result<Report> {
     })?;
 
     // symtab: the dlsym replacement, from the archives.
-    stages.stage("symtab", &inputs, &[symtab_cpp.clone()], || {
+    let mut inputs = Inputs::new();
+    inputs.add("archives", &archives_fp);
+    stages.stage("symtab", &inputs, std::slice::from_ref(&symtab_cpp), || {
         let summary = symtab::generate(&archives, &[], &symtab_cpp)?;
         runner::note(&summary.to_string());
         Ok(())
@@ -431,11 +499,26 @@ pub fn build(args: &Args) -> Result<Report> {
 
     // link: the probe always; the kernel when its shell can be built.
     let probe_js = layout.wasm.join("xlean-probe.js");
+    let kernel_js = layout.wasm.join("kernel/xlean.js");
+    let mut link_outputs = vec![probe_js.clone(), probe_js.with_extension("wasm")];
+    let mut targets = vec!["xlean-probe"];
+    if kernel.is_some() {
+        link_outputs.extend([kernel_js.clone(), kernel_js.with_extension("wasm")]);
+        targets.push("xlean");
+    }
+    let mut kernel_files = stamp::files_under(&project.join("kernel"), &[""])?;
+    kernel_files.extend(stamp::files_under(&project.join("js"), &[".js"])?);
     let mut inputs = Inputs::new();
     inputs
         .add("archives", &archives_fp)
-        .add("symtab", stamp::content_fingerprint(&[symtab_cpp.clone()])?)
-        .add("embedded", stamp::content_fingerprint(&[manifest.clone()])?)
+        .add(
+            "symtab",
+            stamp::content_fingerprint(std::slice::from_ref(&symtab_cpp))?,
+        )
+        .add(
+            "embedded",
+            stamp::content_fingerprint(std::slice::from_ref(&manifest))?,
+        )
         .add(
             "probe sources",
             stamp::content_fingerprint(&[
@@ -443,36 +526,59 @@ pub fn build(args: &Args) -> Result<Report> {
                 project.join("js/post.js"),
             ])?,
         )
-        .add("configure", util::sha256_bytes(configure_fp.as_bytes()));
-    stages.stage(
-        "link",
-        &inputs,
-        &[probe_js.clone(), probe_js.with_extension("wasm")],
-        || cmake_build(&tc, &layout, "xlean-probe", args.jobs, "cmake-link"),
-    )?;
-    stages.report.skipped.push(
-        "the kernel module (bin/xlean.js, kernel.json): it links the real Lean backend, which needs \
-         the kernel's Lean C (the XLean exports) from the pinned Lean, and the build does not link it \
-         yet; the kernel shell is built and tested against its test backend by `cargo xtask ci` \
-         (suite `kernel shell in Node`). This build installs the probe module only"
-            .into(),
-    );
+        .add("configure", util::sha256_bytes(configure_fp.as_bytes()))
+        .add(
+            "kernel shell",
+            match &kernel {
+                Some(_) => stamp::content_fingerprint(&kernel_files)?,
+                None => "none".into(),
+            },
+        );
+    stages.stage("link", &inputs, &link_outputs, || {
+        cmake_build(&tc, &layout, &targets.join(" "), args.jobs, "cmake-link")?;
+        if kernel.is_some() {
+            let facts = kernel::check_module(&kernel_js.with_extension("wasm"))?;
+            runner::note(&format!(
+                "kernel module: wasm64, native exceptions, {} imports",
+                facts.imports
+            ));
+        }
+        Ok(())
+    })?;
 
     // install: a new prefix next to the old one, switched over in one rename.
-    let modules = [probe_js.clone(), probe_js.with_extension("wasm")];
+    let mut modules = vec![probe_js.clone()];
+    let spec = kernel.as_ref().map(|_| prefix::KernelSpec {
+        backend: args.backend,
+        lean_version: pins.lean.tag.trim_start_matches('v').to_string(),
+    });
+    if spec.is_some() {
+        modules.push(kernel_js.clone());
+    }
     let mut inputs = Inputs::new();
     inputs
         .add(
             "modules",
-            stamp::metadata_fingerprint(Path::new("/"), &modules)?,
+            stamp::metadata_fingerprint(Path::new("/"), &link_outputs)?,
         )
-        .add("prefix", layout.prefix.display().to_string());
-    stages.stage(
-        "install",
-        &inputs,
-        &[layout.prefix.join("bin/xlean-probe.js")],
-        || prefix::install(&layout.prefix, &modules, None),
-    )?;
+        .add("prefix", layout.prefix.display().to_string())
+        .add(
+            "kernel spec",
+            spec.as_ref()
+                .map_or("none".into(), |s| s.json(&layout.prefix).to_string()),
+        );
+    let mut installed = vec![layout.prefix.join("bin/xlean-probe.js")];
+    if spec.is_some() {
+        installed.push(
+            layout
+                .prefix
+                .join(prefix::KERNEL_SPEC_DIR)
+                .join("kernel.json"),
+        );
+    }
+    stages.stage("install", &inputs, &installed, || {
+        prefix::install(&layout.prefix, &modules, spec.as_ref())
+    })?;
 
     report.total_secs = start.elapsed().as_secs_f64();
     Ok(report)
@@ -485,6 +591,21 @@ struct LeanOutput {
 }
 
 impl LeanOutput {
+    /// The real backend calls the kernel's own Lean modules (`XLean`, lean-wasm/): their C must
+    /// be in the Lean output too.
+    fn check_kernel_modules(&self) -> Result<()> {
+        let root = self.c.join("XLean.c");
+        ensure!(
+            root.is_file(),
+            "the Lean output has no C for the kernel's own modules ({} is missing)\n  \
+             fix: generate it with the pinned Lean from lean-wasm/ (`lake build XLean:c`, see \
+             docs/lean-host.md) into the --lean-c folder, or pass `--backend test` to link the \
+             kernel with the test backend (no Lean inside)",
+            root.display()
+        );
+        Ok(())
+    }
+
     /// `XLEAN_INIT_C`, `XLEAN_STD_C`, `XLEAN_LEAN_C` (the stdlib, by top module) and
     /// `XLEAN_KERNEL_C` (everything else: the kernel's own modules).
     fn c_groups(&self) -> Result<Vec<(&'static str, Vec<PathBuf>)>> {
@@ -604,6 +725,41 @@ fn archives(layout: &Layout, c_groups: &[(&'static str, Vec<PathBuf>)]) -> Vec<P
     v
 }
 
+/// The kernel backend's source, relative to lean-wasm/.
+fn backend_source(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Lean => "kernel/backend_lean.c",
+        Backend::Test => "kernel/backend_test.c",
+    }
+}
+
+/// Where CMake puts the backend's object (an OBJECT library in the kernel subdirectory).
+fn backend_object(layout: &Layout, backend: Backend) -> PathBuf {
+    let file = Path::new(backend_source(backend)).file_name().unwrap();
+    let mut object = file.to_os_string();
+    object.push(".o");
+    layout
+        .wasm
+        .join("kernel/CMakeFiles/xlean_backend.dir")
+        .join(object)
+}
+
+/// The settings that turn the kernel on: the xeus prefix and the backend.
+fn kernel_definitions(args: &Args, pins: &Pins, deps: &kernel::DepsPrefix) -> Vec<String> {
+    let p = deps.prefix.display();
+    vec![
+        "-DXLEAN_KERNEL=ON".into(),
+        format!("-DXLEAN_KERNEL_BACKEND={}", args.backend.name()),
+        format!("-DCMAKE_PREFIX_PATH={p}"),
+        format!("-DCMAKE_FIND_ROOT_PATH={p}"),
+        format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
+        format!(
+            "-DXLEAN_LEAN_VERSION={}",
+            pins.lean.tag.trim_start_matches('v')
+        ),
+    ]
+}
+
 fn cmake_list(out: &mut String, var: &str, files: &[PathBuf]) {
     let _ = writeln!(out, "set({var}");
     for f in files {
@@ -667,7 +823,8 @@ fn cmake_build(
     let mut s = Step::new(step, &tc.cmake)
         .arg("--build")
         .arg(&layout.wasm)
-        .args(["--target", target]);
+        .arg("--target")
+        .args(target.split(' '));
     if let Some(j) = jobs {
         s = s.arg(format!("-j{j}"));
     }

@@ -43,9 +43,21 @@ impl Embed {
     }
 }
 
+/// The kernel's own modules that notebooks import (lean-wasm/XLean/Display.lean: the session
+/// imports it when its .olean is on the search path). Embedded with every `--embed` choice.
+pub const KERNEL_IMPORTABLE: &[&str] = &["XLean/Display"];
+
 /// The files of `lib` (a `lib/lean` tree) that `embed` puts into the module, sorted.
 pub fn select(lib: &Path, embed: Embed) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    for module in KERNEL_IMPORTABLE {
+        for suffix in SUFFIXES {
+            let file = lib.join(format!("{module}{suffix}"));
+            if file.is_file() {
+                files.push(file);
+            }
+        }
+    }
     for root in embed.roots() {
         // `Init.olean` next to the `Init/` folder, and everything under it.
         for suffix in SUFFIXES {
@@ -115,10 +127,18 @@ mod tests {
         assert!(names.contains(&"Init.olean".to_string()));
         assert!(names.contains(&"Init/Prelude.olean.server".to_string()));
         assert!(names.contains(&"Init/Prelude.ir".to_string()));
-        assert!(names.iter().all(|n| n.starts_with("Init")), "{names:?}");
+        // Init, and of the kernel's modules only the one notebooks import.
+        assert!(names.contains(&"XLean/Display.olean".to_string()));
+        assert!(names.contains(&"XLean/Display.ir".to_string()));
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("Init") || n.starts_with("XLean/Display.")),
+            "{names:?}"
+        );
         let all = select(&lib, Embed::All).unwrap();
         assert!(all.iter().any(|f| f.ends_with("Std/Fixture.olean")));
-        assert!(!all.iter().any(|f| f.to_string_lossy().contains("XLean")));
+        assert!(!all.iter().any(|f| f.ends_with("XLean/Repl.olean")));
     }
 
     #[test]

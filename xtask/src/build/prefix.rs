@@ -160,11 +160,11 @@ mod tests {
         fs::write(&module, "one").unwrap();
         fs::write(dir.join("m.wasm"), "wasm").unwrap();
         let prefix = dir.join("prefix");
-        install(&prefix, &[module.clone()], None).unwrap();
+        install(&prefix, std::slice::from_ref(&module), None).unwrap();
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "one");
         assert!(prefix.join("conda-meta/history").exists());
         fs::write(&module, "two").unwrap();
-        install(&prefix, &[module.clone()], None).unwrap();
+        install(&prefix, std::slice::from_ref(&module), None).unwrap();
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "two");
         assert_eq!(fs::read_dir(versions_dir(&prefix)).unwrap().count(), 1);
 
@@ -175,7 +175,10 @@ mod tests {
 
         let real = dir.join("real");
         fs::create_dir_all(&real).unwrap();
-        let msg = format!("{:#}", install(&real, &[module.clone()], None).unwrap_err());
+        let msg = format!(
+            "{:#}",
+            install(&real, std::slice::from_ref(&module), None).unwrap_err()
+        );
         assert!(msg.contains("is not an xlean prefix link"), "{msg}");
         let dotted = format!(
             "{:#}",

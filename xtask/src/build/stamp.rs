@@ -191,17 +191,17 @@ mod tests {
         );
         stamp.write(&inputs).unwrap();
         assert!(
-            matches!(stamp.freshness(&inputs, &[out.clone()]), Freshness::Stale(r) if r.contains("out.txt is missing"))
+            matches!(stamp.freshness(&inputs, std::slice::from_ref(&out)), Freshness::Stale(r) if r.contains("out.txt is missing"))
         );
         fs::write(&out, "x").unwrap();
         assert_eq!(
-            stamp.freshness(&inputs, &[out.clone()]),
+            stamp.freshness(&inputs, std::slice::from_ref(&out)),
             Freshness::UpToDate
         );
         let mut changed = inputs.clone();
         changed.add("flags", "-O0");
         assert_eq!(
-            stamp.freshness(&changed, &[out.clone()]),
+            stamp.freshness(&changed, std::slice::from_ref(&out)),
             Freshness::Stale("input `flags` changed (-O2 → -O0)".into())
         );
         let mut more = inputs.clone();

@@ -292,6 +292,20 @@ impl<'a> Fetcher<'a> {
         })
     }
 
+    /// Like [`Fetcher::source_dir`] for an optional source: `None`, quietly, when it cannot be
+    /// had here (no local copy, archive or network); an error when it is there but wrong.
+    pub fn optional_source_dir(&self, name: &str) -> Result<Option<FetchedSource>> {
+        let src = self.pins.source(name)?;
+        if let Some(local) = self.settings.locals.get(name) {
+            return self.local(&src, local).map(Some);
+        }
+        match self.archive(&src) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if is_unavailable(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn local(&self, src: &ResolvedSource, local: &settings::Local) -> Result<FetchedSource> {
         settings::check_dir(&local.dir).with_context(|| {
             format!(
@@ -582,4 +596,11 @@ fn lock_artifact(downloads: &Path, artifact: &str) -> Result<fs::File> {
         }
     }
     Ok(file)
+}
+
+/// Whether a `fetch` error only says the source cannot be had here (no network, offline), as
+/// opposed to a source that is there but wrong.
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("cannot download") || text.contains("the network is off (--offline)")
 }

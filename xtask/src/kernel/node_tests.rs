@@ -49,7 +49,11 @@ impl NodeTestSummary {
     }
 }
 
-/// The test files: `lean-wasm/tests/*.test.mjs`, sorted.
+/// The suite for installed kernels with the real Lean (`cargo xtask test-node`), which the test
+/// modules cannot answer.
+pub const LEAN_ANSWERS_SUITE: &str = "lean-answers.test.mjs";
+
+/// The test files of the test modules: `lean-wasm/tests/*.test.mjs` but the Lean answers, sorted.
 pub fn test_files() -> Result<Vec<PathBuf>> {
     let dir = paths::project_root().join("lean-wasm/tests");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
@@ -58,7 +62,7 @@ pub fn test_files() -> Result<Vec<PathBuf>> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".test.mjs"))
+                .is_some_and(|n| n.ends_with(".test.mjs") && n != LEAN_ANSWERS_SUITE)
         })
         .collect();
     files.sort();
@@ -84,17 +88,36 @@ pub(super) fn run_node_tests_with_logs(
     modules: &TestModules,
     logs: &Path,
 ) -> Result<NodeTestSummary> {
-    let mut step = Step::new("kernel-node-tests", &tc.node)
+    run_node_test_files(
+        tc,
+        "kernel-node-tests",
+        &test_files()?,
+        &[
+            ("XLEAN_TEST_MODULE", &modules.test_backend),
+            ("XLEAN_TEST_LEAN_BACKEND_MODULE", &modules.lean_backend),
+        ],
+        logs,
+    )
+}
+
+/// `node --test` (TAP, one file at a time) over `files`, each module handed to the tests in its
+/// environment variable; the step's log goes to `logs`. Returns the counts even when tests
+/// failed; an error means node could not run them at all.
+pub fn run_node_test_files(
+    tc: &Toolchain,
+    step_name: &str,
+    files: &[PathBuf],
+    modules: &[(&str, &Path)],
+    logs: &Path,
+) -> Result<NodeTestSummary> {
+    let mut step = Step::new(step_name, &tc.node)
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-        .args(test_files()?);
-    for (var, js) in [
-        ("XLEAN_TEST_MODULE", &modules.test_backend),
-        ("XLEAN_TEST_LEAN_BACKEND_MODULE", &modules.lean_backend),
-    ] {
+        .args(files);
+    for (var, js) in modules {
         let js = paths::absolute(js);
         ensure!(
             js.is_file() && js.with_extension("wasm").is_file(),
-            "no kernel module at {} (and its .wasm)\n  fix: build it first (kernel::build_test_kernel)",
+            "no kernel module at {} (and its .wasm)\n  fix: build it first",
             js.display()
         );
         step = step.env(var, js);

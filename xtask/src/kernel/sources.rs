@@ -71,7 +71,7 @@ pub(super) fn kernel_sources_with(
     for name in ["xeus", "xeus-lite"] {
         match fetcher.source_dir(name) {
             Ok(f) => trees.push(SourceTree::from(f)),
-            Err(e) if is_unavailable(&e) => {
+            Err(e) if crate::fetch::is_unavailable(&e) => {
                 let first = format!("{e:#}");
                 runner::note(first.lines().next().unwrap_or_default());
                 return Ok(None);
@@ -83,11 +83,9 @@ pub(super) fn kernel_sources_with(
         offline: true,
         ..opts.clone()
     };
-    let nlohmann_json = match Fetcher::new(pins, &offline, places)?.source_dir("nlohmann_json") {
-        Ok(f) => Some(SourceTree::from(f)),
-        Err(e) if is_unavailable(&e) => None,
-        Err(e) => return Err(e),
-    };
+    let nlohmann_json = Fetcher::new(pins, &offline, places)?
+        .optional_source_dir("nlohmann_json")?
+        .map(SourceTree::from);
     let xeus_lite = trees.pop().unwrap();
     let xeus = trees.pop().unwrap();
     for tree in [&xeus, &xeus_lite] {
@@ -98,13 +96,6 @@ pub(super) fn kernel_sources_with(
         xeus_lite,
         nlohmann_json,
     }))
-}
-
-/// Whether a `fetch` error only says the source cannot be had here (no network, offline), as
-/// opposed to a source that is there but wrong.
-fn is_unavailable(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}");
-    text.contains("cannot download") || text.contains("the network is off (--offline)")
 }
 
 /// Warns when a tree says it is another version than the pinned one (a local copy is trusted,
