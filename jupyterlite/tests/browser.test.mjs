@@ -148,7 +148,9 @@ before(async () => {
     args: CHROMIUM_FLAGS,
     timeout: 60_000,
   });
-  context.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+  context.on('console', (m) =>
+    consoleLines.push(`[${m.worker() ? 'worker ' : ''}${m.type()}] ${m.text()}`),
+  );
   context.on('weberror', (e) => consoleLines.push(`[page error] ${e.error()}`));
   context.on('request', (r) => {
     const url = r.url();
