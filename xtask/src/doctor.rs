@@ -427,6 +427,23 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
         });
     }
 
+    // The browser test's tools: optional, installed on first use by `lite --browser-test`.
+    for t in crate::lite::tool_states(pins) {
+        rows.push(Row {
+            tool: t.tool.to_string(),
+            found: t.found,
+            path: t.path.display().to_string(),
+            wanted: t.wanted,
+            status: match t.fix {
+                None => Status::Ok,
+                Some(fix) => Status::Optional {
+                    why: "the browser test needs it".into(),
+                    fix,
+                },
+            },
+        });
+    }
+
     // Python packages in the managed venv.
     let python = tc.python();
     let names: Vec<&String> = pins.python.keys().collect();

@@ -152,7 +152,7 @@ pub fn run_node_test_files(
 /// The counts at the end of `node --test --test-reporter=tap` output (`# pass 9`, `# fail 0`,
 /// `# cancelled 0`, `# skipped 0`, `# todo 0`), and the first skip reason (`... # SKIP why`).
 /// `None` when the output has no summary.
-pub(super) fn parse_tap_summary(tap: &str) -> Option<NodeTestSummary> {
+pub fn parse_tap_summary(tap: &str) -> Option<NodeTestSummary> {
     let mut s = NodeTestSummary::default();
     let mut seen = false;
     for line in tap.lines() {

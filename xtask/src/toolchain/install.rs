@@ -132,7 +132,7 @@ fn is_installed(sh: &Shell, package: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> Result<()> {
+pub fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> Result<()> {
     if which("dpkg-query").is_none() {
         // Not Debian: the tools must already be there.
         for tool in ["cmake", "ninja"] {

@@ -1,0 +1,291 @@
+// The JupyterLite site in headless Chromium: the page loads, lists the xlean kernel, starts it
+// through JupyterLab's own service manager (window.jupyterapp.serviceManager, as a notebook
+// does), runs cells and checks what they show. Run by `cargo xtask lite --browser-test` (or
+// `lite::browser_test` from `ci`), which serves the site on a free 127.0.0.1 port and sets:
+//
+//   XLEAN_SITE_URL         http://127.0.0.1:PORT/
+//   XLEAN_CHROMIUM         the browser (Debian's /usr/bin/chromium)
+//   XLEAN_PLAYWRIGHT_CORE  the unpacked npm playwright-core package
+//
+// Which kernel the site has is read from the site itself (xeus/kernels.json and the kernel's
+// kernel.json metadata): with the test backend (lean-wasm/kernel/backend_test.c) the cells are
+// that backend's commands; with the real Lean backend they are Lean. Every wait is bounded; when
+// a test fails, its error carries the browser's console, page errors and failed requests.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+const siteUrl = process.env.XLEAN_SITE_URL;
+const chromiumPath = process.env.XLEAN_CHROMIUM || '/usr/bin/chromium';
+const playwrightDir = process.env.XLEAN_PLAYWRIGHT_CORE;
+const skip =
+  !siteUrl || !playwrightDir
+    ? 'XLEAN_SITE_URL and XLEAN_PLAYWRIGHT_CORE are not set: run this through `cargo xtask lite --browser-test`'
+    : false;
+
+// No network beyond the site: no QUIC, no background fetches, no component or sync updates; a
+// fresh profile (the user-data-dir) every run. --headless comes from `headless: true`.
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// Bounds (ms). The real kernel's module is ~0.5 GB: loading it takes longer than the test one.
+const PAGE_LOAD_MS = 60_000;
+const KERNEL_LISTED_MS = 60_000;
+const KERNEL_START_MS = { test: 60_000, lean: 300_000 };
+const EXECUTE_MS = { test: 30_000, lean: 300_000 };
+
+// The one request the site makes outside itself, and it is upstream's: @jupyterlite/xeus 5.1.0
+// bundles mambajs, which fetches this pip<->conda name map when its chunk loads (for `%pip
+// install`, which the xlean kernel has no use for). Offline it fails and nothing depends on it;
+// any other request outside the site fails the test.
+const UPSTREAM_MAPPING_FETCH =
+  'https://raw.githubusercontent.com/prefix-dev/parselmouth/main/files/compressed_mapping.json';
+
+let context;
+let page;
+let profileDir;
+let backend;
+let kernelInfo;
+const consoleLines = [];
+const externalRequests = [];
+const failedRequests = [];
+
+/** What the browser said, for failure messages. */
+function browserLog() {
+  const parts = [];
+  parts.push(`--- browser console and page errors (${consoleLines.length} lines) ---`);
+  parts.push(...consoleLines.slice(-200));
+  if (failedRequests.length) parts.push('--- failed requests ---', ...failedRequests);
+  if (externalRequests.length) parts.push('--- requests outside the site ---', ...externalRequests);
+  return parts.join('\n');
+}
+
+/** Runs `body`; if it throws, the error carries the browser's log. */
+async function withBrowserLog(body) {
+  try {
+    return await body();
+  } catch (e) {
+    e.message = `${e.message}\n${browserLog()}`;
+    throw e;
+  }
+}
+
+/** `promise`, or an error naming `what` after `ms`. */
+function bounded(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Reads a JSON file of the site from Node (not through the page). */
+async function siteJson(rel) {
+  const res = await bounded(fetch(new URL(rel, siteUrl)), 10_000, `GET ${rel}`);
+  assert.equal(res.status, 200, `GET ${rel}`);
+  return res.json();
+}
+
+/** Runs one cell in the page's kernel; returns the reply content and the outputs it showed. */
+async function execute(code) {
+  if (!kernelInfo) throw new Error('no kernel to run cells in: it did not start (see the test before)');
+  const t0 = performance.now();
+  const r = await bounded(
+    page.evaluate(async (code) => {
+      const outputs = [];
+      const future = window.__xleanKernel.requestExecute({ code, stop_on_error: false });
+      future.onIOPub = (msg) => {
+        const type = msg.header.msg_type;
+        if (type !== 'status' && type !== 'execute_input') outputs.push({ type, content: msg.content });
+      };
+      const reply = await future.done;
+      return { reply: reply.content, outputs };
+    }, code),
+    EXECUTE_MS[backend],
+    `executing ${JSON.stringify(code)}`,
+  );
+  r.ms = performance.now() - t0;
+  return r;
+}
+
+const streamText = (outputs, name = 'stdout') =>
+  outputs
+    .filter((o) => o.type === 'stream' && o.content.name === name)
+    .map((o) => o.content.text)
+    .join('');
+
+const figure = (t, text) => t.diagnostic(`figure: ${text}`);
+
+before(async () => {
+  if (skip) return;
+  // The kernel the site holds, from the site's own files.
+  const kernels = await siteJson('xeus/kernels.json');
+  const entry = kernels.find((k) => k.kernel === 'xlean');
+  assert.ok(entry, `xeus/kernels.json lists no xlean kernel: ${JSON.stringify(kernels)}`);
+  const spec = await siteJson(`xeus/${entry.env_name}/xlean/kernel.json`);
+  backend = spec.metadata?.xlean?.backend;
+  assert.ok(['test', 'lean'].includes(backend), `kernel.json metadata.xlean.backend: ${backend}`);
+  console.log(`kernel backend: ${backend} (${spec.display_name})`);
+
+  const require = createRequire(import.meta.url);
+  const { chromium } = require(playwrightDir);
+  profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlean-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    timeout: 60_000,
+  });
+  context.on('console', (m) =>
+    consoleLines.push(`[${m.worker() ? 'worker ' : ''}${m.type()}] ${m.text()}`),
+  );
+  context.on('weberror', (e) => consoleLines.push(`[page error] ${e.error()}`));
+  context.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(siteUrl) && !/^(data|blob):/.test(url)) externalRequests.push(url);
+  });
+  context.on('requestfailed', (r) => failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
+  context.on('response', (r) => {
+    if (r.status() >= 400) failedRequests.push(`${r.url()}: HTTP ${r.status()}`);
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+});
+
+test('the page loads and lists the xlean kernel as the default', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    const t0 = performance.now();
+    await page.goto(new URL('lab/index.html', siteUrl).href, {
+      waitUntil: 'load',
+      timeout: PAGE_LOAD_MS,
+    });
+    const loaded = performance.now() - t0;
+    await page.waitForFunction(
+      () => window.jupyterapp?.serviceManager?.kernelspecs?.specs?.kernelspecs?.xlean,
+      null,
+      { timeout: KERNEL_LISTED_MS, polling: 50 },
+    );
+    const listed = performance.now() - t0;
+    const specs = await page.evaluate(() => {
+      const s = window.jupyterapp.serviceManager.kernelspecs.specs;
+      return { default: s.default, xlean: s.kernelspecs.xlean };
+    });
+    assert.equal(specs.default, 'xlean');
+    assert.equal(specs.xlean.language, 'lean4');
+    if (backend === 'test') assert.match(specs.xlean.display_name, /test backend/);
+    figure(t, `page load ${loaded.toFixed(0)} ms, page load to kernel listed ${listed.toFixed(0)} ms`);
+  });
+});
+
+test('the kernel starts and answers kernel_info (language lean4)', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    const t0 = performance.now();
+    kernelInfo = await bounded(
+      page.evaluate(async () => {
+        const kernel = await window.jupyterapp.serviceManager.kernels.startNew({ name: 'xlean' });
+        window.__xleanKernel = kernel;
+        const info = await kernel.info;
+        return JSON.parse(JSON.stringify(info));
+      }),
+      KERNEL_START_MS[backend],
+      'starting the xlean kernel and waiting for its kernel_info',
+    );
+    const ms = performance.now() - t0;
+    assert.equal(kernelInfo.status, 'ok');
+    assert.equal(kernelInfo.implementation, 'xlean');
+    assert.equal(kernelInfo.language_info.name, 'lean4');
+    if (backend === 'test') assert.equal(kernelInfo.language_info.version, '0.0.0-test');
+    else assert.match(kernelInfo.language_info.version, /^4\./);
+    figure(t, `kernel start ${ms.toFixed(0)} ms (${backend} backend, language_info.version ${kernelInfo.language_info.version})`);
+  });
+});
+
+test('a cell that computes shows its result', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    if (backend === 'test') {
+      const r = await execute('eval 1 + 2');
+      assert.equal(r.reply.status, 'ok');
+      assert.equal(streamText(r.outputs), '1:0: info: 3\n');
+      figure(t, `execute ${r.ms.toFixed(1)} ms`);
+    } else {
+      const first = await execute('#eval 1 + 1');
+      assert.equal(first.reply.status, 'ok');
+      assert.match(streamText(first.outputs), /^1:0: info: 2$/m);
+      const check = await execute('#check Nat');
+      assert.equal(check.reply.status, 'ok');
+      assert.match(streamText(check.outputs), /Nat : Type/);
+      figure(t, `first #eval ${first.ms.toFixed(0)} ms, #check ${check.ms.toFixed(0)} ms`);
+    }
+  });
+});
+
+test('a failing cell has error status and an error output', { skip }, async () => {
+  await withBrowserLog(async () => {
+    const code = backend === 'test' ? 'error boom' : '#eval (1 : Nat) + "two"';
+    const r = await execute(code);
+    assert.equal(r.reply.status, 'error');
+    const errors = r.outputs.filter((o) => o.type === 'error');
+    assert.equal(errors.length, 1, 'one error output');
+    if (backend === 'test') assert.equal(errors[0].content.evalue, '1:0: error: boom');
+    else assert.match(errors[0].content.evalue, /^1:\d+: error: /);
+  });
+});
+
+test('what the code prints arrives as a stdout stream', { skip }, async () => {
+  await withBrowserLog(async () => {
+    const code = backend === 'test' ? 'print hello from the browser' : '#eval IO.println "hello from the browser"';
+    const r = await execute(code);
+    assert.equal(r.reply.status, 'ok');
+    assert.match(streamText(r.outputs), /hello from the browser\n/);
+  });
+});
+
+test('rich output arrives as display_data', { skip }, async () => {
+  await withBrowserLog(async () => {
+    const code =
+      backend === 'test'
+        ? 'display text/html <b>bold</b>'
+        : 'import XLean.Display\n#eval XLean.Display.html "<b>bold</b>"';
+    const r = await execute(code);
+    assert.equal(r.reply.status, 'ok');
+    const shown = r.outputs.filter((o) => o.type === 'display_data');
+    assert.equal(shown.length, 1, JSON.stringify(r.outputs));
+    assert.equal(shown[0].content.data['text/html'], '<b>bold</b>');
+  });
+});
+
+test('state carries over from cell to cell', { skip }, async () => {
+  await withBrowserLog(async () => {
+    if (backend === 'test') {
+      const before = Number(streamText((await execute('count')).outputs).match(/info: (\d+)/)[1]);
+      const after = Number(streamText((await execute('count')).outputs).match(/info: (\d+)/)[1]);
+      assert.equal(after, before + 1);
+    } else {
+      assert.equal((await execute('def double (n : Nat) : Nat := 2 * n')).reply.status, 'ok');
+      assert.match(streamText((await execute('#eval double 21')).outputs), /info: 42$/m);
+    }
+  });
+});
+
+test('the page asked for nothing outside the site but upstream\'s mapping fetch', { skip }, (t) => {
+  const others = externalRequests.filter((url) => url !== UPSTREAM_MAPPING_FETCH);
+  assert.deepEqual(others, [], browserLog());
+  const upstream = externalRequests.length - others.length;
+  if (upstream) t.diagnostic(`${upstream} request(s) for ${UPSTREAM_MAPPING_FETCH} (@jupyterlite/xeus, harmless offline)`);
+});

@@ -1,0 +1,124 @@
+//! `cargo xtask lite`: the JupyterLite site with the xlean kernel and our sample notebooks, built
+//! offline from the install prefix; `--serve` serves it on 127.0.0.1; `--browser-test` opens it
+//! in headless Chromium and runs cells in the kernel. docs/lite.md explains the whole of it.
+//!
+//! - [`contract`]: the prefix checked against what JupyterLite's xeus add-on needs;
+//! - [`site`]: `jupyter lite build` into `<output>.partial`, verified, renamed into place;
+//! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP);
+//! - [`browser`]: Chromium + playwright-core, and the browser test.
+//!
+//! What `ci` calls: [`test_suite`].
+
+mod browser;
+mod contract;
+mod server;
+mod site;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+pub use browser::{browser_test, tool_states};
+pub use site::{build_site, SiteOptions};
+
+use crate::{
+    build::{
+        prefix::{self, KernelSpec},
+        Backend,
+    },
+    fetch::SourceOptions,
+    kernel::{self, NodeTestSummary},
+    paths,
+    pins::Pins,
+    runner,
+    toolchain::Toolchain,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The install prefix holding the kernel (made by `cargo xtask build`) [default: <build>/prefix]
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Option<PathBuf>,
+    /// Where the site is written (replaced as a whole) [default: <build>/site]
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Use the site already in the output directory instead of building it
+    #[arg(long)]
+    pub no_build: bool,
+    /// Open the site in headless Chromium and run cells in the kernel (installs Debian chromium
+    /// and npm playwright-core when missing)
+    #[arg(long)]
+    pub browser_test: bool,
+    /// Then serve the site on http://127.0.0.1:PORT (Ctrl-C stops)
+    #[arg(long)]
+    pub serve: bool,
+    /// The port for --serve (0: any free port)
+    #[arg(long, default_value_t = 8000, requires = "serve")]
+    pub port: u16,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let opts = SiteOptions::standard(args.prefix.as_deref(), args.output_dir.as_deref());
+    let site_dir = opts.output.clone();
+    if !args.no_build {
+        let tc = Toolchain::load()?;
+        let site = runner::timed("JupyterLite site", || build_site(&tc, &opts))?;
+        runner::note(&site.summary());
+    }
+    if args.browser_test {
+        let tc = Toolchain::load()?;
+        browser_test(&tc, &Pins::load()?, &site_dir)?.ensure_passed()?;
+    }
+    if args.serve {
+        let server = server::Server::bind(&site_dir, args.port)?;
+        let url = server.url();
+        runner::heading(&format!("serving {} (Ctrl-C stops)", site_dir.display()));
+        println!("{url}lab/index.html?path=01-introduction.ipynb");
+        server.serve_forever()?;
+    }
+    Ok(())
+}
+
+/// The site and the browser test as `ci` runs them, against whichever kernel can be had:
+/// the prefix `cargo xtask build` made (`<build>/prefix`, real Lean or test backend) when there is
+/// one, else the kernel shell with the test backend, built here and installed into
+/// `<build>/lite-test/prefix`. Without the xeus sources there is no kernel at all: the summary
+/// says SKIPPED and why. `opts`: the command's `fetch` flags.
+// Called by `ci` (wired by the lead).
+#[allow(dead_code)]
+pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
+    let build_prefix = paths::build_dir().join("prefix");
+    let prefix = if build_prefix.exists() {
+        build_prefix
+    } else {
+        let Some(sources) = kernel::kernel_sources(pins, opts)? else {
+            eprintln!("SKIPPED: {}", kernel::SOURCES_MISSING);
+            return Ok(NodeTestSummary::skipped_suite(kernel::SOURCES_MISSING));
+        };
+        let modules = kernel::build_test_kernel(tc, &sources)?;
+        let prefix = paths::build_dir().join("lite-test/prefix");
+        prefix::install(
+            &prefix,
+            &[modules.test_backend],
+            Some(&KernelSpec {
+                backend: Backend::Test,
+                lean_version: pins.lean.tag.trim_start_matches('v').to_string(),
+            }),
+        )?;
+        prefix
+    };
+    let dir = paths::build_dir().join("lite-test");
+    let site = build_site(
+        tc,
+        &SiteOptions {
+            prefix,
+            output: dir.join("site"),
+            work: dir.join("work"),
+            logs: paths::logs_dir(),
+        },
+    )?;
+    runner::note(&site.summary());
+    browser_test(tc, pins, &site.dir)
+}

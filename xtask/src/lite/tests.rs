@@ -1,0 +1,632 @@
+//! Tests of `cargo xtask lite`: the prefix contract, the server, our lite sources (pure Rust);
+//! the offline site build (the real `jupyter lite build` from the toolchain's venv, over a prefix
+//! with a stand-in module); the test kernel in headless Chromium (real kernel, real browser).
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    sync::OnceLock,
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+
+use super::{
+    browser,
+    contract::check_prefix,
+    server::{content_type, resolve, Resolved, Server},
+    site::{build_site, tree_size, LiteSources, SiteOptions},
+};
+use crate::{
+    build::{
+        prefix::{self, KernelSpec},
+        Backend,
+    },
+    kernel,
+    pins::Pins,
+    toolchain::{self, Route, Toolchain},
+    util,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// A prefix made the way `cargo xtask build` makes one, around a stand-in module: a small file
+/// with the wasm header (it stands in for the kernel's `xlean.wasm`, which only the browser test
+/// needs to be real). Returns the prefix link.
+fn stand_in_prefix(dir: &Path, name: &str) -> PathBuf {
+    let module_dir = dir.join("module");
+    fs::create_dir_all(&module_dir).unwrap();
+    let js = module_dir.join("xlean.js");
+    fs::write(&js, "var createXeusModule = undefined; // stand-in\n").unwrap();
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.resize(4096, 0);
+    fs::write(module_dir.join("xlean.wasm"), wasm).unwrap();
+    let prefix = dir.join(name);
+    prefix::install(&prefix, &[js], Some(&test_spec())).unwrap();
+    prefix
+}
+
+fn test_spec() -> KernelSpec {
+    KernelSpec {
+        backend: Backend::Test,
+        lean_version: "4.28.0".into(),
+    }
+}
+
+/// Rewrites the prefix's kernel.json with `edit`.
+fn edit_kernel_json(prefix: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = prefix.join(prefix::KERNEL_SPEC_DIR).join("kernel.json");
+    let mut spec: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut spec);
+    fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+}
+
+/// The install prefix is a link into `<prefix>.d/`: the files to break live there.
+fn real_dir(prefix: &Path) -> PathBuf {
+    fs::canonicalize(prefix).unwrap()
+}
+
+fn error_of<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
+    format!("{:#}", r.unwrap_err())
+}
+
+/// A toolchain record that names nothing: for code paths that must fail before using it.
+fn no_toolchain() -> Toolchain {
+    let nowhere = PathBuf::from("/nonexistent/xlean-test");
+    Toolchain {
+        route: Route::Debian,
+        emscripten_dir: nowhere.clone(),
+        em_config: nowhere.clone(),
+        em_cache: nowhere.clone(),
+        llvm_bin: nowhere.clone(),
+        node: nowhere.clone(),
+        venv: nowhere.clone(),
+        cmake: nowhere.clone(),
+        ninja: nowhere,
+    }
+}
+
+fn options(dir: &Path, prefix: &Path) -> SiteOptions {
+    SiteOptions {
+        prefix: prefix.to_path_buf(),
+        output: dir.join("site"),
+        work: dir.join("work"),
+        logs: dir.join("logs"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The prefix contract
+
+#[test]
+fn a_complete_prefix_passes_the_contract() {
+    let dir = util::test_dir("lite-contract-ok");
+    let prefix = stand_in_prefix(&dir, "prefix");
+    let k = check_prefix(&prefix).unwrap();
+    assert_eq!(k.env_name, "prefix");
+    assert_eq!(k.backend, Backend::Test);
+    assert_eq!(k.js, prefix.join("bin/xlean.js"));
+    assert_eq!(k.wasm, prefix.join("bin/xlean.wasm"));
+    assert!(
+        k.display_name.contains("test backend"),
+        "{}",
+        k.display_name
+    );
+}
+
+#[test]
+fn a_broken_prefix_is_refused_naming_the_file_and_the_fix() {
+    let dir = util::test_dir("lite-contract-broken");
+    let fix = "cargo xtask build";
+
+    // Nothing there at all.
+    let msg = error_of(check_prefix(&dir.join("absent")));
+    assert!(
+        msg.contains("no install prefix at") && msg.contains(fix),
+        "{msg}"
+    );
+
+    // A dot-prefixed name: refused before anything else is looked at.
+    let msg = error_of(check_prefix(&dir.join(".hidden-prefix")));
+    assert!(msg.contains("starting with a dot"), "{msg}");
+    assert!(msg.contains("xeus/.hidden-prefix/"), "{msg}");
+
+    // A relative prefix.
+    let msg = error_of(check_prefix(Path::new("build/prefix")));
+    assert!(msg.contains("is relative"), "{msg}");
+
+    // argv[0] relative: the add-on would drop the kernel with a mere warning.
+    let p = stand_in_prefix(&dir, "relative-argv");
+    edit_kernel_json(&p, |s| s["argv"] = json!(["bin/xlean"]));
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("argv[0] `bin/xlean` is relative"), "{msg}");
+    assert!(msg.contains("kernel.json") && msg.contains(fix), "{msg}");
+
+    // argv[0] with the extension the add-on appends itself.
+    let p = stand_in_prefix(&dir, "argv-extension");
+    let with_js = format!("{}.js", p.join("bin/xlean").display());
+    edit_kernel_json(&p, |s| s["argv"] = json!([with_js]));
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("has an extension"), "{msg}");
+
+    // The wasm is missing.
+    let p = stand_in_prefix(&dir, "no-wasm");
+    fs::remove_file(real_dir(&p).join("bin/xlean.wasm")).unwrap();
+    let msg = error_of(check_prefix(&p));
+    assert!(
+        msg.contains("the kernel's wasm") && msg.contains("xlean.wasm") && msg.contains("missing"),
+        "{msg}"
+    );
+
+    // Not a wasm module (an LFS pointer, an HTML error page...).
+    let p = stand_in_prefix(&dir, "not-wasm");
+    fs::write(
+        real_dir(&p).join("bin/xlean.wasm"),
+        "version https://git-lfs",
+    )
+    .unwrap();
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("is not a WebAssembly module"), "{msg}");
+
+    // argv[0] names another prefix's module (this one was copied after install).
+    let other = stand_in_prefix(&dir, "other");
+    let p = stand_in_prefix(&dir, "copied");
+    let elsewhere = other.join("bin/xlean").display().to_string();
+    edit_kernel_json(&p, |s| s["argv"] = json!([elsewhere]));
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("is not this prefix's bin/xlean"), "{msg}");
+
+    // conda-meta/history is missing.
+    let p = stand_in_prefix(&dir, "no-history");
+    fs::remove_file(real_dir(&p).join("conda-meta/history")).unwrap();
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("conda-meta/history is missing"), "{msg}");
+
+    // No backend named.
+    let p = stand_in_prefix(&dir, "no-backend");
+    edit_kernel_json(&p, |s| s["metadata"] = json!({}));
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("metadata.xlean.backend is missing"), "{msg}");
+
+    // A kernel.json that is not JSON.
+    let p = stand_in_prefix(&dir, "bad-json");
+    fs::write(
+        real_dir(&p)
+            .join(prefix::KERNEL_SPEC_DIR)
+            .join("kernel.json"),
+        "{",
+    )
+    .unwrap();
+    let msg = error_of(check_prefix(&p));
+    assert!(msg.contains("is not valid JSON"), "{msg}");
+}
+
+#[test]
+fn a_refused_prefix_leaves_no_site_and_keeps_the_old_one() {
+    let dir = util::test_dir("lite-refused");
+    let p = stand_in_prefix(&dir, "no-wasm");
+    fs::remove_file(real_dir(&p).join("bin/xlean.wasm")).unwrap();
+    let opts = options(&dir, &p);
+
+    // No site yet: none is made.
+    let msg = error_of(build_site(&no_toolchain(), &opts));
+    assert!(msg.contains("missing"), "{msg}");
+    assert!(!opts.output.exists());
+    assert!(!util::partial_path(&opts.output).exists());
+
+    // An old site stays as it was.
+    fs::create_dir_all(&opts.output).unwrap();
+    fs::write(opts.output.join("jupyter-lite.json"), "{}").unwrap();
+    assert!(build_site(&no_toolchain(), &opts).is_err());
+    assert_eq!(
+        fs::read_to_string(opts.output.join("jupyter-lite.json")).unwrap(),
+        "{}"
+    );
+}
+
+#[test]
+fn an_output_dir_that_is_not_a_site_is_never_replaced() {
+    let dir = util::test_dir("lite-output");
+    let p = stand_in_prefix(&dir, "prefix");
+    let mut opts = options(&dir, &p);
+    fs::create_dir_all(&opts.output).unwrap();
+    fs::write(opts.output.join("thesis.tex"), "precious").unwrap();
+    let msg = error_of(build_site(&no_toolchain(), &opts));
+    assert!(msg.contains("is not a JupyterLite site"), "{msg}");
+    assert_eq!(
+        fs::read_to_string(opts.output.join("thesis.tex")).unwrap(),
+        "precious"
+    );
+    // Nor a directory holding the prefix, or our sources.
+    opts.output = dir.clone();
+    let msg = error_of(build_site(&no_toolchain(), &opts));
+    assert!(msg.contains("which it contains"), "{msg}");
+    opts.output = LiteSources::standard().dir.parent().unwrap().to_path_buf();
+    let msg = error_of(build_site(&no_toolchain(), &opts));
+    assert!(msg.contains("which it contains"), "{msg}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our lite sources
+
+#[test]
+fn the_sample_notebooks_are_lean_notebooks_for_the_xlean_kernel() {
+    let sources = LiteSources::standard();
+    let notebooks = sources.notebook_files().unwrap();
+    let names: Vec<_> = notebooks
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["01-introduction.ipynb", "02-rich-display.ipynb"]);
+    for nb in &notebooks {
+        let doc: Value = serde_json::from_str(&fs::read_to_string(nb).unwrap()).unwrap();
+        let what = nb.display();
+        assert_eq!(doc["nbformat"], 4, "{what}");
+        assert_eq!(doc["metadata"]["kernelspec"]["name"], "xlean", "{what}");
+        assert_eq!(doc["metadata"]["kernelspec"]["language"], "lean4", "{what}");
+        assert_eq!(doc["metadata"]["language_info"]["name"], "lean4", "{what}");
+        let cells = doc["cells"].as_array().unwrap();
+        let code: Vec<String> = cells
+            .iter()
+            .filter(|c| c["cell_type"] == "code")
+            .map(|c| {
+                assert_eq!(c["outputs"], json!([]), "{what}: shipped without outputs");
+                c["source"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap())
+                    .collect()
+            })
+            .collect();
+        assert!(code.len() >= 5, "{what}: {} code cells", code.len());
+        // Cell ids are unique (nbformat 4.5).
+        let mut ids: Vec<_> = cells.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), cells.len(), "{what}");
+        // Real Lean, not the test backend's commands.
+        assert!(code.iter().any(|c| c.contains("#eval")), "{what}");
+        assert!(!code.iter().any(|c| c.starts_with("eval ")), "{what}");
+    }
+    let rich = fs::read_to_string(&notebooks[1]).unwrap();
+    assert!(rich.contains("import XLean.Display"));
+    let lite: Value =
+        serde_json::from_str(&fs::read_to_string(sources.dir.join("jupyter-lite.json")).unwrap())
+            .unwrap();
+    assert_eq!(lite["jupyter-config-data"]["defaultKernelName"], "xlean");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+/// One raw HTTP exchange (the target is sent exactly as given: no client normalises `..`).
+fn raw_get(url_base: &str, request: &str) -> (u16, String, Vec<u8>) {
+    let addr = url_base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(all[..split].to_vec()).unwrap();
+    let body = all[split + 4..].to_vec();
+    let status = head[9..12].parse().unwrap();
+    (status, head, body)
+}
+
+fn get(base: &str, target: &str) -> (u16, String, Vec<u8>) {
+    raw_get(
+        base,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn the_server_serves_the_site_with_the_right_types_and_no_isolation_headers() {
+    let dir = util::test_dir("lite-server");
+    let root = dir.join("site");
+    fs::create_dir_all(root.join("lab")).unwrap();
+    fs::write(root.join("index.html"), "<p>root</p>").unwrap();
+    fs::write(root.join("lab/index.html"), "<p>lab</p>").unwrap();
+    let wasm: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(root.join("lab/kernel.wasm"), &wasm).unwrap();
+    fs::write(root.join("a b.json"), "{}").unwrap();
+    fs::write(dir.join("secret.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.txt"), root.join("link.txt")).unwrap();
+
+    let server = Server::bind(&root, 0).unwrap();
+    let url = server.url();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let running = server.spawn();
+
+    let (status, head, body) = get(&url, "/lab/kernel.wasm?v=3");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-type"), Some("application/wasm"));
+    assert_eq!(body, wasm);
+    for (name, _) in [
+        ("cross-origin-opener-policy", ()),
+        ("cross-origin-embedder-policy", ()),
+    ] {
+        assert!(header(&head, name).is_none(), "{head}");
+    }
+
+    let (status, head, body) = get(&url, "/");
+    assert_eq!((status, body.as_slice()), (200, b"<p>root</p>".as_slice()));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let (status, head, _) = get(&url, "/lab?x=1");
+    assert_eq!(status, 301);
+    assert_eq!(header(&head, "location"), Some("/lab/?x=1"));
+    let (status, _, body) = get(&url, "/lab/");
+    assert_eq!((status, body.as_slice()), (200, b"<p>lab</p>".as_slice()));
+    let (status, head, _) = get(&url, "/a%20b.json");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-type"), Some("application/json"));
+
+    // Out of the root: `..` plain or encoded, backslashes, links; nothing outside is read.
+    for target in [
+        "/../secret.txt",
+        "/lab/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/lab/%2E%2E%2f..%2fsecret.txt",
+        "/..%5csecret.txt",
+        "/lab/./index.html",
+        "/%zz",
+        "secret.txt",
+    ] {
+        let (status, _, body) = get(&url, target);
+        assert_eq!(status, 400, "{target}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("outside"),
+            "{target}"
+        );
+    }
+    let (status, _, body) = get(&url, "/link.txt");
+    assert_eq!(status, 403);
+    assert!(!String::from_utf8_lossy(&body).contains("outside"));
+    assert_eq!(get(&url, "/missing.js").0, 404);
+
+    // HEAD: the head only; other methods: refused.
+    let (status, head, body) = raw_get(
+        &url,
+        "HEAD /lab/kernel.wasm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-length"), Some("200000"));
+    assert!(body.is_empty());
+    let (status, _, _) = raw_get(
+        &url,
+        "POST /index.html HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 405);
+
+    // Keep-alive: two requests on one connection.
+    let (status, _, body) = raw_get(
+        &url,
+        "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\nGET /lab/index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("<p>root</p>") && text.contains("<p>lab</p>"),
+        "{text}"
+    );
+
+    drop(running);
+    // Stopped: the port no longer answers.
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    assert!(TcpStream::connect(addr)
+        .map(|mut s| {
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n");
+            let mut b = [0u8; 1];
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            matches!(s.read(&mut b), Ok(0) | Err(_))
+        })
+        .unwrap_or(true));
+}
+
+#[test]
+fn resolve_and_content_types() {
+    let dir = util::test_dir("lite-resolve");
+    fs::create_dir_all(dir.join("d")).unwrap();
+    fs::write(dir.join("d/f.js"), "").unwrap();
+    let root = fs::canonicalize(&dir).unwrap();
+    assert_eq!(
+        resolve(&root, "/d/f.js#frag"),
+        Resolved::File(root.join("d/f.js"))
+    );
+    assert_eq!(
+        resolve(&root, "/d//f.js"),
+        Resolved::File(root.join("d/f.js"))
+    );
+    assert_eq!(resolve(&root, "/d"), Resolved::Redirect("/d/".into()));
+    assert_eq!(resolve(&root, "/d/"), Resolved::Error(404), "no listings");
+    assert_eq!(resolve(&root, "/d/%00"), Resolved::Error(400));
+    for (name, ty) in [
+        ("x.wasm", "application/wasm"),
+        ("x.JS", "text/javascript; charset=utf-8"),
+        ("x.mjs", "text/javascript; charset=utf-8"),
+        ("x.css", "text/css; charset=utf-8"),
+        ("x.svg", "image/svg+xml"),
+        ("x.woff2", "font/woff2"),
+        ("x.ipynb", "application/json"),
+        ("manifest.webmanifest", "application/manifest+json"),
+        ("x.data", "application/octet-stream"),
+    ] {
+        assert_eq!(content_type(Path::new(name)), ty, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The offline site build (real jupyter lite build)
+
+#[test]
+fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let dir = util::test_dir("lite-site");
+    let prefix = stand_in_prefix(&dir, "prefix");
+    let opts = options(&dir, &prefix);
+    let site = build_site(&tc, &opts).unwrap();
+    eprintln!("{}", site.summary());
+
+    let list: Value =
+        serde_json::from_str(&fs::read_to_string(site.dir.join("xeus/kernels.json")).unwrap())
+            .unwrap();
+    assert_eq!(list, json!([{"kernel": "xlean", "env_name": "prefix"}]));
+    let bin = site.dir.join("xeus/prefix/bin");
+    assert_eq!(
+        fs::read(bin.join("xlean.wasm")).unwrap(),
+        fs::read(prefix.join("bin/xlean.wasm")).unwrap()
+    );
+    assert!(bin.join("xlean.js").is_file());
+    let spec: Value = serde_json::from_str(
+        &fs::read_to_string(site.dir.join("xeus/prefix/xlean/kernel.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec["argv"][0], "xeus/prefix/bin/xlean.js");
+    assert_eq!(spec["metadata"]["xlean"]["backend"], "test");
+    assert!(site.dir.join("xeus/prefix/xlean/logo-64x64.png").is_file());
+    for nb in ["01-introduction.ipynb", "02-rich-display.ipynb"] {
+        assert!(site.dir.join("files").join(nb).is_file(), "{nb}");
+    }
+    // Small: no source maps, only the apps we ship.
+    let (bytes, files) = tree_size(&site.dir).unwrap();
+    assert_eq!((bytes, files), (site.total_bytes, site.files));
+    assert!(bytes < 60 << 20, "{} bytes", bytes);
+    assert_eq!(site.wasm_bytes, 4096);
+    let mut maps = 0;
+    count_files(&site.dir, &mut |p| {
+        maps += p.extension().is_some_and(|e| e == "map") as u32
+    });
+    assert_eq!(maps, 0, "source maps in the site");
+    for app in ["lab", "notebooks", "tree"] {
+        assert!(site.dir.join(app).join("index.html").is_file(), "{app}");
+    }
+    for absent in ["repl", "consoles", "edit"] {
+        assert!(!site.dir.join(absent).exists(), "{absent}");
+    }
+    assert!(!opts.work.exists(), "the work dir is removed after a build");
+    assert!(!util::partial_path(&opts.output).exists());
+
+    // A build that fails inside jupyter lite build (the xeus add-on chokes on another kernel's
+    // kernel.json) leaves the last good site as it was and nothing half-made.
+    let broken = real_dir(&prefix).join("share/jupyter/kernels/broken");
+    fs::create_dir_all(&broken).unwrap();
+    fs::write(broken.join("kernel.json"), "{").unwrap();
+    let stamp = fs::metadata(site.dir.join("xeus/kernels.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let msg = error_of(build_site(&tc, &opts));
+    assert!(msg.contains("jupyter-lite-build"), "{msg}");
+    assert!(msg.contains("is unchanged"), "{msg}");
+    assert!(!util::partial_path(&opts.output).exists());
+    assert_eq!(
+        fs::metadata(site.dir.join("xeus/kernels.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp
+    );
+}
+
+fn count_files(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            count_files(&p, f);
+        } else {
+            f(&p);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernel in Chromium
+
+/// The browser's tools, or why the test cannot run. Installs them (apt-get, npm) only when
+/// `XLEAN_REQUIRE_TOOLCHAIN` says this machine must run everything (CI).
+fn browser_tools_for_tests() -> Option<browser::BrowserTools> {
+    static TOOLS: OnceLock<Result<browser::BrowserTools, String>> = OnceLock::new();
+    let required = std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some();
+    let tools = TOOLS.get_or_init(|| {
+        browser::ensure_browser_tools(&Pins::load().unwrap(), !required)
+            .map_err(|e| format!("{e:#}"))
+    });
+    match tools {
+        Ok(t) => Some(t.clone()),
+        Err(e) if !required => {
+            eprintln!(
+                "SKIPPED: the browser test's tools are missing: {e} (`cargo xtask lite \
+                 --browser-test` installs them)"
+            );
+            None
+        }
+        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e}"),
+    }
+}
+
+#[test]
+fn the_test_kernel_runs_cells_in_chromium() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let pins = Pins::load().unwrap();
+    let Some(sources) = kernel::kernel_sources(&pins, &Default::default()).unwrap() else {
+        eprintln!("SKIPPED: {}", kernel::SOURCES_MISSING);
+        return;
+    };
+    let Some(tools) = browser_tools_for_tests() else {
+        return;
+    };
+    let modules = kernel::build_test_kernel(&tc, &sources).unwrap();
+    let dir = util::test_dir("lite-chromium");
+    let prefix = dir.join("prefix");
+    prefix::install(&prefix, &[modules.test_backend], Some(&test_spec())).unwrap();
+    let site = build_site(&tc, &options(&dir, &prefix)).unwrap();
+    eprintln!("{}", site.summary());
+    let summary = browser::run_browser_test(&tc, &tools, &site.dir, &dir.join("logs")).unwrap();
+    let log = fs::read_to_string(summary.log.as_ref().unwrap()).unwrap();
+    summary.ensure_passed().unwrap();
+    assert_eq!(summary.skipped, 0, "{log}");
+    assert!(summary.passed >= 8, "{log}");
+    assert!(log.contains("kernel backend: test"), "{log}");
+}
+
+#[test]
+fn a_second_browser_tools_install_changes_nothing() {
+    let Some(first) = browser_tools_for_tests() else {
+        return;
+    };
+    let modified = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+    let before = modified(&first.playwright_core.join("package.json"));
+    let again = browser::ensure_browser_tools(&Pins::load().unwrap(), true).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        modified(&again.playwright_core.join("package.json")),
+        before
+    );
+    assert!(
+        again.chromium_version.starts_with("Chromium "),
+        "{}",
+        again.chromium_version
+    );
+}
