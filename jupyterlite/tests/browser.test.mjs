@@ -57,6 +57,7 @@ let context;
 let page;
 let profileDir;
 let backend;
+let envName;
 let kernelInfo;
 const consoleLines = [];
 const externalRequests = [];
@@ -135,6 +136,7 @@ before(async () => {
   const entry = kernels.find((k) => k.kernel === 'xlean');
   assert.ok(entry, `xeus/kernels.json lists no xlean kernel: ${JSON.stringify(kernels)}`);
   const spec = await siteJson(`xeus/${entry.env_name}/xlean/kernel.json`);
+  envName = entry.env_name;
   backend = spec.metadata?.xlean?.backend;
   assert.ok(['test', 'lean'].includes(backend), `kernel.json metadata.xlean.backend: ${backend}`);
   console.log(`kernel backend: ${backend} (${spec.display_name})`);
@@ -279,6 +281,24 @@ test('state carries over from cell to cell', { skip }, async () => {
     } else {
       assert.equal((await execute('def double (n : Nat) : Nat := 2 * n')).reply.status, 'ok');
       assert.match(streamText((await execute('#eval double 21')).outputs), /info: 42$/m);
+    }
+  });
+});
+
+test('bundles beside the kernel (build --bundles) are unpacked in the browser', { skip }, async (t) => {
+  const res = await bounded(fetch(new URL(`xeus/${envName}/bin/xlean-bundles.json`, siteUrl)), 10_000, 'GET bundles');
+  if (res.status === 404) {
+    t.skip('the site has no bundles (its kernel was built without --bundles)');
+    return;
+  }
+  assert.equal(res.status, 200);
+  await withBrowserLog(async () => {
+    if (backend === 'test') {
+      const r = await execute('exists /lib/lean/Std.olean');
+      assert.match(streamText(r.outputs), /info: \/lib\/lean\/Std\.olean: \d+ bytes/);
+    } else {
+      const r = await execute('import Std.Data.HashMap\n#check Std.HashMap');
+      assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
     }
   });
 });

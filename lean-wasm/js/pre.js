@@ -98,8 +98,17 @@ Module['preRun'].push(function xleanBundles() {
   );
 });
 
+// Bundles sit next to the module's .wasm, so they are found where the embedder finds the .wasm:
+// JupyterLite's worker maps only `*.wasm` (and `*.data`) names to the kernel's folder and leaves
+// every other name relative to the worker's own script.
+function xleanBundleUrl(name) {
+  var wasm = locateFile('xlean.wasm');
+  var slash = Math.max(wasm.lastIndexOf('/'), wasm.lastIndexOf('\\'));
+  return wasm.substring(0, slash + 1) + name;
+}
+
 function xleanReadFile(name) {
-  var url = locateFile(name);
+  var url = xleanBundleUrl(name);
   if (typeof process === 'object' && process.versions && process.versions.node) {
     return require('fs').promises.readFile(url).then(
       function (b) {

@@ -15,6 +15,7 @@
  *   bytes HEX...         info message made of these raw bytes (e.g. invalid UTF-8)
  *   printbytes HEX...    these raw bytes and a newline written to the C stdout
  *   getenv NAME          info message: the value of environment variable NAME (or "(unset)")
+ *   exists PATH          info message `PATH: N bytes` or `PATH: missing` (the module's file system)
  *   count                info message: how many cells this backend has executed (state)
  *   garbage / null       the reply is not JSON / is NULL (the interpreter must survive both)
  *   anything else        error message "unknown command"
@@ -281,6 +282,16 @@ static void run_line(cell_t *c, unsigned line, const char *s, size_t n) {
         const char *value = getenv(name);
         if (!value) value = "(unset)";
         cell_message(c, "info", line, width, value, strlen(value));
+    } else if (IS("exists")) {
+        char path[512], text[600];
+        snprintf(path, sizeof path, "%.*s", (int)(arg_n < 511 ? arg_n : 511), arg);
+        FILE *f = fopen(path, "rb");
+        long size = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+        if (f) fclose(f);
+        int k = size >= 0 ? snprintf(text, sizeof text, "%s: %ld bytes", path, size)
+                          : snprintf(text, sizeof text, "%s: missing", path);
+        cell_message(c, "info", line, width, text, (size_t)k);
     } else if (IS("count")) {
         char tmp[32];
         int k = snprintf(tmp, sizeof tmp, "%u", g_cells);
@@ -357,6 +368,7 @@ static const struct {
     {"bytes", "keyword", NULL},
     {"count", "keyword", NULL},
     {"getenv", "keyword", NULL},
+    {"exists", "keyword", NULL},
     {"printbytes", "keyword", NULL},
     {"Nat", "inductive", "The natural numbers."},
     {"Nat.add", "def", "Addition of natural numbers."},

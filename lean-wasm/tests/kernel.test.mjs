@@ -286,9 +286,11 @@ test('bundles listed beside the module are unpacked into /lib/lean before start'
   for (const [name, text] of Object.entries(files)) {
     assert.equal(M.FS.readFile(`/lib/lean/${name}`, { encoding: 'utf8' }), text, name);
   }
-  // The kernel still starts and answers.
+  // The kernel still starts and answers, and its C code sees the files.
   const s = new KernelSession(M);
   assert.equal(s.execute('eval 1 + 2').reply.content.status, 'ok');
+  const seen = s.execute('exists /lib/lean/Std.olean\nexists /lib/lean/Lean.olean');
+  assert.equal(streamText(seen.outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: 8 bytes\n2:0: info: /lib/lean/Lean.olean: missing\n');
 });
 
 test('a bundle list that names a missing or different bundle stops the module with the reason', { skip: skipReason }, async () => {

@@ -140,7 +140,9 @@ pub fn run(args: Args) -> Result<()> {
     let ci_build = crate::paths::build_dir().join("ci-fixture");
     let mut prefix = None;
     suite("build + test-node (fixture)", &mut || {
-        let args = crate::build::fixture_args(&ci_build, crate::build::Backend::Test);
+        // With --bundles, so that the site's browser test also loads Std/Lean from bundles.
+        let mut args = crate::build::fixture_args(&ci_build, crate::build::Backend::Test);
+        args.bundles = true;
         let report = crate::build::build(&args)?;
         eprint!("{}", report.render());
         if let Some(skip) = report.skipped.first() {
@@ -160,7 +162,34 @@ pub fn run(args: Args) -> Result<()> {
                 failed: s.failed,
                 skipped: s.skipped,
             },
-            "cargo xtask build --backend test (fixtures), then test-node on its prefix".into(),
+            "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix"
+                .into(),
+        ))
+    });
+
+    // The JupyterLite site of that prefix, built offline and tested in headless Chromium.
+    suite("JupyterLite site in Chromium", &mut || {
+        let Some(prefix) = &prefix else {
+            return Ok((
+                Counts {
+                    skipped: 1,
+                    ..Counts::default()
+                },
+                "no kernel prefix: the build suite above was skipped or failed".into(),
+            ));
+        };
+        let s = crate::lite::test_prefix(&tc, &pins, prefix)?;
+        let note = s
+            .skip_reason
+            .clone()
+            .unwrap_or_else(|| "jupyter lite build, then headless Chromium on 127.0.0.1".into());
+        Ok((
+            Counts {
+                passed: s.passed,
+                failed: s.failed,
+                skipped: s.skipped,
+            },
+            note,
         ))
     });
 

@@ -113,8 +113,3 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ci(args) => ci::run(args),
     }
 }
-
-/// What a command whose issue has not landed yet says. Nothing pretends to work.
-pub(crate) fn not_implemented(command: &str, what: &str) -> Result<()> {
-    anyhow::bail!("`cargo xtask {command}` is not implemented yet ({what})")
-}

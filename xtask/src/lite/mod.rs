@@ -16,7 +16,7 @@ mod site;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
@@ -86,7 +86,7 @@ pub fn run(args: Args) -> Result<()> {
 /// one, else the kernel shell with the test backend, built here and installed into
 /// `<build>/lite-test/prefix`. Without the xeus sources there is no kernel at all: the summary
 /// says SKIPPED and why. `opts`: the command's `fetch` flags.
-// Called by `ci` (wired by the lead).
+// For `cargo xtask lite --browser-test`-style runs without a build; `ci` uses `test_prefix`.
 #[allow(dead_code)]
 pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
     let build_prefix = paths::build_dir().join("prefix");
@@ -109,11 +109,17 @@ pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<N
         )?;
         prefix
     };
+    test_prefix(tc, pins, &prefix)
+}
+
+/// The site of the kernel in `prefix`, built into `<build>/lite-test/site` and tested in
+/// Chromium (what `ci` runs on the prefix that `cargo xtask build` installed).
+pub fn test_prefix(tc: &Toolchain, pins: &Pins, prefix: &Path) -> Result<NodeTestSummary> {
     let dir = paths::build_dir().join("lite-test");
     let site = build_site(
         tc,
         &SiteOptions {
-            prefix,
+            prefix: prefix.to_path_buf(),
             output: dir.join("site"),
             work: dir.join("work"),
             logs: paths::logs_dir(),

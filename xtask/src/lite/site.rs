@@ -140,7 +140,10 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         .env_remove("no_proxy")
         .log_dir(&opts.logs);
     let start = Instant::now();
-    let built = step.run().and_then(|_| verify_site(&partial, &kernel));
+    let built = step
+        .run()
+        .and_then(|_| copy_bundles(&kernel, &partial))
+        .and_then(|_| verify_site(&partial, &kernel));
     let build_secs = start.elapsed().as_secs_f64();
     if let Err(e) = built {
         let _ = util::remove_any(&partial);
@@ -266,6 +269,50 @@ fn check_output_is_ours(output: &Path, keep: &[&Path]) -> Result<()> {
 /// What the xeus add-on must have written, checked on the built site: the kernel list names
 /// xlean in our environment, the module is there whole, the kernel spec points at it, the
 /// default kernel is xlean and every notebook is in the contents.
+/// The `.olean` bundles a `--bundles` build installed next to the kernel (listed in
+/// `bin/xlean-bundles.json`): JupyterLite's add-on copies only the `.js`, `.wasm` and `.data`, so
+/// they are copied here, beside the site's `xlean.wasm`, where the kernel's JS glue looks.
+/// Returns the prefix files it copied (none without a list).
+fn bundle_files(kernel: &KernelPrefix) -> Result<Vec<PathBuf>> {
+    let bin = kernel.js.parent().unwrap_or(Path::new("/"));
+    let list_path = bin.join(crate::build::oleans::BUNDLE_LIST);
+    if !list_path.is_file() {
+        return Ok(Vec::new());
+    }
+    let list = read_json(&list_path)?;
+    let mut files = vec![list_path.clone()];
+    for b in list["bundles"].as_array().into_iter().flatten() {
+        let name = b["file"]
+            .as_str()
+            .with_context(|| format!("{}: a bundle without a \"file\"", list_path.display()))?;
+        ensure!(
+            !name.contains('/') && !name.starts_with('.'),
+            "{}: bundle name {name:?} is not a plain file name",
+            list_path.display()
+        );
+        let file = bin.join(name);
+        ensure!(
+            file.is_file(),
+            "{} lists {name}, which is not in {}\n  {FIX}",
+            list_path.display(),
+            bin.display(),
+            FIX = "fix: cargo xtask build --bundles"
+        );
+        files.push(file);
+    }
+    Ok(files)
+}
+
+fn copy_bundles(kernel: &KernelPrefix, site: &Path) -> Result<()> {
+    let bin = site.join("xeus").join(&kernel.env_name).join("bin");
+    for f in bundle_files(kernel)? {
+        let to = bin.join(f.file_name().unwrap());
+        fs::copy(&f, &to)
+            .with_context(|| format!("cannot copy {} to {}", f.display(), to.display()))?;
+    }
+    Ok(())
+}
+
 pub fn verify_site(site: &Path, kernel: &KernelPrefix) -> Result<()> {
     let env = &kernel.env_name;
     let list_path = site.join("xeus/kernels.json");
@@ -280,7 +327,15 @@ pub fn verify_site(site: &Path, kernel: &KernelPrefix) -> Result<()> {
          add-on dropped it (see the warnings in the build log)",
         list_path.display()
     );
-    for (from, name) in [(&kernel.js, "xlean.js"), (&kernel.wasm, "xlean.wasm")] {
+    let mut kernel_files = vec![
+        (kernel.js.clone(), "xlean.js".to_string()),
+        (kernel.wasm.clone(), "xlean.wasm".to_string()),
+    ];
+    for f in bundle_files(kernel)? {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        kernel_files.push((f, name));
+    }
+    for (from, name) in &kernel_files {
         let copy = site.join("xeus").join(env).join("bin").join(name);
         let want = fs::metadata(from)?.len();
         let got = fs::metadata(&copy)
