@@ -192,6 +192,51 @@ impl LeanOutput {
     }
 }
 
+/// The C name of the kernel root module's initialiser, read from its definition in `c/XLean.c`.
+/// Lean names it `initialize_XLean`, or, when lake builds it as part of a package (as ours does),
+/// `initialize_<package>_XLean` (`mkModuleInitializationFunctionName` with the package id):
+/// reading it keeps the backend right whichever Lean and lake made the C.
+pub fn kernel_module_init(c_file: &Path) -> Result<String> {
+    let text =
+        fs::read_to_string(c_file).with_context(|| format!("cannot read {}", c_file.display()))?;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        // A definition: `... initialize_<stem>XLean(uint8_t builtin...) {`
+        if !line.ends_with('{') {
+            continue;
+        }
+        for (at, _) in line.match_indices("initialize_") {
+            let ident: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let before = line[..at].chars().last();
+            let whole = before.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+            if whole
+                && (ident == "initialize_XLean" || ident.ends_with("_XLean"))
+                && line[at + ident.len()..].trim_start().starts_with('(')
+            {
+                found.push(ident);
+            }
+        }
+    }
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "{} defines no initialiser of the module XLean (`initialize_XLean` or \
+             `initialize_<package>_XLean`): is it the C of lean-wasm/XLean.lean?",
+            c_file.display()
+        ),
+        many => bail!(
+            "{} defines several candidate initialisers of XLean: {}",
+            c_file.display(),
+            many.join(", ")
+        ),
+    }
+}
+
 /// The lean4 stdlib sources (`<src>/src/{Init,Std,Lean}.lean` and everything under those
 /// folders), as paths relative to `<src>/src`, sorted. Their names are the module names.
 pub fn stdlib_modules(lean_src: &Path) -> Result<Vec<PathBuf>> {
@@ -493,5 +538,38 @@ fn files_under_if_dir(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
         stamp::files_under(dir, &[suffix])
     } else {
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_initialiser_is_read_with_or_without_a_package_prefix() {
+        let dir = util::test_dir("lean-out-init");
+        let file = dir.join("XLean.c");
+        let lake_style = "lean_object* initialize_xlean_XLean_Repl(uint8_t builtin);\n\
+             static bool _G_initialized = false;\n\
+             LEAN_EXPORT lean_object* initialize_xlean_XLean(uint8_t builtin) {\n\
+             lean_object * res;\n";
+        fs::write(&file, lake_style).unwrap();
+        assert_eq!(kernel_module_init(&file).unwrap(), "initialize_xlean_XLean");
+        fs::write(
+            &file,
+            "lean_object *initialize_XLean(uint8_t builtin) {\n}\n",
+        )
+        .unwrap();
+        assert_eq!(kernel_module_init(&file).unwrap(), "initialize_XLean");
+        // The fixture the build tests link.
+        let fixture = crate::paths::project_root().join("tests/fixtures/lean-out/c/XLean.c");
+        assert_eq!(kernel_module_init(&fixture).unwrap(), "initialize_XLean");
+        fs::write(
+            &file,
+            "lean_object* initialize_xlean_XLean(uint8_t builtin);\n",
+        )
+        .unwrap();
+        let msg = format!("{:#}", kernel_module_init(&file).unwrap_err());
+        assert!(msg.contains("defines no initialiser"), "{msg}");
     }
 }

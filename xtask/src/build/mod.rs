@@ -501,6 +501,10 @@ pub fn build(args: &Args) -> Result<Report> {
     );
     if let Some(deps) = &kernel {
         cmake_defs.extend(kernel_definitions(args, &pins, deps));
+        if args.backend == Backend::Lean {
+            let init = lean_out::kernel_module_init(&lean_out.c.join("XLean.c"))?;
+            cmake_defs.push(format!("-DXLEAN_LEAN_MODULE_INIT={init}"));
+        }
     }
     let project = paths::project_root().join("lean-wasm");
     let mut inputs = Inputs::new();
