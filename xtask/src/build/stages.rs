@@ -1,0 +1,670 @@
+//! The build's stages, one function each, in pipeline order (`build()` in mod.rs calls them).
+//!
+//! Each stage declares its inputs (a name → fingerprint map) and outputs and runs through
+//! [`Stages::stage`], which skips it when its stamp matches and its outputs exist. What a stage
+//! hands to the next is returned as a value, so the order of the calls is the data flow.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{ensure, Result};
+
+use super::{
+    lean_out::{self, LeanOutput, Origin},
+    oleans, prefix,
+    stamp::{self, Inputs},
+    Args, Backend, Layout, Profile, Stages,
+};
+use crate::{
+    abi_check, fetch, kernel, patch, paths,
+    pins::Pins,
+    runner::{self, Step},
+    symtab,
+    toolchain::{self, Toolchain},
+    util,
+};
+
+/// What every stage reads.
+pub struct Ctx<'a> {
+    pub args: &'a Args,
+    pub pins: &'a Pins,
+    pub layout: &'a Layout,
+    pub tc: &'a Toolchain,
+    pub sources: &'a Sources,
+    /// The wasm64 prefix holding xeus and xeus-lite, when the kernel module is built.
+    pub kernel: Option<&'a kernel::DepsPrefix>,
+}
+
+/// The toolchain record; installed only when there is none (the installer's own checks take a
+/// second, which a no-op build cannot afford).
+pub fn toolchain() -> Result<Toolchain> {
+    match Toolchain::load() {
+        Ok(tc) => Ok(tc),
+        Err(_) => {
+            toolchain::install_default()?;
+            Toolchain::load()
+        }
+    }
+}
+
+/// The upstream sources the stages read: lean4 (a local copy is read in place and never written
+/// to) and mini-gmp.
+pub struct Sources {
+    pub lean4: fetch::FetchedSource,
+    /// What the patch stage copies from lean4, fingerprinted.
+    pub lean4_fingerprint: String,
+    /// `<mini-gmp source>/mini-gmp`: bignums in GMP's layout, as the official .olean files
+    /// store them.
+    pub gmp_dir: PathBuf,
+}
+
+impl Sources {
+    pub fn fetch(args: &Args, pins: &Pins) -> Result<Sources> {
+        let fetcher = fetch::Fetcher::new(pins, &args.sources, fetch::Places::standard())?;
+        let lean4 = fetcher.source_dir("lean4")?;
+        let gmp_dir = fetcher.source_dir("mini-gmp")?.dir.join("mini-gmp");
+        let lean4_fingerprint = if lean4.is_local() {
+            // A user's checkout can change under us: fingerprint what the patch stage copies.
+            let mut files = Vec::new();
+            for dir in patch::tree::COPIED_DIRS {
+                files.extend(stamp::files_under(&lean4.dir.join(dir), &[""])?);
+            }
+            files.extend(
+                stamp::files_under(&lean4.dir.join("src"), &["CMakeLists.txt", ".in"])?
+                    .into_iter()
+                    .filter(|f| f.parent() == Some(&lean4.dir.join("src"))),
+            );
+            format!("local {}", stamp::metadata_fingerprint(&lean4.dir, &files)?)
+        } else {
+            lean4.summary()
+        };
+        Ok(Sources {
+            lean4,
+            lean4_fingerprint,
+            gmp_dir,
+        })
+    }
+}
+
+/// The kernel shell needs xeus and xeus-lite: sources (like lean4: fetched, a local copy or a
+/// mirror), built into a wasm64 prefix that every profile shares (their own stamps decide).
+/// `None`, with the reason in `skipped`, when the kernel module is not built.
+pub fn kernel_deps(
+    args: &Args,
+    pins: &Pins,
+    tc: &Toolchain,
+    skipped: &mut Vec<String>,
+) -> Result<Option<kernel::DepsPrefix>> {
+    const WHAT: &str = "the kernel module (bin/xlean.js, kernel.json)";
+    if args.no_kernel {
+        skipped.push(format!(
+            "{WHAT}: --no-kernel was given; this build installs the probe module only"
+        ));
+        return Ok(None);
+    }
+    match kernel::kernel_sources(pins, &args.sources)? {
+        None => {
+            skipped.push(format!(
+                "{WHAT}: {}. This build installs the probe module only",
+                kernel::SOURCES_MISSING
+            ));
+            Ok(None)
+        }
+        Some(sources) => Ok(Some(kernel::build_deps(tc, &sources)?)),
+    }
+}
+
+/// patch: a patched copy of the subset of lean4 the wasm build compiles, plus headers.
+pub fn patch(ctx: &Ctx, run: &mut Stages) -> Result<()> {
+    let series_dir = patch::default_series_dir();
+    let series_files = stamp::files_under(&series_dir, &[".toml"])?;
+    let mut inputs = Inputs::new();
+    inputs
+        .add("lean4 source", &ctx.sources.lean4_fingerprint)
+        .add("patch series", stamp::content_fingerprint(&series_files)?)
+        .add("lean commit", &ctx.pins.lean.commit);
+    run.stage(
+        "patch",
+        &inputs,
+        &[ctx.layout.patched.join("src/include/lean/version.h")],
+        || {
+            let series = patch::load_series(&series_dir)?;
+            patch::patch_lean_source(&ctx.sources.lean4.dir, &ctx.layout.patched, &series)?;
+            Ok(())
+        },
+    )
+}
+
+/// lake: Lean's output made here with the official Lean of the pin, unless `--lean-c` gave it.
+pub fn lake(ctx: &Ctx, run: &mut Stages, origin: &Origin) -> Result<LeanOutput> {
+    let lean_out = match origin {
+        Origin::Given(dir) => lean_out::read_given(dir, ctx.pins)?,
+        Origin::Host(host) => {
+            let lean_src = &ctx.sources.lean4.dir;
+            let out_dir = &ctx.layout.lean_out;
+            let package = paths::project_root().join("lean-wasm");
+            let stdlib: Vec<PathBuf> = lean_out::stdlib_modules(lean_src)?
+                .into_iter()
+                .map(|m| lean_src.join("src").join(m))
+                .collect();
+            let mut inputs = Inputs::new();
+            inputs
+                .add("lean", &host.version_line)
+                .add(
+                    "stdlib sources",
+                    stamp::metadata_fingerprint(lean_src, &stdlib)?,
+                )
+                .add(
+                    "kernel package",
+                    stamp::content_fingerprint(&lean_out::kernel_package_files(&package)?)?,
+                );
+            let key = util::sha256_bytes(format!("{:?}", inputs.0).as_bytes());
+            let jobs = ctx.args.jobs.unwrap_or_else(default_jobs);
+            run.stage("lake", &inputs, &[out_dir.join("lean-version.txt")], || {
+                lean_out::generate(host, lean_src, &package, out_dir, &key, jobs).map(|_| ())
+            })?;
+            LeanOutput {
+                c: out_dir.join("c"),
+                lib: out_dir.join("lib/lean"),
+            }
+        }
+    };
+    if ctx.kernel.is_some() && ctx.args.backend == Backend::Lean {
+        lean_out.check_kernel_modules()?;
+    }
+    Ok(lean_out)
+}
+
+/// oleans: the files embedded at /lib/lean, staged with hard links. Returns their manifest
+/// (the link depends on it).
+pub fn oleans(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<PathBuf> {
+    let embedded = oleans::select(&lean_out.lib, ctx.args.embed)?;
+    let manifest = ctx.layout.oleans.join("manifest.txt");
+    let mut inputs = Inputs::new();
+    inputs.add(
+        "oleans",
+        stamp::metadata_fingerprint(&lean_out.lib, &embedded)?,
+    );
+    run.stage("oleans", &inputs, std::slice::from_ref(&manifest), || {
+        oleans::stage(
+            &lean_out.lib,
+            &embedded,
+            &ctx.layout.oleans.join("lib/lean"),
+            &manifest,
+        )
+    })?;
+    Ok(manifest)
+}
+
+/// bundles (`--bundles`): Std and Lean as compressed archives beside the module. Returns the
+/// files to install next to it (none without the flag).
+pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec<PathBuf>> {
+    if !ctx.args.bundles {
+        return Ok(Vec::new());
+    }
+    let dir = ctx.layout.wasm.join("bundles");
+    let mut files = Vec::new();
+    for root in oleans::BUNDLED_ROOTS {
+        files.extend(oleans::select_root(&lean_out.lib, root)?);
+    }
+    let mut inputs = Inputs::new();
+    inputs.add(
+        "bundled files",
+        stamp::metadata_fingerprint(&lean_out.lib, &files)?,
+    );
+    let list = dir.join(oleans::BUNDLE_LIST);
+    run.stage("bundles", &inputs, std::slice::from_ref(&list), || {
+        for f in oleans::write_bundles(&lean_out.lib, &dir)? {
+            runner::note(&format!(
+                "bundle {} ({} bytes)",
+                f.display(),
+                fs::metadata(&f)?.len()
+            ));
+        }
+        Ok(())
+    })?;
+    stamp::files_under(&dir, &[""])
+}
+
+/// What configure decided, for the stages after it.
+pub struct Configured {
+    /// Every input of the configure stage, as one fingerprint (later stamps include it).
+    pub fingerprint: String,
+    pub c_groups: Vec<(&'static str, Vec<PathBuf>)>,
+    pub runtime_sources: Vec<PathBuf>,
+    pub symtab_cpp: PathBuf,
+}
+
+/// configure: the source lists and every setting, then `emcmake cmake` when they changed.
+pub fn configure(
+    ctx: &Ctx,
+    run: &mut Stages,
+    lean_out: &LeanOutput,
+    manifest: &Path,
+) -> Result<Configured> {
+    let (args, layout) = (ctx.args, ctx.layout);
+    let runtime_sources = runtime_sources(&layout.patched)?;
+    let stub_sources = stamp::files_under(&paths::project_root().join("stubs"), &[".c", ".cpp"])?;
+    let c_groups = lean_out.c_groups()?;
+    let sources_cmake = layout.generated.join("sources.cmake");
+    let symtab_cpp = layout.generated.join("wasm_symbol_table.cpp");
+    let mut text =
+        String::from("# Written by `cargo xtask build`: the files each target compiles.\n");
+    cmake_list(&mut text, "XLEAN_RUNTIME_SOURCES", &runtime_sources);
+    cmake_list(&mut text, "XLEAN_STUB_SOURCES", &stub_sources);
+    for (var, files) in &c_groups {
+        cmake_list(&mut text, var, files);
+    }
+    util::write_if_changed(&sources_cmake, text.as_bytes())?;
+    if !symtab_cpp.exists() {
+        // CMake needs the file to exist at configure time; the symtab stage fills it.
+        util::write_atomic(&symtab_cpp, b"// filled by the symtab stage\n")?;
+    }
+    let mut defs = cmake_definitions(
+        args,
+        layout,
+        &sources_cmake,
+        &symtab_cpp,
+        manifest,
+        &ctx.sources.gmp_dir,
+    );
+    if let Some(deps) = ctx.kernel {
+        defs.extend(kernel_definitions(args, ctx.pins, deps));
+        if args.backend == Backend::Lean {
+            let init = lean_out::kernel_module_init(&lean_out.c.join("XLean.c"))?;
+            defs.push(format!("-DXLEAN_LEAN_MODULE_INIT={init}"));
+        }
+    }
+    let project = project_dir();
+    let mut inputs = Inputs::new();
+    inputs
+        .add(
+            "toolchain",
+            stamp::content_fingerprint(&[Toolchain::record_path(), ctx.tc.em_config.clone()])?,
+        )
+        .add(
+            "CMakeLists.txt",
+            stamp::content_fingerprint(&[
+                project.join("CMakeLists.txt"),
+                project.join("kernel/CMakeLists.txt"),
+            ])?,
+        )
+        .add(
+            "kernel dependencies",
+            ctx.kernel.map_or("none", |d| d.key.as_str()),
+        )
+        .add("sources.cmake", util::sha256_bytes(text.as_bytes()))
+        .add("definitions", defs.join(" "));
+    run.stage(
+        "configure",
+        &inputs,
+        &[layout.wasm.join("build.ninja")],
+        || {
+            Step::new("cmake-configure", ctx.tc.emcmake())
+                .arg(&ctx.tc.cmake)
+                .args(["-G", "Ninja", "-S"])
+                .arg(&project)
+                .arg("-B")
+                .arg(&layout.wasm)
+                .args(&defs)
+                .envs(ctx.tc.env())
+                .run()?;
+            Ok(())
+        },
+    )?;
+    let joined = inputs.0.values().cloned().collect::<Vec<_>>().join("|");
+    Ok(Configured {
+        fingerprint: util::sha256_bytes(joined.as_bytes()),
+        c_groups,
+        runtime_sources,
+        symtab_cpp,
+    })
+}
+
+/// What the libraries stage built.
+pub struct Libraries {
+    /// The static archives that go into every link.
+    pub archives: Vec<PathBuf>,
+    /// Every object whose calls cross into Lean's C: the archives and the kernel's backend.
+    pub checked: Vec<PathBuf>,
+}
+
+/// libraries: compile everything that goes into the link. Ninja knows the exact dependencies;
+/// the stamp only lets a no-op build skip starting it.
+pub fn libraries(ctx: &Ctx, run: &mut Stages, configured: &Configured) -> Result<Libraries> {
+    let (args, layout) = (ctx.args, ctx.layout);
+    let gmp_dir = &ctx.sources.gmp_dir;
+    let mut compile_inputs: Vec<PathBuf> = configured.runtime_sources.clone();
+    compile_inputs.extend(stamp::files_under(&layout.patched.join("src"), &[".h"])?);
+    compile_inputs.extend(stamp::files_under(
+        &paths::project_root().join("stubs"),
+        &[".h", ".c", ".cpp"],
+    )?);
+    compile_inputs.extend([gmp_dir.join("mini-gmp.c"), gmp_dir.join("mini-gmp.h")]);
+    for (_, files) in &configured.c_groups {
+        compile_inputs.extend(files.iter().cloned());
+    }
+    let backend = ctx.kernel.map(|_| backend_object(layout, args.backend));
+    if ctx.kernel.is_some() {
+        compile_inputs.push(project_dir().join(backend_source(args.backend)));
+        compile_inputs.push(project_dir().join("kernel/xlean_backend.h"));
+    }
+    let archives = archives(layout, &configured.c_groups);
+    let checked: Vec<PathBuf> = archives.iter().cloned().chain(backend).collect();
+    let mut inputs = Inputs::new();
+    inputs.add("configure", &configured.fingerprint).add(
+        "compile inputs",
+        stamp::metadata_fingerprint(Path::new("/"), &compile_inputs)?,
+    );
+    run.stage("libraries", &inputs, &checked, || {
+        cmake_build(
+            ctx.tc,
+            layout,
+            &["xlean_libraries"],
+            args.jobs,
+            "cmake-build-libraries",
+        )
+    })?;
+    Ok(Libraries { archives, checked })
+}
+
+/// abi-check: every call against its definition, before the linker (which only warns).
+pub fn abi_check(run: &mut Stages, libraries: &Libraries) -> Result<()> {
+    let mut inputs = Inputs::new();
+    inputs.add(
+        "archives and objects",
+        stamp::metadata_fingerprint(Path::new("/"), &libraries.checked)?,
+    );
+    run.stage("abi-check", &inputs, &[], || {
+        let report = abi_check::check(&libraries.checked)?;
+        eprint!("{report}");
+        ensure!(
+            report.mismatches.is_empty(),
+            "{} wasm signature mismatch(es) between Lean's C and the runtime (listed above).\n  \
+             The module would trap at run time. Fix the declaration or the definition with a \
+             patch (see docs/patches.md); `cargo xtask abi-check FILE...` reruns the check.",
+            report.mismatches.len()
+        );
+        Ok(())
+    })
+}
+
+/// symtab: the dlsym replacement, from the archives.
+pub fn symtab(run: &mut Stages, libraries: &Libraries, configured: &Configured) -> Result<()> {
+    let symtab_cpp = &configured.symtab_cpp;
+    let mut inputs = Inputs::new();
+    inputs.add(
+        "archives",
+        stamp::metadata_fingerprint(Path::new("/"), &libraries.archives)?,
+    );
+    run.stage("symtab", &inputs, std::slice::from_ref(symtab_cpp), || {
+        let summary = symtab::generate(&libraries.archives, &[], symtab_cpp)?;
+        runner::note(&summary.to_string());
+        Ok(())
+    })
+}
+
+/// What the link stage made.
+pub struct Linked {
+    /// Every file the link wrote (each module's `.js` and `.wasm`).
+    pub outputs: Vec<PathBuf>,
+    pub probe_js: PathBuf,
+    /// The kernel module, when it was linked.
+    pub kernel_js: Option<PathBuf>,
+}
+
+/// link: the probe always; the kernel when its shell can be built (checked after the link:
+/// wasm64, native exceptions only).
+pub fn link(
+    ctx: &Ctx,
+    run: &mut Stages,
+    libraries: &Libraries,
+    configured: &Configured,
+    manifest: &Path,
+) -> Result<Linked> {
+    let layout = ctx.layout;
+    let project = project_dir();
+    let probe_js = layout.wasm.join("xlean-probe.js");
+    let kernel_js = ctx.kernel.map(|_| layout.wasm.join("kernel/xlean.js"));
+    let mut outputs = vec![probe_js.clone(), probe_js.with_extension("wasm")];
+    let mut targets = vec!["xlean-probe"];
+    if let Some(js) = &kernel_js {
+        outputs.extend([js.clone(), js.with_extension("wasm")]);
+        targets.push("xlean");
+    }
+    let kernel_shell = match ctx.kernel {
+        Some(_) => {
+            let mut files = stamp::files_under(&project.join("kernel"), &[""])?;
+            files.extend(stamp::files_under(&project.join("js"), &[".js"])?);
+            stamp::content_fingerprint(&files)?
+        }
+        None => "none".into(),
+    };
+    let mut inputs = Inputs::new();
+    inputs
+        .add(
+            "archives",
+            stamp::metadata_fingerprint(Path::new("/"), &libraries.archives)?,
+        )
+        .add(
+            "symtab",
+            stamp::content_fingerprint(std::slice::from_ref(&configured.symtab_cpp))?,
+        )
+        .add(
+            "embedded",
+            stamp::content_fingerprint(&[manifest.to_path_buf()])?,
+        )
+        .add(
+            "probe sources",
+            stamp::content_fingerprint(&[
+                project.join("probe/xlean_probe.cpp"),
+                project.join("js/post.js"),
+            ])?,
+        )
+        .add("configure", &configured.fingerprint)
+        .add("kernel shell", kernel_shell);
+    run.stage("link", &inputs, &outputs, || {
+        cmake_build(ctx.tc, layout, &targets, ctx.args.jobs, "cmake-link")?;
+        if let Some(js) = &kernel_js {
+            let facts = kernel::check_module(&js.with_extension("wasm"))?;
+            runner::note(&format!(
+                "kernel module: wasm64, native exceptions, {} imports",
+                facts.imports
+            ));
+        }
+        Ok(())
+    })?;
+    Ok(Linked {
+        outputs,
+        probe_js,
+        kernel_js,
+    })
+}
+
+/// install: a new prefix next to the old one, switched over in one rename; with the kernel,
+/// its kernel.json, logos and the bundles.
+pub fn install(ctx: &Ctx, run: &mut Stages, linked: &Linked, bundles: &[PathBuf]) -> Result<()> {
+    let layout = ctx.layout;
+    let mut modules = vec![linked.probe_js.clone()];
+    modules.extend(linked.kernel_js.clone());
+    let spec = linked.kernel_js.as_ref().map(|_| prefix::KernelSpec {
+        backend: ctx.args.backend,
+        lean_version: ctx.pins.lean.tag.trim_start_matches('v').to_string(),
+    });
+    let mut inputs = Inputs::new();
+    inputs
+        .add(
+            "modules",
+            stamp::metadata_fingerprint(Path::new("/"), &linked.outputs)?,
+        )
+        .add(
+            "bundles",
+            stamp::metadata_fingerprint(Path::new("/"), bundles)?,
+        )
+        .add("prefix", layout.prefix.display().to_string())
+        .add(
+            "kernel spec",
+            spec.as_ref()
+                .map_or("none".into(), |s| s.json(&layout.prefix).to_string()),
+        );
+    let mut installed = vec![layout.prefix.join("bin/xlean-probe.js")];
+    if spec.is_some() {
+        installed.push(
+            layout
+                .prefix
+                .join(prefix::KERNEL_SPEC_DIR)
+                .join("kernel.json"),
+        );
+    }
+    run.stage("install", &inputs, &installed, || {
+        prefix::install_with(&layout.prefix, &modules, bundles, spec.as_ref())
+    })
+}
+
+fn project_dir() -> PathBuf {
+    paths::project_root().join("lean-wasm")
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The runtime, kernel and library C++ files the wasm build compiles, from the patched tree.
+fn runtime_sources(patched: &Path) -> Result<Vec<PathBuf>> {
+    let src = patched.join("src");
+    let mut files = stamp::files_under(&src.join("runtime"), &[".cpp"])?;
+    for dir in ["kernel", "library", "util", "initialize"] {
+        let d = src.join(dir);
+        if d.is_dir() {
+            files.extend(stamp::files_under(&d, &[".cpp"])?);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn archives(layout: &Layout, c_groups: &[(&'static str, Vec<PathBuf>)]) -> Vec<PathBuf> {
+    let mut v = vec![layout.wasm.join("libleanrt.a")];
+    for (var, files) in c_groups {
+        if !files.is_empty() {
+            let name = var
+                .trim_start_matches("XLEAN_")
+                .trim_end_matches("_C")
+                .to_lowercase();
+            v.push(layout.wasm.join(format!("liblean_c_{name}.a")));
+        }
+    }
+    v
+}
+
+/// The kernel backend's source, relative to lean-wasm/.
+fn backend_source(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Lean => "kernel/backend_lean.c",
+        Backend::Test => "kernel/backend_test.c",
+    }
+}
+
+/// Where CMake puts the backend's object (an OBJECT library in the kernel subdirectory).
+fn backend_object(layout: &Layout, backend: Backend) -> PathBuf {
+    let file = Path::new(backend_source(backend)).file_name().unwrap();
+    let mut object = file.to_os_string();
+    object.push(".o");
+    layout
+        .wasm
+        .join("kernel/CMakeFiles/xlean_backend.dir")
+        .join(object)
+}
+
+/// The settings that turn the kernel on: the xeus prefix and the backend.
+fn kernel_definitions(args: &Args, pins: &Pins, deps: &kernel::DepsPrefix) -> Vec<String> {
+    let p = deps.prefix.display();
+    vec![
+        "-DXLEAN_KERNEL=ON".into(),
+        format!("-DXLEAN_KERNEL_BACKEND={}", args.backend.name()),
+        format!("-DCMAKE_PREFIX_PATH={p}"),
+        format!("-DCMAKE_FIND_ROOT_PATH={p}"),
+        format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
+        format!(
+            "-DXLEAN_LEAN_VERSION={}",
+            pins.lean.tag.trim_start_matches('v')
+        ),
+    ]
+}
+
+fn cmake_list(out: &mut String, var: &str, files: &[PathBuf]) {
+    let _ = writeln!(out, "set({var}");
+    for f in files {
+        let _ = writeln!(
+            out,
+            "  \"{}\"",
+            f.display()
+                .to_string()
+                .replace('\\', "/")
+                .replace('"', "\\\"")
+        );
+    }
+    let _ = writeln!(out, ")");
+}
+
+fn cmake_definitions(
+    args: &Args,
+    layout: &Layout,
+    sources: &Path,
+    symtab: &Path,
+    manifest: &Path,
+    gmp_dir: &Path,
+) -> Vec<String> {
+    let opt = match args.profile {
+        Profile::Release => "-O2",
+        Profile::Debug => "-O0 -g",
+    };
+    // -sMEMORY64 and -fwasm-exceptions in both C and C++ flags (and so in every object).
+    // -Wno-experimental: emcc warns on every file that MEMORY64 is experimental; we know.
+    let flags = format!("-sMEMORY64 -fwasm-exceptions -Wno-experimental {opt}");
+    let d = |k: &str, v: &dyn std::fmt::Display| format!("-D{k}={v}");
+    vec![
+        d("CMAKE_BUILD_TYPE", &args.profile.cmake_build_type()),
+        d("CMAKE_C_FLAGS", &flags),
+        d("CMAKE_CXX_FLAGS", &flags),
+        d("CMAKE_C_FLAGS_RELEASE", &""),
+        d("CMAKE_CXX_FLAGS_RELEASE", &""),
+        d("CMAKE_C_FLAGS_DEBUG", &""),
+        d("CMAKE_CXX_FLAGS_DEBUG", &""),
+        d("XLEAN_SOURCES_FILE", &sources.display()),
+        d("XLEAN_LEAN_SRC", &layout.patched.display()),
+        d(
+            "XLEAN_STUBS_DIR",
+            &paths::project_root().join("stubs").display(),
+        ),
+        d("XLEAN_SYMTAB_CPP", &symtab.display()),
+        d("XLEAN_GMP_DIR", &gmp_dir.display()),
+        d("XLEAN_EMBED_DIR", &layout.oleans.join("lib/lean").display()),
+        d("XLEAN_EMBED_MANIFEST", &manifest.display()),
+        d("XLEAN_STACK_MB", &64),
+        d("XLEAN_INITIAL_MEMORY_MB", &256),
+        d("XLEAN_MAXIMUM_MEMORY_MB", &4096),
+    ]
+}
+
+fn cmake_build(
+    tc: &Toolchain,
+    layout: &Layout,
+    targets: &[&str],
+    jobs: Option<usize>,
+    step: &str,
+) -> Result<()> {
+    let mut s = Step::new(step, &tc.cmake)
+        .arg("--build")
+        .arg(&layout.wasm)
+        .arg("--target")
+        .args(targets);
+    if let Some(j) = jobs {
+        s = s.arg(format!("-j{j}"));
+    }
+    s.envs(tc.env()).run()?;
+    Ok(())
+}
