@@ -7,7 +7,7 @@
 //! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP);
 //! - [`browser`]: Chromium + playwright-core, and the browser test.
 //!
-//! What `ci` calls: [`test_suite`].
+//! What `ci` calls: [`test_prefix`], on the prefix its build suite installed.
 
 mod browser;
 mod contract;
@@ -23,18 +23,7 @@ use anyhow::Result;
 pub use browser::{browser_test, tool_states};
 pub use site::{build_site, SiteOptions};
 
-use crate::{
-    build::{
-        prefix::{self, KernelSpec},
-        Backend,
-    },
-    fetch::SourceOptions,
-    kernel::{self, NodeTestSummary},
-    paths,
-    pins::Pins,
-    runner,
-    toolchain::Toolchain,
-};
+use crate::{kernel::NodeTestSummary, paths, pins::Pins, runner, toolchain::Toolchain};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -79,37 +68,6 @@ pub fn run(args: Args) -> Result<()> {
         server.serve_forever()?;
     }
     Ok(())
-}
-
-/// The site and the browser test as `ci` runs them, against whichever kernel can be had:
-/// the prefix `cargo xtask build` made (`<build>/prefix`, real Lean or test backend) when there is
-/// one, else the kernel shell with the test backend, built here and installed into
-/// `<build>/lite-test/prefix`. Without the xeus sources there is no kernel at all: the summary
-/// says SKIPPED and why. `opts`: the command's `fetch` flags.
-// For `cargo xtask lite --browser-test`-style runs without a build; `ci` uses `test_prefix`.
-#[allow(dead_code)]
-pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
-    let build_prefix = paths::build_dir().join("prefix");
-    let prefix = if build_prefix.exists() {
-        build_prefix
-    } else {
-        let Some(sources) = kernel::kernel_sources(pins, opts)? else {
-            eprintln!("SKIPPED: {}", kernel::SOURCES_MISSING);
-            return Ok(NodeTestSummary::skipped_suite(kernel::SOURCES_MISSING));
-        };
-        let modules = kernel::build_test_kernel(tc, &sources)?;
-        let prefix = paths::build_dir().join("lite-test/prefix");
-        prefix::install(
-            &prefix,
-            &[modules.test_backend],
-            Some(&KernelSpec {
-                backend: Backend::Test,
-                lean_version: pins.lean.tag.trim_start_matches('v').to_string(),
-            }),
-        )?;
-        prefix
-    };
-    test_prefix(tc, pins, &prefix)
 }
 
 /// The site of the kernel in `prefix`, built into `<build>/lite-test/site` and tested in
