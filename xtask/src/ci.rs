@@ -31,6 +31,16 @@ struct Counts {
     skipped: u64,
 }
 
+impl From<&crate::kernel::NodeTestSummary> for Counts {
+    fn from(s: &crate::kernel::NodeTestSummary) -> Counts {
+        Counts {
+            passed: s.passed,
+            failed: s.failed,
+            skipped: s.skipped,
+        }
+    }
+}
+
 impl std::ops::AddAssign for Counts {
     fn add_assign(&mut self, o: Counts) {
         self.passed += o.passed;
@@ -124,14 +134,7 @@ pub fn run(args: Args) -> Result<()> {
             .skip_reason
             .clone()
             .unwrap_or_else(|| "node --test, test backend".into());
-        Ok((
-            Counts {
-                passed: s.passed,
-                failed: s.failed,
-                skipped: s.skipped,
-            },
-            note,
-        ))
+        Ok((Counts::from(&s), note))
     });
 
     // The product's own path on the fixtures: `build --backend test` installs a kernel prefix
@@ -157,11 +160,7 @@ pub fn run(args: Args) -> Result<()> {
         prefix = Some(report.prefix.clone());
         let s = crate::test_node::test_prefix(&tc, &report.prefix)?;
         Ok((
-            Counts {
-                passed: s.passed,
-                failed: s.failed,
-                skipped: s.skipped,
-            },
+            Counts::from(&s),
             "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix"
                 .into(),
         ))
@@ -183,14 +182,7 @@ pub fn run(args: Args) -> Result<()> {
             .skip_reason
             .clone()
             .unwrap_or_else(|| "jupyter lite build, then headless Chromium on 127.0.0.1".into());
-        Ok((
-            Counts {
-                passed: s.passed,
-                failed: s.failed,
-                skipped: s.skipped,
-            },
-            note,
-        ))
+        Ok((Counts::from(&s), note))
     });
 
     // The summary: one line per suite, then the closing line CI reads.
