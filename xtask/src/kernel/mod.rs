@@ -29,7 +29,7 @@ use anyhow::Result;
 pub use deps::{build_deps, DepsPrefix};
 pub use link::{build_test_kernel, check_module, TestModules};
 pub use node_tests::{
-    parse_tap_summary, run_node_test_files, run_node_tests, NodeTestSummary, LEAN_ANSWERS_SUITE,
+    run_node_test_files, run_node_tests, run_tap_step, NodeTestSummary, LEAN_ANSWERS_SUITE,
 };
 pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 

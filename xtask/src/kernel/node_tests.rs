@@ -123,6 +123,13 @@ pub fn run_node_test_files(
         step = step.env(var, js);
     }
     let step = step.envs(tc.env()).cwd(paths::project_root()).log_dir(logs);
+    Ok(run_tap_step(step, "node --test")?.0)
+}
+
+/// Runs a `node --test --test-reporter=tap` step; returns the counts (even when tests failed)
+/// and the whole output. An error means it could not run, or failed without a failing test.
+/// `what` names it in errors.
+pub fn run_tap_step(step: Step, what: &str) -> Result<(NodeTestSummary, String)> {
     let log = step.log_path();
     let (output, run_error) = match step.capture() {
         Ok(out) => (out.output, None),
@@ -131,9 +138,9 @@ pub fn run_node_test_files(
     };
     let Some(mut summary) = parse_tap_summary(&output) else {
         match run_error {
-            Some(e) => return Err(e.context("node --test did not report any counts")),
+            Some(e) => return Err(e.context(format!("{what} did not report any counts"))),
             None => bail!(
-                "node --test printed no TAP summary (`# pass N` ...)\n  log: {}",
+                "{what} printed no TAP summary (`# pass N` ...)\n  log: {}",
                 log.display()
             ),
         }
@@ -141,18 +148,18 @@ pub fn run_node_test_files(
     if let Some(e) = run_error {
         if summary.failed == 0 {
             // node failed without a failing test (a crash after the summary?): not a pass.
-            return Err(e.context("node --test failed although no test failed"));
+            return Err(e.context(format!("{what} failed although no test failed")));
         }
         eprintln!("{e:#}");
     }
     summary.log = Some(log);
-    Ok(summary)
+    Ok((summary, output))
 }
 
 /// The counts at the end of `node --test --test-reporter=tap` output (`# pass 9`, `# fail 0`,
 /// `# cancelled 0`, `# skipped 0`, `# todo 0`), and the first skip reason (`... # SKIP why`).
 /// `None` when the output has no summary.
-pub fn parse_tap_summary(tap: &str) -> Option<NodeTestSummary> {
+pub(super) fn parse_tap_summary(tap: &str) -> Option<NodeTestSummary> {
     let mut s = NodeTestSummary::default();
     let mut seen = false;
     for line in tap.lines() {
