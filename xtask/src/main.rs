@@ -11,8 +11,6 @@ mod clean;
 mod doctor;
 mod fetch;
 mod kernel;
-// `generate_c_with_checker` waits for the build's lake stage.
-#[allow(dead_code)]
 mod lean_check;
 mod lite;
 mod patch;

@@ -319,8 +319,7 @@ pub fn generate(
     // 2. The kernel's modules: `lake build` in a copy of the package.
     let package_copy = out.join("package");
     copy_package(package, &package_copy)?;
-    let generated = lean_host::lake_build_c(host, &package_copy, &[])?;
-    for (module, file) in &generated.files {
+    for (module, file) in &lean_host::lake_build_c(host, &package_copy, &[])? {
         let to = c.join(module.replace('.', "/")).with_extension("c");
         ensure!(
             !STDLIB_ROOTS

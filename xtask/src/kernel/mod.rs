@@ -11,9 +11,6 @@
 //! - [`test_suite`]: all of it for `ci`, reporting SKIPPED (with the reason) when the xeus
 //!   sources are not available.
 
-// The lead wires these into `ci`, `build` and `test-node`; until then parts are unused.
-#![allow(dead_code, unused_imports)]
-
 mod deps;
 mod link;
 mod node_tests;

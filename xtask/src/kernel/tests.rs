@@ -12,7 +12,6 @@ use crate::{
     fetch::{LocalSource, Places, SourceOptions},
     paths,
     pins::Pins,
-    toolchain::Toolchain,
     util,
 };
 

@@ -85,6 +85,7 @@ pub struct ModuleResult {
     pub seconds: f64,
     pub cached: bool,
     /// The C file this host generated, for a module that passed.
+    #[cfg_attr(not(test), allow(dead_code))] // the tests check that `lean -c` wrote it
     pub c_file: Option<PathBuf>,
     /// For a module that is not checkable with this host: an `.olean` was made without the code
     /// the host cannot generate (a second run in a `noncomputable section`), so the modules that

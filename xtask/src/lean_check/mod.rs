@@ -24,8 +24,7 @@ use crate::{
     paths,
     pins::Pins,
     runner::{self, fmt_secs},
-    toolchain::lean_host::{self, GeneratedC, HostKind, LeanHost},
-    util,
+    toolchain::lean_host::{self, HostKind, LeanHost},
 };
 use engine::{ModuleResult, Outcome, Report};
 use messages::Severity;
@@ -340,73 +339,4 @@ pub fn format_message(m: &messages::Message, root: &Path, base: &Path) -> String
         Severity::Info => "info",
     };
     format!("{file}:{}:{}: {label}: {}", m.line, m.col, m.text)
-}
-
-/// The checker's half of the build's lake stage (see [`lean_host::generate_c`]): the C of every
-/// module that passes, from `lean -c` runs (cached, shared with `lean-check`), copied into a fresh
-/// `out_dir`; every other module is listed in `missing` with why.
-pub fn generate_c_with_checker(
-    pins: &Pins,
-    host: &LeanHost,
-    package_root: &Path,
-    out_dir: &Path,
-    build_dir: &Path,
-) -> Result<GeneratedC> {
-    let settings = Settings {
-        jobs: 2,
-        no_cache: false,
-        strict: false,
-        build_dir: build_dir.to_path_buf(),
-        display_base: paths::project_root(),
-    };
-    let summary = check_paths(pins, host, &[package_root.to_path_buf()], &settings)?;
-    println!("{}", summary.line());
-    let mut files = Vec::new();
-    let mut missing = Vec::new();
-    let pkg_root = paths::absolute(package_root);
-    util::make_dir_atomically(out_dir, |dir| {
-        for r in summary.results() {
-            match (&r.outcome, &r.c_file) {
-                (Outcome::Passed, Some(c)) => {
-                    let rel = format!("{}.c", r.name.replace('.', "/"));
-                    let dest = dir.join(&rel);
-                    if let Some(parent) = dest.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::copy(c, &dest).with_context(|| {
-                        format!("cannot copy {} to {}", c.display(), dest.display())
-                    })?;
-                    files.push((r.name.clone(), out_dir.join(&rel)));
-                }
-                (Outcome::Passed, None) => {
-                    missing.push((r.name.clone(), "the host wrote no C file".to_string()))
-                }
-                (Outcome::Failed, _) => missing.push((
-                    r.name.clone(),
-                    format!("it does not elaborate ({} error(s))", r.errors().count()),
-                )),
-                (Outcome::NotCheckable, _) => missing.push((
-                    r.name.clone(),
-                    "the checker cannot generate its code (its library lacks compiler data)"
-                        .to_string(),
-                )),
-                (Outcome::NotChecked(why), _) => missing.push((r.name.clone(), why.clone())),
-                (Outcome::HostError(why), _) => missing.push((r.name.clone(), why.clone())),
-            }
-        }
-        Ok(())
-    })?;
-    for (name, why) in &missing {
-        runner::warn(&format!(
-            "no C for {name} from the checker host ({}): {why}",
-            pkg_root.display()
-        ));
-    }
-    Ok(GeneratedC {
-        host: HostKind::Checker,
-        version_line: host.version_line().to_string(),
-        c_dir: out_dir.to_path_buf(),
-        files,
-        missing,
-    })
 }

@@ -604,35 +604,6 @@ fn a_host_that_cannot_start_is_a_host_error_for_each_module_not_a_crash() {
 }
 
 #[test]
-fn generated_c_is_exactly_what_the_checker_generated_now() {
-    let f = Fake::new("lean-check-generate-c");
-    let host = f.checker();
-    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
-    let out = f.dir.join("c");
-    // Something an earlier build left: it must not survive.
-    write(&out.join("Pkg/Stale.c"), "/* old */");
-    let g = generate_c_with_checker(
-        &Pins::load().unwrap(),
-        &host,
-        &f.pkg,
-        &out,
-        &f.settings.build_dir,
-    )
-    .unwrap();
-    let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["Pkg.Base", "Pkg.Mid", "Pkg.Top"]);
-    assert!(!out.join("Pkg/Stale.c").exists());
-    assert!(!out.join("Pkg/Leaf.c").exists());
-    assert_eq!(g.missing.len(), 1);
-    assert_eq!(g.missing[0].0, "Pkg.Leaf");
-    assert!(g.missing[0].1.contains("cannot generate its code"));
-    assert!(fs::read_to_string(out.join("Pkg/Top.c"))
-        .unwrap()
-        .contains("C of Pkg/Top.lean"));
-    assert!(!crate::util::partial_path(&out).exists());
-}
-
-#[test]
 fn a_folder_without_lean_modules_is_an_error_not_a_pass() {
     let dir = test_dir("lean-check-empty");
     write(

@@ -10,8 +10,8 @@
 //!   It is never presented as the pinned toolchain.
 //!
 //! `toolchain install` calls [`install_checker`] (and, where elan is present, [`install_official`]);
-//! `doctor` calls [`detect`] and prints [`LeanHosts::rows`]; `lean-check` and the build's lake
-//! stage use [`LeanHosts::best`] and [`generate_c`].
+//! `doctor` calls [`detect`] and prints [`LeanHosts::rows`]; `lean-check` uses
+//! [`LeanHosts::best`]; the build's lake stage uses [`find_official`] and [`lake_build_c`].
 
 use std::{
     ffi::{OsStr, OsString},
@@ -116,6 +116,7 @@ fn looks_complete(c: &CheckerInstall) -> bool {
 }
 
 /// Installs the checker with the provisioned Node (`toolchain.json` must exist).
+#[cfg_attr(not(test), allow(dead_code))] // the ignored test below installs it by hand
 pub fn install_checker(pins: &Pins) -> Result<CheckerInstall> {
     let tc = Toolchain::load()?;
     install_checker_with_node(pins, &tc.node)
@@ -429,11 +430,6 @@ pub fn elan_toolchain_dir(pins: &Pins) -> PathBuf {
 
 fn elan_dir_name(toolchain: &str) -> String {
     toolchain.replace('/', "--").replace(':', "---")
-}
-
-/// The `elan` binary, if elan is installed.
-pub fn find_elan() -> Option<PathBuf> {
-    find_elan_in(&elan_home(), &std::env::var_os("PATH").unwrap_or_default())
 }
 
 fn find_elan_in(elan_home: &Path, path_var: &OsStr) -> Option<PathBuf> {
@@ -864,6 +860,7 @@ impl LeanHosts {
 
     /// When no host at all is usable: why, and the fix. (A required problem for doctor: the
     /// build's lake stage and `lean-check` need a Lean.)
+    #[cfg_attr(not(test), allow(dead_code))] // the tests' view of a row
     pub fn problem(&self) -> Option<(String, String)> {
         if self.best().is_some() {
             return None;
@@ -880,6 +877,7 @@ impl LeanHosts {
 }
 
 /// The Lean-host table for doctor: kind, version found, capability, in use, path; then fixes.
+#[cfg_attr(not(test), allow(dead_code))] // doctor renders its own table; the tests print this
 pub fn render_rows(rows: &[HostRow]) -> String {
     let mut out = String::from("Lean hosts:\n");
     for r in rows {
@@ -899,52 +897,14 @@ pub fn render_rows(rows: &[HostRow]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The build's lake stage: Lean → C
 
-/// What the lake stage produced.
-#[derive(Debug, Clone)]
-pub struct GeneratedC {
-    pub host: HostKind,
-    /// The host's version line (the build should say which Lean made its C).
-    pub version_line: String,
-    /// Where the C files are (`<package>/.lake/build/ir` for lake, else the directory asked for).
-    pub c_dir: PathBuf,
-    /// Module name → its C file.
-    pub files: Vec<(String, PathBuf)>,
-    /// Modules the host could not generate C for, with the reason. Always empty for lake.
-    pub missing: Vec<(String, String)>,
-}
-
-/// Generates the C of the Lean package at `package_root`.
-///
-/// With the official host: `lake build [targets]` in the package; the C is lake's
-/// `.lake/build/ir`. With only the checker: `lean -c` per module (through `lean-check`'s cached
-/// runs, so a module already checked is not run again); `out_dir` is remade to hold exactly the
-/// C this host generated, and `missing` names each module it could not, with why. It never keeps
-/// C from an earlier run or another host.
-pub fn generate_c(
-    pins: &Pins,
-    hosts: &LeanHosts,
-    package_root: &Path,
-    targets: &[String],
-    out_dir: &Path,
-) -> Result<GeneratedC> {
-    let host = hosts.choose(None)?;
-    match &host {
-        LeanHost::Official(o) => lake_build_c(o, package_root, targets),
-        LeanHost::Checker(_) => crate::lean_check::generate_c_with_checker(
-            pins,
-            &host,
-            package_root,
-            out_dir,
-            &paths::build_dir(),
-        ),
-    }
-}
-
+/// `lake build [targets]` in the package at `package_root` with the official Lean `o` (first on
+/// `PATH`, so that lake uses no other): module name → its C file in lake's `.lake/build/ir`.
+/// The build's lake stage calls it on its copy of lean-wasm/ (build/lean_out.rs).
 pub(crate) fn lake_build_c(
     o: &OfficialLean,
     package_root: &Path,
     targets: &[String],
-) -> Result<GeneratedC> {
+) -> Result<Vec<(String, PathBuf)>> {
     let lake = o.lake.clone().with_context(|| {
         format!(
             "the official Lean at {} has no `lake` beside it\n  fix: install the full toolchain with elan",
@@ -971,13 +931,7 @@ pub(crate) fn lake_build_c(
         "`lake build` succeeded but {} holds no C file",
         c_dir.display()
     );
-    Ok(GeneratedC {
-        host: HostKind::Official,
-        version_line: o.version_line.clone(),
-        c_dir,
-        files,
-        missing: Vec::new(),
-    })
+    Ok(files)
 }
 
 fn collect_c_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {

@@ -19,8 +19,6 @@ use crate::{paths, util};
 mod install;
 // For the browser test's own tools (lite): Debian packages and npm tarballs, installed the same way.
 pub use install::{ensure_debian_packages, npm_tarball, unpack_npm_tarball};
-// The C generation half (`generate_c`, `lake_build_c`) waits for the build's lake stage.
-#[allow(dead_code)]
 pub mod lean_host;
 pub mod node;
 #[cfg(test)]
