@@ -1,17 +1,18 @@
 //! `cargo xtask ci`: what `.ci/run` runs. Installs what is missing, then runs every suite and
 //! prints one closing line that counts every test: `ci: N passed, N failed, N skipped`.
 //!
-//! Suites that need inputs this machine cannot have (sources that live on GitHub only) are
-//! reported as skipped with the reason and the flag that would make them run; everything that
-//! can run here runs with the real tools, and `XLEAN_REQUIRE_TOOLCHAIN=1` makes any test that
-//! finds the toolchain missing fail instead of skipping.
+//! Everything runs with the real tools, and the toolchain is required: a test that finds it
+//! missing fails (`crate::gate`). Suites that need the xeus sources (GitHub, a mirror, local
+//! copies such as `XLEAN_SOURCE_TREES`) are skipped with the reason where they cannot be had,
+//! except under CI (`CI` set): there the sources are required too, and a suite that ran no test
+//! is a failure, so a green CI always means every suite ran.
 
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
 use crate::{
-    doctor,
+    doctor, gate,
     pins::Pins,
     runner::{self, Step},
     toolchain::{self, Toolchain},
@@ -63,12 +64,34 @@ pub fn run(args: Args) -> Result<()> {
     }
     let tc = Toolchain::load()?;
     let pins = Pins::load()?;
+    let strict = std::env::var_os("CI").is_some();
+    let mut needs = vec![gate::Need::Toolchain];
+    if strict {
+        needs.push(gate::Need::Sources);
+    }
+    // Set before any thread starts: every suite, and the tests below, read the same requirement.
+    std::env::set_var(gate::REQUIRE_ENV, gate::require_value(&needs));
+    runner::note(&format!(
+        "required here: {} ({}={}){}",
+        gate::require_value(&needs),
+        gate::REQUIRE_ENV,
+        gate::require_value(&needs),
+        if strict {
+            "; CI: a suite that runs no test fails"
+        } else {
+            ""
+        }
+    ));
 
     let mut results: Vec<SuiteResult> = Vec::new();
     let mut suite = |name: &'static str, f: &mut dyn FnMut() -> Result<(Counts, String)>| {
         let t = Instant::now();
         runner::heading(&format!("suite: {name}"));
         let (counts, note) = match f() {
+            Ok((c, note)) if strict && c.passed + c.failed == 0 => (
+                Counts { failed: 1, ..c },
+                format!("ran no test, which CI does not allow: {note}"),
+            ),
             Ok(r) => r,
             Err(e) => {
                 eprintln!("{e:#}");
@@ -220,7 +243,6 @@ fn cargo_test(tc: &Toolchain) -> Result<(Counts, String)> {
     let out = Step::new("cargo-test", cargo)
         .args(["test", "--package", "xtask", "--color", "never"])
         .cwd(crate::paths::project_root())
-        .env("XLEAN_REQUIRE_TOOLCHAIN", "1")
         .envs(tc.env())
         .capture();
     let (text, ok) = match &out {

@@ -10,6 +10,7 @@ mod ci;
 mod clean;
 mod doctor;
 mod fetch;
+mod gate;
 mod kernel;
 mod lean_check;
 mod lite;

@@ -1,5 +1,5 @@
 //! Tests with the real toolchain: objects built here with emcc from `tests/fixtures/symtab/abi/`.
-//! They print `SKIPPED: ...` without the toolchain, and fail when `XLEAN_REQUIRE_TOOLCHAIN=1`.
+//! They print `SKIPPED: ...` without the toolchain, and fail where it is required (`crate::gate`).
 
 use super::*;
 use crate::{

@@ -123,8 +123,13 @@ impl Settings {
             }
         }
 
-        // Flags: relative paths are relative to where the command was run. A directory named
-        // on the command line is checked at once: a typo there is never what the user meant.
+        // The environment, then the flags: relative paths are relative to where the command
+        // was run. A directory named there is checked at once: a typo is never what was meant.
+        for (name, dir) in source_trees(pins, std::env::var_os(SOURCE_TREES_ENV))? {
+            let set_by = format!("{SOURCE_TREES_ENV}={}", dir.display());
+            let local = checked_local(pins, &name, &dir, set_by)?;
+            settings.locals.insert(name, local);
+        }
         let mut flag_locals: Vec<(String, PathBuf, String)> = Vec::new();
         if let Some(dir) = &opts.lean_src {
             flag_locals.push(("lean4".into(), dir.clone(), "--lean-src".into()));
@@ -138,28 +143,21 @@ impl Settings {
         }
         let mut from_flags: BTreeMap<String, Local> = BTreeMap::new();
         for (name, dir, set_by) in flag_locals {
-            if !pins.sources.contains_key(&name) {
-                bail!(
-                    "{set_by}: pins.toml has no source named `{name}` (known: {})",
-                    known_names(pins)
-                );
-            }
-            // `~` too: the shell does not expand it after `NAME=`.
-            let dir = paths::absolute(&expand_home(&dir)?);
-            check_dir(&dir).with_context(|| format!("{set_by}: the local copy of {name}"))?;
+            let local = checked_local(pins, &name, &dir, set_by)?;
             if let Some(earlier) = from_flags.get(&name) {
-                if earlier.dir != dir {
+                if earlier.dir != local.dir {
                     bail!(
-                        "two local copies of {name} on the command line: {} ({}) and {} ({set_by})\n  \
+                        "two local copies of {name} on the command line: {} ({}) and {} ({})\n  \
                          fix: keep one",
                         earlier.dir.display(),
                         earlier.set_by,
-                        dir.display()
+                        local.dir.display(),
+                        local.set_by
                     );
                 }
                 continue;
             }
-            from_flags.insert(name, Local { dir, set_by });
+            from_flags.insert(name, local);
         }
         settings.locals.extend(from_flags);
 
@@ -173,6 +171,46 @@ impl Settings {
         settings.mirrors = mirrors_low_to_high;
         Ok(settings)
     }
+}
+
+/// A folder of unpacked upstream trees named `<name>-<version>` (as a release archive or `git
+/// archive --prefix` unpacks them): each one of a pinned source at its pinned version is a local
+/// copy, for every command of a run (CI, tests). Below the flags, above the config files.
+pub const SOURCE_TREES_ENV: &str = "XLEAN_SOURCE_TREES";
+
+/// The local copies a source-trees folder holds (relative: to where the command was run).
+pub(crate) fn source_trees(
+    pins: &Pins,
+    folder: Option<std::ffi::OsString>,
+) -> Result<Vec<(String, PathBuf)>> {
+    let Some(folder) = folder.filter(|f| !f.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let folder = paths::absolute(&expand_home(Path::new(&folder))?);
+    check_dir(&folder)
+        .with_context(|| format!("{SOURCE_TREES_ENV}: the folder of source trees"))?;
+    let mut found = Vec::new();
+    for name in pins.source_names() {
+        let dir = folder.join(format!("{name}-{}", pins.source(name)?.version));
+        if dir.is_dir() {
+            found.push((name.to_string(), dir));
+        }
+    }
+    Ok(found)
+}
+
+/// A local copy named by a flag or the environment: a known source, an existing directory.
+fn checked_local(pins: &Pins, name: &str, dir: &Path, set_by: String) -> Result<Local> {
+    if !pins.sources.contains_key(name) {
+        bail!(
+            "{set_by}: pins.toml has no source named `{name}` (known: {})",
+            known_names(pins)
+        );
+    }
+    // `~` too: the shell does not expand it after `NAME=`.
+    let dir = paths::absolute(&expand_home(dir)?);
+    check_dir(&dir).with_context(|| format!("{set_by}: the local copy of {name}"))?;
+    Ok(Local { dir, set_by })
 }
 
 fn known_names(pins: &Pins) -> String {

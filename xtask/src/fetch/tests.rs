@@ -1236,3 +1236,25 @@ fn a_tar_xz_archive_is_extracted_and_a_truncated_one_refused() {
         assert!(s.lock().is_empty(), "{label}: never recorded");
     }
 }
+
+#[test]
+fn a_folder_of_source_trees_gives_the_pinned_versions_only() {
+    let s = Scratch::new("source-trees");
+    let trees = s.root.join("trees");
+    let xeus = format!("xeus-{}", s.pins.source("xeus").unwrap().version);
+    for dir in [xeus.as_str(), "xeus-lite-0.0.1", "demo-1.0", "unrelated"] {
+        fs::create_dir_all(trees.join(dir)).unwrap();
+    }
+    let found = settings::source_trees(&s.pins, Some(trees.clone().into())).unwrap();
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    // xeus-lite is there at another version than the pin: not a local copy of the pinned one.
+    assert_eq!(names, ["demo", "xeus"]);
+    assert_eq!(found[1].1, crate::paths::absolute(&trees.join(&xeus)));
+    assert!(settings::source_trees(&s.pins, None).unwrap().is_empty());
+    let missing = settings::source_trees(&s.pins, Some(s.root.join("none").into())).unwrap_err();
+    let text = format!("{missing:#}");
+    assert!(
+        text.contains("XLEAN_SOURCE_TREES") && text.contains("does not exist"),
+        "{text}"
+    );
+}

@@ -73,8 +73,8 @@ impl KernelDirs {
 
 /// The kernel test suite as `ci` runs it: fetch the xeus sources, build the test modules, run
 /// the Node tests. Without the sources, nothing is built and the summary says SKIPPED and why
-/// (this is about sources, not the toolchain: `XLEAN_REQUIRE_TOOLCHAIN` does not turn it into a
-/// failure). `opts`: the command's `fetch` flags (`SourceOptions::default()` for none).
+/// (`ci` fails such a suite under CI). `opts`: the command's `fetch` flags
+/// (`SourceOptions::default()` for none).
 pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
     let Some(sources) = kernel_sources(pins, opts)? else {
         eprintln!("SKIPPED: {SOURCES_MISSING}");

@@ -304,10 +304,8 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
         return;
     };
     let pins = Pins::load().unwrap();
-    // Missing sources are not a toolchain problem: this skips even with XLEAN_REQUIRE_TOOLCHAIN.
     let Some(sources) = super::kernel_sources(&pins, &SourceOptions::default()).unwrap() else {
-        eprintln!("SKIPPED: {SOURCES_MISSING}");
-        return;
+        return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);
     };
     // The real build directory: the dependencies take ~35 s to build and are reused by
     // `cargo xtask` (and by the next run of this test) through their stamps.

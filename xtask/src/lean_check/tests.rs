@@ -660,11 +660,11 @@ fn real_run() -> Option<&'static RealRun> {
         let hosts = lean_host::detect(&pins);
         let Some(host) = hosts.best() else {
             let why = hosts.checker_problem.clone().unwrap_or_default();
-            if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some() {
-                panic!("XLEAN_REQUIRE_TOOLCHAIN is set but there is no Lean host: {why}");
-            }
-            eprintln!(
-                "SKIPPED: no Lean host ({why}) (`cargo xtask toolchain install` installs the checker)"
+            crate::gate::skip(
+                crate::gate::Need::Toolchain,
+                &format!(
+                    "no Lean host ({why}) (`cargo xtask toolchain install` installs the checker)"
+                ),
             );
             return None;
         };

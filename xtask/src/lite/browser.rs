@@ -43,7 +43,7 @@ pub struct BrowserTools {
 
 /// Finds or installs Chromium and playwright-core. `no_apt`: never run apt-get; fail with the
 /// command to run instead. `XLEAN_CHROMIUM` names another Chromium (non-Debian machines).
-pub fn ensure_browser_tools(pins: &Pins, no_apt: bool) -> Result<BrowserTools> {
+pub fn ensure_browser_tools(tc: &Toolchain, pins: &Pins, no_apt: bool) -> Result<BrowserTools> {
     let sh = Shell::new()?;
     let chromium = match std::env::var_os("XLEAN_CHROMIUM").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
@@ -65,7 +65,7 @@ pub fn ensure_browser_tools(pins: &Pins, no_apt: bool) -> Result<BrowserTools> {
         .with_context(|| format!("cannot run {} --version", chromium.display()))?
         .trim()
         .to_string();
-    let playwright_core = ensure_playwright_core(pins)?;
+    let playwright_core = ensure_playwright_core(tc, pins)?;
     Ok(BrowserTools {
         chromium,
         chromium_version,
@@ -74,7 +74,7 @@ pub fn ensure_browser_tools(pins: &Pins, no_apt: bool) -> Result<BrowserTools> {
 }
 
 /// `<cache>/playwright-core-<version>/`, installed when missing or not the pinned version.
-fn ensure_playwright_core(pins: &Pins) -> Result<PathBuf> {
+fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
     let version = pins.npm_version(PLAYWRIGHT)?;
     let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{version}"));
     if package_version(&dir).as_deref() == Some(version) {
@@ -84,7 +84,7 @@ fn ensure_playwright_core(pins: &Pins) -> Result<PathBuf> {
         ));
         return Ok(dir);
     }
-    let tgz = toolchain::npm_tarball(PLAYWRIGHT, version)?;
+    let tgz = toolchain::npm_tarball(&tc.npm, PLAYWRIGHT, version)?;
     util::make_dir_atomically(&dir, |partial| {
         toolchain::unpack_npm_tarball(&tgz, partial)?;
         let found = package_version(partial);
@@ -163,7 +163,7 @@ pub fn test_file() -> PathBuf {
 /// Chromium and playwright-core when missing. Returns the counts even when tests failed (call
 /// [`NodeTestSummary::ensure_passed`]); an error means the test could not run at all.
 pub fn browser_test(tc: &Toolchain, pins: &Pins, site: &Path) -> Result<NodeTestSummary> {
-    let tools = ensure_browser_tools(pins, false)?;
+    let tools = ensure_browser_tools(tc, pins, false)?;
     run_browser_test(tc, &tools, site, &paths::logs_dir())
 }
 

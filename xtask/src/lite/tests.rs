@@ -24,6 +24,7 @@ use crate::{
         prefix::{self, KernelSpec},
         Backend,
     },
+    gate::{self, Need},
     kernel,
     pins::Pins,
     toolchain::{self, Route, Toolchain},
@@ -83,6 +84,10 @@ fn no_toolchain() -> Toolchain {
         em_cache: nowhere.clone(),
         llvm_bin: nowhere.clone(),
         node: nowhere.clone(),
+        npm: toolchain::node::Npm {
+            node: nowhere.clone(),
+            cli: nowhere.clone(),
+        },
         venv: nowhere.clone(),
         cmake: nowhere.clone(),
         ninja: nowhere,
@@ -562,25 +567,27 @@ fn count_files(dir: &Path, f: &mut dyn FnMut(&Path)) {
 // ---------------------------------------------------------------------------------------------
 // The kernel in Chromium
 
-/// The browser's tools, or why the test cannot run. Installs them (apt-get, npm) only when
-/// `XLEAN_REQUIRE_TOOLCHAIN` says this machine must run everything (CI).
-fn browser_tools_for_tests() -> Option<browser::BrowserTools> {
+/// The browser's tools, or why the test cannot run. Installs them (apt-get, npm) only where the
+/// toolchain is required (CI).
+fn browser_tools_for_tests(tc: &Toolchain) -> Option<browser::BrowserTools> {
     static TOOLS: OnceLock<Result<browser::BrowserTools, String>> = OnceLock::new();
-    let required = std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some();
+    let required = gate::required(Need::Toolchain);
     let tools = TOOLS.get_or_init(|| {
-        browser::ensure_browser_tools(&Pins::load().unwrap(), !required)
+        browser::ensure_browser_tools(tc, &Pins::load().unwrap(), !required)
             .map_err(|e| format!("{e:#}"))
     });
     match tools {
         Ok(t) => Some(t.clone()),
-        Err(e) if !required => {
-            eprintln!(
-                "SKIPPED: the browser test's tools are missing: {e} (`cargo xtask lite \
-                 --browser-test` installs them)"
+        Err(e) => {
+            gate::skip(
+                Need::Toolchain,
+                &format!(
+                    "the browser test's tools are missing: {e} (`cargo xtask lite \
+                     --browser-test` installs them)"
+                ),
             );
             None
         }
-        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e}"),
     }
 }
 
@@ -591,10 +598,9 @@ fn the_test_kernel_runs_cells_in_chromium() {
     };
     let pins = Pins::load().unwrap();
     let Some(sources) = kernel::kernel_sources(&pins, &Default::default()).unwrap() else {
-        eprintln!("SKIPPED: {}", kernel::SOURCES_MISSING);
-        return;
+        return gate::skip(Need::Sources, kernel::SOURCES_MISSING);
     };
-    let Some(tools) = browser_tools_for_tests() else {
+    let Some(tools) = browser_tools_for_tests(&tc) else {
         return;
     };
     let modules = kernel::build_test_kernel(&tc, &sources).unwrap();
@@ -617,12 +623,15 @@ fn the_test_kernel_runs_cells_in_chromium() {
 
 #[test]
 fn a_second_browser_tools_install_changes_nothing() {
-    let Some(first) = browser_tools_for_tests() else {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let Some(first) = browser_tools_for_tests(&tc) else {
         return;
     };
     let modified = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
     let before = modified(&first.playwright_core.join("package.json"));
-    let again = browser::ensure_browser_tools(&Pins::load().unwrap(), true).unwrap();
+    let again = browser::ensure_browser_tools(&tc, &Pins::load().unwrap(), true).unwrap();
     assert_eq!(again, first);
     assert_eq!(
         modified(&again.playwright_core.join("package.json")),

@@ -1,8 +1,8 @@
 //! Tests of the series and the engine on `tests/fixtures/lean4-mini`, our stand-in for the lean4
 //! v4.28.0 tree (the real one cannot be downloaded where tests run; see its README). The last two
 //! tests compile the patched fixture with the provisioned emcc for wasm64 and run the task
-//! emulation in Node; they print SKIPPED without the toolchain, and fail instead when
-//! XLEAN_REQUIRE_TOOLCHAIN=1.
+//! emulation in Node; they print SKIPPED without the toolchain, and fail instead where it is
+//! required (`crate::gate`).
 
 use std::{
     fs,
@@ -387,18 +387,9 @@ fn regenerate_rebases_the_series_onto_a_tree_edited_by_hand() {
 // ------------------------------------------------------------------------------------------------
 // With the real toolchain: compile for wasm64, run in Node.
 
-/// The toolchain, or None after printing SKIPPED (a failure when XLEAN_REQUIRE_TOOLCHAIN=1).
-fn toolchain_or_skip(test: &str) -> Option<Toolchain> {
-    match Toolchain::load() {
-        Ok(tc) => Some(tc),
-        Err(e) => {
-            if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some_and(|v| v == "1") {
-                panic!("{test}: XLEAN_REQUIRE_TOOLCHAIN=1 but the toolchain is not usable: {e:#}");
-            }
-            eprintln!("SKIPPED: {test}: no wasm64 toolchain ({e:#}) (run `cargo xtask toolchain install`)");
-            None
-        }
-    }
+/// The toolchain, or None after saying why the test is skipped.
+fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
+    crate::toolchain::for_tests()
 }
 
 fn stubs() -> PathBuf {

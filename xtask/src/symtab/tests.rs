@@ -1,8 +1,8 @@
 //! Tests with the real toolchain: archives built here with emcc/emar from our fixtures
 //! (`tests/fixtures/symtab/`), the table linked into a program and run under Node.
 //!
-//! They print `SKIPPED: ...` when the toolchain is not installed, and fail instead when
-//! `XLEAN_REQUIRE_TOOLCHAIN=1` (CI).
+//! They print `SKIPPED: ...` when the toolchain is not installed, and fail instead where it is
+//! required (`crate::gate`; `cargo xtask ci`).
 
 use std::{
     ffi::OsStr,
@@ -13,22 +13,9 @@ use std::{
 use super::*;
 use crate::{runner::Step, toolchain::Toolchain, util::test_dir};
 
-/// The installed toolchain, or `None` after printing why the test is skipped.
-pub(crate) fn toolchain_or_skip(test: &str) -> Option<Toolchain> {
-    match Toolchain::load() {
-        Ok(tc) => Some(tc),
-        Err(e) => {
-            if std::env::var("XLEAN_REQUIRE_TOOLCHAIN").as_deref() == Ok("1") {
-                panic!("{test}: XLEAN_REQUIRE_TOOLCHAIN=1 but the toolchain is missing: {e:#}");
-            }
-            eprintln!(
-                "SKIPPED: {test}: no wasm64 toolchain ({}) (run `cargo xtask toolchain install` \
-                 to make it run)",
-                e.to_string().lines().next().unwrap_or_default()
-            );
-            None
-        }
-    }
+/// The installed toolchain, or `None` after saying why the test is skipped.
+pub(crate) fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
+    crate::toolchain::for_tests()
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -515,8 +502,11 @@ fn our_wasm_reader_agrees_with_the_object_crate() {
             weak += *w as usize;
         }
     }
+    // The cache holds at least the libraries `toolchain install` prebuilds (9,395 functions,
+    // 962 data, 6,839 weak in emscripten 3.1.69); other builds may add more, so the floor is
+    // well under that minimum: it only proves the comparison ran over real libraries.
     assert!(
-        functions > 10_000 && data > 500 && weak > 1000,
+        functions > 5_000 && data > 500 && weak > 1000,
         "{functions} {data} {weak}"
     );
     assert_eq!(tls, 1, "the fixture's thread-local variable");

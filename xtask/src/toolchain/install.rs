@@ -83,6 +83,12 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     // Node first: emscripten's config names it.
     let venv = ensure_venv(cache, pins)?;
     let node = choose_node(pins, &venv)?;
+    let npm = node::Npm::for_node(&node)?;
+    runner::note(&format!(
+        "npm: {} run by {}",
+        npm.cli.display(),
+        node.display()
+    ));
 
     let (emscripten_dir, llvm_bin, em_config, em_cache) = match route {
         Route::Existing => {
@@ -91,7 +97,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             )?;
             (e.dir, e.llvm_bin, e.config, e.cache)
         }
-        Route::Debian => debian_emscripten(&sh, pins, cache, &node)?,
+        Route::Debian => debian_emscripten(&sh, pins, cache, &npm)?,
         Route::Emsdk => emsdk_emscripten(pins, cache)?,
     };
 
@@ -102,6 +108,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
         em_cache,
         llvm_bin,
         node,
+        npm,
         venv,
         cmake,
         ninja,
@@ -115,7 +122,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             "the official Lean host could not be installed: {e:#}"
         ));
     }
-    super::lean_host::install_checker_with_node(pins, &tc.node)?;
+    super::lean_host::install_checker_with_npm(pins, &tc.npm)?;
     Ok(tc)
 }
 
@@ -399,8 +406,9 @@ fn debian_emscripten(
     sh: &Shell,
     pins: &Pins,
     cache: &Path,
-    node: &Path,
+    npm: &node::Npm,
 ) -> Result<(PathBuf, PathBuf, PathBuf, PathBuf)> {
+    let node = &npm.node;
     let e = &pins.emscripten;
     let llvm_bin = PathBuf::from(format!("/usr/lib/llvm-{}/bin", e.llvm_major));
     ensure!(
@@ -417,7 +425,7 @@ fn debian_emscripten(
         .exists()
     {
         let deb = download_trixie_package(sh, pins, cache)?;
-        let acorn = npm_tarball("acorn", &e.acorn)?;
+        let acorn = npm_tarball(npm, "acorn", &e.acorn)?;
         util::make_dir_atomically(&root, |dir| {
             Step::new("dpkg-x-emscripten", "dpkg")
                 .arg("-x")
@@ -448,7 +456,7 @@ fn debian_emscripten(
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
-        let tgz = npm_tarball("binaryen", &e.binaryen)?;
+        let tgz = npm_tarball(npm, "binaryen", &e.binaryen)?;
         util::make_dir_atomically(&binaryen, |dir| unpack_npm_tarball(&tgz, dir))?;
     }
     ensure!(
@@ -540,29 +548,45 @@ fn download_trixie_package(sh: &Shell, pins: &Pins, cache: &Path) -> Result<Path
 }
 
 /// `npm pack NAME@VERSION` into the downloads cache, hash-checked against pins.lock.
-pub fn npm_tarball(name: &str, version: &str) -> Result<PathBuf> {
+pub fn npm_tarball(npm: &node::Npm, name: &str, version: &str) -> Result<PathBuf> {
+    npm_tarball_in(
+        npm,
+        &paths::downloads_dir().join("npm"),
+        &Lock::path(),
+        name,
+        version,
+    )
+}
+
+fn npm_tarball_in(
+    npm: &node::Npm,
+    downloads: &Path,
+    lock: &Path,
+    name: &str,
+    version: &str,
+) -> Result<PathBuf> {
     let artifact = format!(
         "{}-{version}.tgz",
         name.trim_start_matches('@').replace('/', "-")
     );
-    let dest = paths::downloads_dir().join("npm").join(&artifact);
-    if !dest.exists() {
-        let npm = which("npm").context("npm is not on PATH\n  fix: sudo apt-get install -y npm")?;
-        let staging = util::partial_path(&dest);
-        util::remove_any(&staging)?;
-        fs::create_dir_all(&staging)?;
-        Step::new(format!("npm-pack-{name}"), npm)
-            .args(["pack", "--silent", &format!("{name}@{version}")])
-            .cwd(&staging)
-            .run()?;
-        let file = staging.join(&artifact);
-        ensure!(file.exists(), "npm pack did not produce {}", file.display());
-        Lock::verify_or_record(&Lock::path(), &artifact, &file)?;
-        fs::rename(&file, &dest)?;
-        util::remove_any(&staging)?;
-    } else {
-        Lock::verify_or_record(&Lock::path(), &artifact, &dest)?;
+    let dest = downloads.join(&artifact);
+    if dest.exists() {
+        Lock::verify_or_record(lock, &artifact, &dest)?;
+        return Ok(dest);
     }
+    let staging = util::partial_path(&dest);
+    util::remove_any(&staging)?;
+    fs::create_dir_all(&staging)?;
+    Step::new(format!("npm-pack-{name}"), &npm.node)
+        .arg(&npm.cli)
+        .args(["pack", "--silent", &format!("{name}@{version}")])
+        .cwd(&staging)
+        .run()?;
+    let file = staging.join(&artifact);
+    ensure!(file.exists(), "npm pack did not produce {}", file.display());
+    Lock::verify_or_record(lock, &artifact, &file)?;
+    fs::rename(&file, &dest)?;
+    util::remove_any(&staging)?;
     Ok(dest)
 }
 
@@ -723,6 +747,27 @@ mod tests {
     use std::{collections::BTreeMap, time::SystemTime};
 
     use super::*;
+
+    /// From nothing: an empty downloads folder, packed with the npm the record names (never the
+    /// first on PATH), and verified against the pinned hash.
+    #[test]
+    fn the_recorded_npm_packs_a_pinned_tarball_into_an_empty_cache() {
+        let Some(tc) = super::super::for_tests() else {
+            return;
+        };
+        let dir = util::test_dir("npm-pack-from-nothing");
+        let lock = dir.join("pins.lock");
+        fs::copy(Lock::path(), &lock).unwrap();
+        let version = Pins::load().unwrap().emscripten.acorn;
+        let tgz = npm_tarball_in(&tc.npm, &dir.join("downloads"), &lock, "acorn", &version);
+        let tgz = tgz.unwrap();
+        assert_eq!(tgz, dir.join(format!("downloads/acorn-{version}.tgz")));
+        // Recorded hashes are verified, not rewritten: the lock file is unchanged.
+        assert_eq!(fs::read(&lock).unwrap(), fs::read(Lock::path()).unwrap());
+        let unpacked = dir.join("acorn");
+        unpack_npm_tarball(&tgz, &unpacked).unwrap();
+        assert!(unpacked.join("package.json").is_file());
+    }
 
     /// Every file under `dir` (but emscripten's cache, which concurrent compiler runs may touch)
     /// with its size and modification time.

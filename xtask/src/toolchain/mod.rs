@@ -75,6 +75,8 @@ pub struct Toolchain {
     pub llvm_bin: PathBuf,
     /// A Node that passed the wasm64 probe (64-bit memory and table).
     pub node: PathBuf,
+    /// The npm every caller runs (its `npm-cli.js`, run by `node`): chosen once, here.
+    pub npm: node::Npm,
     /// The managed Python venv (JupyterLite).
     pub venv: PathBuf,
     /// `cmake` and `ninja`.
@@ -108,6 +110,7 @@ impl Toolchain {
             ("emcc", tc.emcc()),
             ("EM_CONFIG", tc.em_config.clone()),
             ("node", tc.node.clone()),
+            ("npm", tc.npm.cli.clone()),
             ("llvm-nm", tc.llvm_tool("llvm-nm")),
         ] {
             if !p.exists() {
@@ -179,18 +182,13 @@ impl Toolchain {
     }
 }
 
-/// For tests that need the installed toolchain: `None` (after printing why the test is SKIPPED)
-/// when there is none, or a panic when `XLEAN_REQUIRE_TOOLCHAIN` says it must be there (CI).
+/// For tests that need the installed toolchain: `None` when there is none, after
+/// [`crate::gate::skip`] (which fails the test where CI requires the toolchain).
 #[cfg(test)]
 pub fn for_tests() -> Option<Toolchain> {
-    match Toolchain::load() {
-        Ok(tc) => Some(tc),
-        Err(e) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_none() => {
-            eprintln!("SKIPPED: {e:#}");
-            None
-        }
-        Err(e) => panic!("XLEAN_REQUIRE_TOOLCHAIN is set: {e:#}"),
-    }
+    Toolchain::load()
+        .map_err(|e| crate::gate::skip(crate::gate::Need::Toolchain, &format!("{e:#}")))
+        .ok()
 }
 
 /// `Path::exists` that also accepts a file found by name on `PATH`.

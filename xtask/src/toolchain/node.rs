@@ -4,9 +4,10 @@
 //! memory AND a 64-bit table (clang 19's wasm64 output needs both; Node 20 rejects the table even
 //! with `--experimental-wasm-memory64`) and runs an `i64`-addressed load.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// The probe module, byte by byte (we write it by hand so the probe needs no toolchain).
 const WASM64_PROBE: &[u8] = &[
@@ -23,6 +24,45 @@ const WASM64_PROBE: &[u8] = &[
     0x29, 0x03, 0x00, // i64.load align=8 offset=0
     0x0b, // end
 ];
+
+/// The npm that belongs to the chosen Node, run as `node npm-cli.js`: never "whichever `npm` is
+/// first on PATH". (The PyPI Node wheel ships `bin/npm` as a copy of a script that only works
+/// as a symbolic link, so that file cannot be run at all.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Npm {
+    pub node: PathBuf,
+    /// `npm-cli.js` of the npm package.
+    pub cli: PathBuf,
+}
+
+impl Npm {
+    /// The npm of `node`: the one of its own distribution (`<prefix>/lib/node_modules/npm`, as
+    /// in Node's release archives and the PyPI wheel), else the system npm, found by name and
+    /// resolved to its `npm-cli.js` (Debian links `/usr/bin/npm` to it).
+    pub fn for_node(node: &Path) -> Result<Npm> {
+        let real = node.canonicalize().unwrap_or_else(|_| node.to_path_buf());
+        let own = real
+            .parent()
+            .and_then(Path::parent)
+            .map(|prefix| prefix.join("lib/node_modules/npm/bin/npm-cli.js"));
+        let system = super::which("npm").and_then(|p| p.canonicalize().ok());
+        let cli = own
+            .into_iter()
+            .chain(system)
+            .find(|p| p.is_file() && p.file_name().is_some_and(|n| n == "npm-cli.js"))
+            .with_context(|| {
+                format!(
+                    "no npm for {}: neither its own lib/node_modules/npm nor an `npm` on PATH \
+                     that is npm-cli.js\n  fix: sudo apt-get install -y npm",
+                    node.display()
+                )
+            })?;
+        Ok(Npm {
+            node: node.to_path_buf(),
+            cli,
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeProbe {

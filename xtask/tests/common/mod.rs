@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../../src/gate.rs"]
+pub mod gate;
+
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -22,11 +25,11 @@ pub fn toolchain() -> Option<serde_json::Value> {
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/xlean"));
     match fs::read_to_string(cache.join("toolchain.json")) {
         Ok(t) => Some(serde_json::from_str(&t).unwrap()),
-        Err(_) if std::env::var_os("XLEAN_REQUIRE_TOOLCHAIN").is_some() => {
-            panic!("XLEAN_REQUIRE_TOOLCHAIN is set but no toolchain is installed")
-        }
         Err(_) => {
-            eprintln!("SKIPPED: no toolchain installed (run `cargo xtask toolchain install`)");
+            gate::skip(
+                gate::Need::Toolchain,
+                "no toolchain installed (run `cargo xtask toolchain install`)",
+            );
             None
         }
     }
