@@ -17,9 +17,11 @@
 use std::fmt;
 
 use anyhow::{bail, Result};
+
+use crate::symtab::wasm::{walk_sections, Walk};
 use wasmparser::{
-    Chunk, CompositeInnerType, KnownCustom, Linking, Parser, Payload, RelocationType, SymbolFlags,
-    SymbolInfo, TypeRef, ValType,
+    CompositeInnerType, KnownCustom, Linking, Payload, RelocationType, SymbolFlags, SymbolInfo,
+    TypeRef, ValType,
 };
 
 /// A function type: parameters and results.
@@ -67,14 +69,7 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
     let mut called: Vec<u32> = Vec::new();
     let mut has_linking = false;
 
-    let mut parser = Parser::new(0);
-    let mut rest = data;
-    loop {
-        let (payload, consumed) = match parser.parse(rest, true)? {
-            Chunk::NeedMoreData(_) => bail!("the file ends in the middle of a section"),
-            Chunk::Parsed { payload, consumed } => (payload, consumed),
-        };
-        rest = &rest[consumed..];
+    walk_sections(data, |payload| {
         match payload {
             Payload::TypeSection(reader) => {
                 for group in reader {
@@ -102,12 +97,6 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
                     defined_types.push(ty?);
                 }
             }
-            Payload::CodeSectionStart { size, .. } => {
-                parser.skip_section();
-                rest = rest
-                    .get(size as usize..)
-                    .ok_or_else(|| anyhow::anyhow!("the code section runs past the end"))?;
-            }
             Payload::CustomSection(section) => match section.as_known() {
                 KnownCustom::Linking(reader) => {
                     has_linking = true;
@@ -129,10 +118,10 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
                 }
                 _ => {}
             },
-            Payload::End(_) => break,
             _ => {}
         }
-    }
+        Ok(Walk::Next)
+    })?;
     if !has_linking {
         bail!("no `linking` section: a linked program, not a relocatable object file");
     }

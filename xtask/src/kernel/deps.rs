@@ -1,7 +1,7 @@
 //! nlohmann_json, xeus and xeus-lite as wasm64 static libraries, installed one after another
-//! into `<build>/wasm-deps/prefix` (the configuration verified in
-//! shared/reference/toolchain.md: static xeus, no tests, `-sMEMORY64 -fwasm-exceptions` in both
-//! C and C++ flags, prefix = install prefix = find root).
+//! into `<build>/wasm-deps/prefix` (the configuration that builds them for wasm64: static xeus,
+//! no tests, `-sMEMORY64 -fwasm-exceptions` in both C and C++ flags, prefix = install prefix =
+//! find root).
 //!
 //! nlohmann_json is header-only. From a source tree it is configured and installed like the
 //! others; without one, Debian's `nlohmann-json3-dev` at the pinned upstream version is

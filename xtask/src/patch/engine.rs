@@ -337,7 +337,7 @@ pub fn closest_text(text: &str, needle: &str) -> Option<Closest> {
 }
 
 /// Sorted character bigrams of a line, ignoring leading and trailing whitespace.
-fn bigrams(line: &str) -> Vec<u32> {
+pub(super) fn bigrams(line: &str) -> Vec<u32> {
     let chars: Vec<char> = line.trim().chars().collect();
     let mut grams: Vec<u32> = chars
         .windows(2)
@@ -347,7 +347,9 @@ fn bigrams(line: &str) -> Vec<u32> {
     grams
 }
 
-fn dice(a: &[u32], b: &[u32], la: &str, lb: &str) -> f64 {
+/// The Dice coefficient of two sorted bigram lists; lines without bigrams are alike only when
+/// equal.
+pub(super) fn dice(a: &[u32], b: &[u32], la: &str, lb: &str) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if la.trim() == lb.trim() { 1.0 } else { 0.0 };
     }

@@ -255,30 +255,16 @@ fn owner(old: &[Patch], file: &str, d: &Derived) -> Option<(usize, usize)> {
     best.filter(|(_, s)| *s >= 0.2).map(|(who, _)| who)
 }
 
+/// How alike two lines are, ignoring all whitespace (the Dice coefficient of their bigrams).
 fn similarity(a: &str, b: &str) -> f64 {
-    let grams = |s: &str| {
-        let cs: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let mut g: Vec<(char, char)> = cs.windows(2).map(|w| (w[0], w[1])).collect();
-        g.sort_unstable();
-        g
-    };
-    let (x, y) = (grams(a), grams(b));
-    if x.is_empty() || y.is_empty() {
-        return if a.trim() == b.trim() { 1.0 } else { 0.0 };
-    }
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < x.len() && j < y.len() {
-        match x[i].cmp(&y[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    2.0 * common as f64 / (x.len() + y.len()) as f64
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    let (x, y) = (squeeze(a), squeeze(b));
+    super::engine::dice(
+        &super::engine::bigrams(&x),
+        &super::engine::bigrams(&y),
+        a,
+        b,
+    )
 }
 
 /// Every change between `a` (pristine) and `b` (edited) as a minimal, unique-anchored edit.

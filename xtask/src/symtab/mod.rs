@@ -31,7 +31,7 @@ pub mod inputs;
 mod sort;
 #[cfg(test)]
 pub(crate) mod tests;
-mod wasm;
+pub(crate) mod wasm;
 
 pub use inputs::{InputFile, Member, Place, Skipped};
 

@@ -16,20 +16,19 @@ use wasmparser::{
     Chunk, Encoding, Linking, LinkingSectionReader, Parser, Payload, SymbolFlags, SymbolInfo,
 };
 
-/// What a defined symbol is, as far as the table cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Function,
-    Data,
-    ThreadLocal,
-    /// A wasm global, table or tag (`__cpp_exception`): C cannot take its address.
-    NotAddressable,
+/// Whether a walk over a wasm object's sections goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    Next,
+    Done,
 }
 
-/// Calls `each(name, kind, weak)` for every defined, non-local symbol of `data`.
-pub fn defined_symbols<'a>(
+/// Calls `each` for every section of a core wasm object, in order, up to and including
+/// `Payload::End` or until `each` says [`Walk::Done`]. Function bodies are skipped without being
+/// read (the symbol table and the ABI check need only headers, linking and relocations).
+pub fn walk_sections<'a>(
     data: &'a [u8],
-    mut each: impl FnMut(&'a str, Kind, bool) -> Result<()>,
+    mut each: impl FnMut(Payload<'a>) -> Result<Walk>,
 ) -> Result<()> {
     let mut parser = Parser::new(0);
     let mut rest = data;
@@ -49,6 +48,33 @@ pub fn defined_symbols<'a>(
                     .get(size as usize..)
                     .ok_or_else(|| anyhow::anyhow!("the code section runs past the end"))?;
             }
+            payload => {
+                let end = matches!(payload, Payload::End(_));
+                if each(payload)? == Walk::Done || end {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// What a defined symbol is, as far as the table cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Function,
+    Data,
+    ThreadLocal,
+    /// A wasm global, table or tag (`__cpp_exception`): C cannot take its address.
+    NotAddressable,
+}
+
+/// Calls `each(name, kind, weak)` for every defined, non-local symbol of `data`.
+pub fn defined_symbols<'a>(
+    data: &'a [u8],
+    mut each: impl FnMut(&'a str, Kind, bool) -> Result<()>,
+) -> Result<()> {
+    walk_sections(data, |payload| {
+        match payload {
             Payload::CustomSection(section) if section.name() == "linking" => {
                 let reader = LinkingSectionReader::new(wasmparser::BinaryReader::new(
                     section.data(),
@@ -88,14 +114,14 @@ pub fn defined_symbols<'a>(
                     }
                 }
                 // Everything after it (relocations, producers) is of no interest here.
-                return Ok(());
+                Ok(Walk::Done)
             }
             Payload::End(_) => {
                 bail!("no `linking` section: a linked program, not a relocatable object file")
             }
-            _ => {}
+            _ => Ok(Walk::Next),
         }
-    }
+    })
 }
 
 #[cfg(test)]
