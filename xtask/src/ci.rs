@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use crate::{
     doctor, gate,
     pins::Pins,
-    runner::{self, Step},
+    runner,
     toolchain::{self, Toolchain},
 };
 
@@ -240,10 +240,10 @@ pub fn run(args: Args) -> Result<()> {
 /// Runs the xtask's own tests (unit tests, and the tests that drive the real toolchain).
 fn cargo_test(tc: &Toolchain) -> Result<(Counts, String)> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Step::new("cargo-test", cargo)
+    let out = tc
+        .step("cargo-test", cargo)
         .args(["test", "--package", "xtask", "--color", "never"])
         .cwd(crate::paths::project_root())
-        .envs(tc.env())
         .capture();
     let (text, ok) = match &out {
         Ok(o) => (o.output.clone(), true),

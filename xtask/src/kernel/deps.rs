@@ -17,7 +17,6 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
-use xshell::{cmd, Shell};
 
 use super::{
     stamp::{self, Stamp},
@@ -203,7 +202,7 @@ fn cmake_project(
     // A stale build tree may hold another source's or toolchain's cache: start clean.
     util::remove_any(&build)?;
     let prefix = dirs.prefix();
-    Step::new(format!("{name}-configure"), tc.emcmake())
+    tc.step(format!("{name}-configure"), tc.emcmake())
         .arg(&tc.cmake)
         .arg("-S")
         .arg(source)
@@ -211,21 +210,18 @@ fn cmake_project(
         .arg(&build)
         .args(common_cmake_options(tc, &prefix))
         .args(options)
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
     check_found_in_prefix(&build, &prefix)?;
-    Step::new(format!("{name}-build"), &tc.cmake)
+    tc.step(format!("{name}-build"), &tc.cmake)
         .arg("--build")
         .arg(&build)
         .args(["-j", "2"])
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
-    Step::new(format!("{name}-install"), &tc.cmake)
+    tc.step(format!("{name}-install"), &tc.cmake)
         .arg("--install")
         .arg(&build)
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
     Ok(())
@@ -371,10 +367,8 @@ fn download_deb(downloads: &Path, upstream: &str) -> Result<PathBuf> {
              <cache>/local-sources.toml"
         );
     }
-    let sh = Shell::new()?;
-    let madison = cmd!(sh, "apt-cache madison {DEBIAN_NLOHMANN}")
-        .quiet()
-        .ignore_stderr()
+    let madison = runner::cmd("apt-cache")
+        .args(["madison", DEBIAN_NLOHMANN])
         .read()
         .unwrap_or_default();
     let versions = madison_versions(&madison, upstream);
@@ -398,11 +392,7 @@ fn download_deb(downloads: &Path, upstream: &str) -> Result<PathBuf> {
     util::remove_any(&staging)?;
     fs::create_dir_all(&staging)?;
     let mut step = Step::new("apt-download-nlohmann-json", "apt-get");
-    if cmd!(sh, "id -u")
-        .quiet()
-        .read()
-        .is_ok_and(|u| u.trim() == "0")
-    {
+    if crate::toolchain::is_root() {
         // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
         step = step.arg("-oAPT::Sandbox::User=root");
     }

@@ -22,7 +22,7 @@ use super::{
     stamp::{self, Stamp},
     KernelDirs, KernelSources, WASM_FLAGS,
 };
-use crate::{paths, pins::Pins, runner::Step, toolchain::Toolchain, util};
+use crate::{paths, pins::Pins, toolchain::Toolchain, util};
 
 /// The modules the Node tests load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,24 +118,22 @@ fn link_module(
     if !stamp.is_current() || !build.join("build.ninja").is_file() {
         stamp.invalidate()?;
         util::remove_any(&build)?;
-        Step::new(format!("{name}-configure"), tc.emcmake())
+        tc.step(format!("{name}-configure"), tc.emcmake())
             .arg(&tc.cmake)
             .arg("-S")
             .arg(&source)
             .arg("-B")
             .arg(&build)
             .args(&options)
-            .envs(tc.env())
             .log_dir(&dirs.logs)
             .run()?;
         deps::check_found_in_prefix(&build, &deps.prefix)?;
         stamp.record()?;
     }
-    Step::new(format!("{name}-link"), &tc.cmake)
+    tc.step(format!("{name}-link"), &tc.cmake)
         .arg("--build")
         .arg(&build)
         .args(["-j", "2", "--target", target])
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
     let js = build.join(format!("{target}.js"));
@@ -171,7 +169,7 @@ fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs) -> Result<PathBuf> {
     stamp.invalidate()?;
     fs::create_dir_all(&out)?;
     let object = out.join("fake_xlean.o");
-    Step::new("fake-lean-compile", tc.emcc())
+    tc.step("fake-lean-compile", tc.emcc())
         .args(WASM_FLAGS.split(' '))
         .args(["-O2", "-Wall", "-Wextra", "-c"])
         .arg("-I")
@@ -179,15 +177,13 @@ fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs) -> Result<PathBuf> {
         .arg(fixture.join("fake_xlean.c"))
         .arg("-o")
         .arg(&object)
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
     util::remove_any(&archive)?;
-    Step::new("fake-lean-archive", tc.emar())
+    tc.step("fake-lean-archive", tc.emar())
         .arg("rcs")
         .arg(&archive)
         .arg(&object)
-        .envs(tc.env())
         .log_dir(&dirs.logs)
         .run()?;
     stamp.record()?;

@@ -110,7 +110,8 @@ pub fn run_node_test_files(
     modules: &[(&str, &Path)],
     logs: &Path,
 ) -> Result<NodeTestSummary> {
-    let mut step = Step::new(step_name, &tc.node)
+    let mut step = tc
+        .step(step_name, &tc.node)
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
         .args(files);
     for (var, js) in modules {
@@ -122,7 +123,7 @@ pub fn run_node_test_files(
         );
         step = step.env(var, js);
     }
-    let step = step.envs(tc.env()).cwd(paths::project_root()).log_dir(logs);
+    let step = step.cwd(paths::project_root()).log_dir(logs);
     Ok(run_tap_step(step, "node --test")?.0)
 }
 

@@ -15,14 +15,13 @@ use std::{
 };
 
 use anyhow::{ensure, Context, Result};
-use xshell::{cmd, Shell};
 
 use super::server::Server;
 use crate::{
     kernel::{run_tap_step, NodeTestSummary},
     paths,
     pins::Pins,
-    runner::{self, Step},
+    runner,
     toolchain::{self, Toolchain},
     util,
 };
@@ -44,11 +43,10 @@ pub struct BrowserTools {
 /// Finds or installs Chromium and playwright-core. `no_apt`: never run apt-get; fail with the
 /// command to run instead. `XLEAN_CHROMIUM` names another Chromium (non-Debian machines).
 pub fn ensure_browser_tools(tc: &Toolchain, pins: &Pins, no_apt: bool) -> Result<BrowserTools> {
-    let sh = Shell::new()?;
     let chromium = match std::env::var_os("XLEAN_CHROMIUM").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
         None => {
-            toolchain::ensure_debian_packages(&sh, &["chromium".to_string()], no_apt)?;
+            toolchain::ensure_debian_packages(&["chromium".to_string()], no_apt)?;
             PathBuf::from(DEBIAN_CHROMIUM)
         }
     };
@@ -58,9 +56,8 @@ pub fn ensure_browser_tools(tc: &Toolchain, pins: &Pins, no_apt: bool) -> Result
          XLEAN_CHROMIUM to a Chromium 156 or later",
         chromium.display()
     );
-    let chromium_version = cmd!(sh, "{chromium} --version")
-        .quiet()
-        .ignore_stderr()
+    let chromium_version = runner::cmd(&chromium)
+        .arg("--version")
         .read()
         .with_context(|| format!("cannot run {} --version", chromium.display()))?
         .trim()
@@ -125,13 +122,7 @@ pub fn tool_states(pins: &Pins) -> Vec<ToolState> {
     let chromium = std::env::var_os("XLEAN_CHROMIUM")
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from(DEBIAN_CHROMIUM), PathBuf::from);
-    let version = Shell::new().ok().and_then(|sh| {
-        cmd!(sh, "{chromium} --version")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .ok()
-    });
+    let version = runner::cmd(&chromium).arg("--version").read().ok();
     let mut rows = vec![ToolState {
         tool: "chromium",
         found: version.as_deref().map_or("missing".into(), |v| {
@@ -188,13 +179,13 @@ pub fn run_browser_test(
         server.url,
         tools.chromium_version
     ));
-    let step = Step::new("browser-test", &tc.node)
+    let step = tc
+        .step("browser-test", &tc.node)
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
         .arg(test_file())
         .env("XLEAN_SITE_URL", &server.url)
         .env("XLEAN_CHROMIUM", &tools.chromium)
         .env("XLEAN_PLAYWRIGHT_CORE", &tools.playwright_core)
-        .envs(tc.env())
         .cwd(paths::project_root())
         .log_dir(logs);
     let result = run_tap_step(step, "the browser test");

@@ -334,21 +334,20 @@ fn lean_commit(
 /// `git rev-parse HEAD` when `dir` is itself the top of a work tree (a folder inside some other
 /// repository, like our own test fixture, is not a checkout of lean4).
 fn git_head_of(dir: &Path) -> Option<String> {
-    let sh = xshell::Shell::new().ok()?;
-    let top = xshell::cmd!(sh, "git -C {dir} rev-parse --show-toplevel")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()?;
+    let git = |args: &[&str]| {
+        crate::runner::cmd("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .read()
+            .ok()
+    };
+    let top = git(&["rev-parse", "--show-toplevel"])?;
     let same = fs::canonicalize(top.trim()).ok()? == fs::canonicalize(dir).ok()?;
     if !same {
         return None;
     }
-    let head = xshell::cmd!(sh, "git -C {dir} rev-parse HEAD")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .ok()?;
+    let head = git(&["rev-parse", "HEAD"])?;
     crate::pins::is_hex(head.trim(), 40).then(|| head.trim().to_string())
 }
 

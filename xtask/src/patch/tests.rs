@@ -7,11 +7,15 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use super::*;
-use crate::{paths::project_root, toolchain::Toolchain, util::test_dir};
+use crate::{
+    paths::project_root,
+    runner::{self, Step},
+    toolchain::Toolchain,
+    util::test_dir,
+};
 
 fn fixture() -> PathBuf {
     project_root().join("tests/fixtures/lean4-mini")
@@ -254,10 +258,7 @@ fn a_draft_copy_is_written_but_marked_incomplete() {
 
 #[test]
 fn a_git_checkout_puts_its_own_commit_into_githash_h() {
-    if xshell::Shell::new()
-        .and_then(|sh| xshell::cmd!(sh, "git --version").quiet().read())
-        .is_err()
-    {
+    if runner::cmd("git").arg("--version").read().is_err() {
         eprintln!("SKIPPED: git is not installed (install git to run this test)");
         return;
     }
@@ -268,17 +269,20 @@ fn a_git_checkout_puts_its_own_commit_into_githash_h() {
         "set(LEAN_VERSION_MINOR 28",
         "set(LEAN_VERSION_MINOR 29",
     );
-    let sh = xshell::Shell::new().unwrap();
-    sh.change_dir(&src);
-    xshell::cmd!(sh, "git init -q").run().unwrap();
-    xshell::cmd!(sh, "git add -A").run().unwrap();
-    xshell::cmd!(
-        sh,
-        "git -c user.name=t -c user.email=t@t commit -qm fixture"
-    )
-    .run()
+    let git = |args: &[&str]| runner::cmd("git").args(args).cwd(&src).read();
+    git(&["init", "-q"]).unwrap();
+    git(&["add", "-A"]).unwrap();
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "fixture",
+    ])
     .unwrap();
-    let head = xshell::cmd!(sh, "git rev-parse HEAD").read().unwrap();
+    let head = git(&["rev-parse", "HEAD"]).unwrap();
     let out = src.parent().unwrap().join("out");
     let done = patch_lean_source(&src, &out, &series()).unwrap();
     assert_eq!(done.manifest.githash, head.trim());
@@ -397,10 +401,8 @@ fn stubs() -> PathBuf {
 }
 
 /// `em++`/`emcc` for wasm64 with the flags of the runtime build.
-fn em(tc: &Toolchain, cxx: bool, tree: &Path) -> Command {
-    let mut c = Command::new(if cxx { tc.empp() } else { tc.emcc() });
-    c.envs(tc.env());
-    c.args([
+fn em(tc: &Toolchain, cxx: bool, tree: &Path) -> Step {
+    let mut c = tc.cmd(if cxx { tc.empp() } else { tc.emcc() }).args([
         "-sMEMORY64",
         "-fwasm-exceptions",
         "-O1",
@@ -409,19 +411,18 @@ fn em(tc: &Toolchain, cxx: bool, tree: &Path) -> Command {
         "-DNDEBUG",
     ]);
     if cxx {
-        c.arg("-std=c++20");
+        c = c.arg("-std=c++20");
     }
-    c.arg("-I").arg(stubs());
-    c.arg("-I").arg(tree.join("src/include"));
-    c.arg("-I").arg(tree.join("src"));
-    c
+    c.arg("-I")
+        .arg(stubs())
+        .arg("-I")
+        .arg(tree.join("src/include"))
+        .arg("-I")
+        .arg(tree.join("src"))
 }
 
-fn run(mut c: Command, what: &str) -> std::process::Output {
-    let out = c
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    out
+fn run(c: Step, what: &str) -> std::process::Output {
+    c.output().unwrap_or_else(|e| panic!("{what}: {e:#}"))
 }
 
 fn sources(tree: &Path) -> Vec<PathBuf> {
@@ -474,16 +475,18 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
     fs::create_dir_all(&objs).unwrap();
 
     // Every C++ file of the patched copy, and the libuv stubs.
-    let mut c = em(&tc, true, &patched);
-    c.current_dir(&objs).arg("-c").args(sources(&patched));
+    let c = em(&tc, true, &patched)
+        .cwd(&objs)
+        .arg("-c")
+        .args(sources(&patched));
     let out = run(c, "em++ patched fixture");
     assert!(
         out.status.success(),
         "the patched fixture does not compile:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut c = em(&tc, false, &patched);
-    c.current_dir(&objs)
+    let c = em(&tc, false, &patched)
+        .cwd(&objs)
         .arg("-c")
         .arg(stubs().join("uv_stubs.c"));
     let out = run(c, "emcc uv_stubs.c");
@@ -511,8 +514,8 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
         ("src/runtime/uv/dns.cpp", "lean_uv_dns_get_info"),
         ("src/runtime/mutex.cpp", "unique_lock"),
     ] {
-        let mut c = em(&tc, true, &unpatched);
-        c.current_dir(&objs)
+        let c = em(&tc, true, &unpatched)
+            .cwd(&objs)
             .arg("-c")
             .arg(unpatched.join(file))
             .arg("-o")
@@ -534,8 +537,8 @@ fn the_task_emulation_runs_in_node() {
     patch_lean_source(&fixture(), &patched, &series()).unwrap();
     let driver = project_root().join("tests/fixtures/lean4-mini-driver");
     let js = dir.join("emulation.js");
-    let mut c = em(&tc, true, &patched);
-    c.current_dir(&dir)
+    let c = em(&tc, true, &patched)
+        .cwd(&dir)
         .arg(driver.join("emulation.cpp"))
         .args(
             ["object.cpp", "apply.cpp", "io.cpp", "platform.cpp"]
@@ -568,9 +571,7 @@ fn the_task_emulation_runs_in_node() {
     );
 
     let node = |arg: &str| {
-        let mut c = Command::new(&tc.node);
-        c.envs(tc.env()).arg(&js).arg(arg);
-        let out = run(c, arg);
+        let out = run(tc.cmd(&tc.node).arg(&js).arg(arg), arg);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -23,7 +23,6 @@ use std::{
     fmt::Write as _,
     fs,
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use anyhow::{bail, Context, Result};
@@ -115,7 +114,7 @@ fn time_bash(body: &str, log: &Path) -> Result<Timing> {
         "set -o pipefail; TIMEFORMAT='XLEAN_TIME %3R %3U %3S'; time {{ {body} ; }} >>{log} 2>&1",
         log = sh_quote(log.as_os_str())
     );
-    let out = Command::new("bash")
+    let out = runner::cmd("bash")
         .args(["-c", &script])
         .output()
         .context("cannot run bash (the benchmark times both sides with its `time`)")?;
@@ -349,11 +348,10 @@ fn verify_same_set(
     runner::note(&verdict);
 
     // Kinds: llvm-nm says T for a function and D/B/R for data (weak ones are just W for both).
-    let nm = Command::new(tc.llvm_tool("llvm-nm"))
+    let nm = runner::cmd(tc.llvm_tool("llvm-nm"))
         .arg("--defined-only")
         .args(archives)
-        .output()
-        .context("cannot run llvm-nm")?;
+        .output()?;
     let mut letters: HashMap<&[u8], u8> = HashMap::new();
     for line in nm.stdout.split(|&b| b == b'\n') {
         let fields: Vec<&[u8]> = line
@@ -477,14 +475,13 @@ fn generated_archives(tc: &Toolchain, n: usize) -> Result<Vec<PathBuf>> {
                 // emcc compiles a batch with one Python start; two batches run at a time.
                 let batches: Vec<&[String]> = files.chunks(files.len().div_ceil(8)).collect();
                 let results = inputs::par_map(&batches, |batch| {
-                    runner::Step::new(
+                    tc.step(
                         format!("bench-symtab-compile-{}", batch[0].trim_end_matches(".c")),
                         tc.emcc(),
                     )
                     .args(["-c", "-O2", "-sMEMORY64", "-Wno-experimental"])
                     .args(batch.iter())
                     .cwd(&src)
-                    .envs(tc.env())
                     .run()
                 });
                 for r in results {
@@ -499,12 +496,11 @@ fn generated_archives(tc: &Toolchain, n: usize) -> Result<Vec<PathBuf>> {
                     if objects.is_empty() {
                         continue;
                     }
-                    runner::Step::new(format!("bench-symtab-ar-{name}"), tc.emar())
+                    tc.step(format!("bench-symtab-ar-{name}"), tc.emar())
                         .arg("rcs")
                         .arg(name)
                         .args(objects)
                         .cwd(tmp)
-                        .envs(tc.env())
                         .run()?;
                 }
                 Ok(())
@@ -596,15 +592,14 @@ fn lookup_speed(tc: &Toolchain, work: &Path, archives: &[PathBuf]) -> Result<()>
     super::generate(archives, &[], &table)?;
     util::write_if_changed(&dir.join("driver.cpp"), LOOKUP_DRIVER.as_bytes())?;
     for source in ["driver.cpp", "table.cpp"] {
-        runner::Step::new(format!("bench-symtab-lookup-compile-{source}"), tc.empp())
+        tc.step(format!("bench-symtab-lookup-compile-{source}"), tc.empp())
             .args(["-c", "-O2", "-sMEMORY64", "-Wno-experimental", source])
             .cwd(&dir)
-            .envs(tc.env())
             .run()?;
     }
     // -O1 link: the code is already optimized; -O2 would run wasm-opt (JS-hosted here) over
     // 1800 objects for minutes.
-    runner::Step::new("bench-symtab-lookup-link", tc.empp())
+    tc.step("bench-symtab-lookup-link", tc.empp())
         .args([
             "-O1",
             "-sMEMORY64",
@@ -615,12 +610,11 @@ fn lookup_speed(tc: &Toolchain, work: &Path, archives: &[PathBuf]) -> Result<()>
         .args(archives)
         .args(["-o", "lookup.js"])
         .cwd(&dir)
-        .envs(tc.env())
         .run()?;
-    let out = runner::Step::new("bench-symtab-lookup-run", &tc.node)
+    let out = tc
+        .step("bench-symtab-lookup-run", &tc.node)
         .arg("lookup.js")
         .cwd(&dir)
-        .envs(tc.env())
         .capture()?;
     let line = out
         .output

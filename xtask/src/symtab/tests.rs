@@ -64,7 +64,7 @@ pub(crate) fn compile(
             .map(|s| format!("{}.o", s.to_string_lossy()))
             .unwrap(),
     );
-    Step::new(format!("emcc-{}", source.replace('/', "-")), tc.emcc())
+    tc.step(format!("emcc-{}", source.replace('/', "-")), tc.emcc())
         .args(["-c", "-O1"])
         .args(target.flags())
         .args(extra)
@@ -73,7 +73,6 @@ pub(crate) fn compile(
         .arg(&object)
         .cwd(dir)
         .log_dir(dir)
-        .envs(tc.env())
         .run()
         .unwrap();
     object
@@ -81,13 +80,12 @@ pub(crate) fn compile(
 
 pub(crate) fn archive(tc: &Toolchain, dir: &Path, name: &str, members: &[&Path]) -> PathBuf {
     let path = dir.join(name);
-    Step::new(format!("emar-{name}"), tc.emar())
+    tc.step(format!("emar-{name}"), tc.emar())
         .arg("rcs")
         .arg(&path)
         .args(members)
         .cwd(dir)
         .log_dir(dir)
-        .envs(tc.env())
         .run()
         .unwrap();
     path
@@ -202,7 +200,7 @@ fn table_links_and_resolves_under_node(target: Target, test: &str) {
     generate_with(&inputs, &filter, &out).unwrap();
 
     // Link the table into the checker and run it under Node.
-    Step::new("emcc-link-check", tc.emcc())
+    tc.step("emcc-link-check", tc.emcc())
         .args(target.link_flags())
         .arg(format!("-DEXPECTED_COUNT={}", EXPECTED.len()))
         .args(["-O1", "-Wall", "-Werror", "-Wno-experimental"])
@@ -213,14 +211,13 @@ fn table_links_and_resolves_under_node(target: Target, test: &str) {
         .args(["-o", "check.js"])
         .cwd(&dir)
         .log_dir(&dir)
-        .envs(tc.env())
         .run()
         .unwrap();
-    let run = Step::new("node-check", &tc.node)
+    let run = tc
+        .step("node-check", &tc.node)
         .arg("check.js")
         .cwd(&dir)
         .log_dir(&dir)
-        .envs(tc.env())
         .capture()
         .unwrap();
     assert!(
@@ -335,13 +332,12 @@ fn damaged_inputs_are_clear_errors_naming_file_and_member() {
     fs::write(&broken, &kinds_data[..kinds_len / 3]).unwrap();
     // `S`: no archive index (llvm-ar would refuse to index a damaged object).
     let lib2 = dir.join("libbroken.a");
-    Step::new("emar-libbroken.a", tc.emar())
+    tc.step("emar-libbroken.a", tc.emar())
         .arg("rcS")
         .arg(&lib2)
         .arg(&broken)
         .cwd(&dir)
         .log_dir(&dir)
-        .envs(tc.env())
         .run()
         .unwrap();
     let err = error_of(generate(std::slice::from_ref(&lib2), &[], &out));
@@ -398,7 +394,7 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
     assert!(!libs.is_empty(), "no system libraries in {}", dir.display());
     let files = inputs::read_inputs(&libs).unwrap();
     let table = collect(&files, &NameFilter::All).unwrap();
-    let nm = std::process::Command::new(tc.llvm_tool("llvm-nm"))
+    let nm = crate::runner::cmd(tc.llvm_tool("llvm-nm"))
         .arg("--defined-only")
         .args(&libs)
         .output()

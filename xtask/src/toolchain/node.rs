@@ -86,11 +86,7 @@ pub fn probe(node: &Path) -> Result<NodeProbe> {
          console.log(JSON.stringify(r));",
         bytes.join(",")
     );
-    let out = std::process::Command::new(node)
-        .arg("-e")
-        .arg(&script)
-        .output()
-        .with_context(|| format!("cannot run {}", node.display()))?;
+    let out = crate::runner::cmd(node).arg("-e").arg(&script).output()?;
     if !out.status.success() {
         bail!(
             "{} -e <wasm64 probe> failed ({}): {}",

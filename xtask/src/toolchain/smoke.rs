@@ -7,7 +7,7 @@ use std::{fs, path::Path, time::SystemTime};
 use anyhow::{ensure, Result};
 
 use super::Toolchain;
-use crate::{paths, runner::Step, util};
+use crate::{paths, util};
 
 /// Builds and runs the smoke program in `dir`; returns its output.
 pub fn run(tc: &Toolchain, dir: &Path) -> Result<String> {
@@ -24,7 +24,7 @@ pub fn run(tc: &Toolchain, dir: &Path) -> Result<String> {
     );
     fs::write(stage.join("smoke.txt"), format!("{token}\n"))?;
     let js = dir.join("smoke.js");
-    Step::new("smoke-compile", tc.empp())
+    tc.step("smoke-compile", tc.empp())
         .args([
             "-sMEMORY64",
             "-fwasm-exceptions",
@@ -36,12 +36,11 @@ pub fn run(tc: &Toolchain, dir: &Path) -> Result<String> {
         .arg(&js)
         .arg("--embed-file")
         .arg(format!("{}@/lib/lean", stage.display()))
-        .envs(tc.env())
         .log_dir(dir)
         .run()?;
-    let out = Step::new("smoke-run", &tc.node)
+    let out = tc
+        .step("smoke-run", &tc.node)
         .arg(&js)
-        .envs(tc.env())
         .log_dir(dir)
         .capture()?;
     let output = out.output;
