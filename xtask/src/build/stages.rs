@@ -131,7 +131,8 @@ pub fn patch(ctx: &Ctx, run: &mut Stages) -> Result<()> {
         &[ctx.layout.patched.join("src/include/lean/version.h")],
         || {
             let series = patch::load_series(&series_dir)?;
-            patch::patch_lean_source(&ctx.sources.lean4.dir, &ctx.layout.patched, &series)?;
+            let source = patch::LeanSource::new(&ctx.sources.lean4, ctx.pins);
+            patch::patch_lean_source(&source, &ctx.layout.patched, &series)?;
             Ok(())
         },
     )

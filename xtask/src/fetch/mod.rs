@@ -109,6 +109,8 @@ pub struct Places {
     pub repo_config: PathBuf,
     /// The machine's config, shared by every clone: `<cache>/local-sources.toml`.
     pub user_config: PathBuf,
+    /// A folder of source trees named `<name>-<version>`: `XLEAN_SOURCE_TREES`.
+    pub source_trees: Option<PathBuf>,
 }
 
 impl Places {
@@ -120,6 +122,9 @@ impl Places {
             logs: paths::logs_dir(),
             repo_config: paths::project_root().join("xlean.local.toml"),
             user_config: paths::cache_dir().join("local-sources.toml"),
+            source_trees: std::env::var_os(settings::SOURCE_TREES_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 }

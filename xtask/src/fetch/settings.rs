@@ -125,7 +125,7 @@ impl Settings {
 
         // The environment, then the flags: relative paths are relative to where the command
         // was run. A directory named there is checked at once: a typo is never what was meant.
-        for (name, dir) in source_trees(pins, std::env::var_os(SOURCE_TREES_ENV))? {
+        for (name, dir) in source_trees(pins, places.source_trees.as_deref())? {
             let set_by = format!("{SOURCE_TREES_ENV}={}", dir.display());
             let local = checked_local(pins, &name, &dir, set_by)?;
             settings.locals.insert(name, local);
@@ -179,14 +179,11 @@ impl Settings {
 pub const SOURCE_TREES_ENV: &str = "XLEAN_SOURCE_TREES";
 
 /// The local copies a source-trees folder holds (relative: to where the command was run).
-pub(crate) fn source_trees(
-    pins: &Pins,
-    folder: Option<std::ffi::OsString>,
-) -> Result<Vec<(String, PathBuf)>> {
-    let Some(folder) = folder.filter(|f| !f.is_empty()) else {
+pub(crate) fn source_trees(pins: &Pins, folder: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
+    let Some(folder) = folder else {
         return Ok(Vec::new());
     };
-    let folder = paths::absolute(&expand_home(Path::new(&folder))?);
+    let folder = paths::absolute(&expand_home(folder)?);
     check_dir(&folder)
         .with_context(|| format!("{SOURCE_TREES_ENV}: the folder of source trees"))?;
     let mut found = Vec::new();

@@ -145,6 +145,7 @@ impl Scratch {
             logs: root.join("build/logs"),
             repo_config: root.join("repo/xlean.local.toml"),
             user_config: root.join("cache/local-sources.toml"),
+            source_trees: None,
         };
         let mut pins = Pins::load().unwrap();
         pins.sources.insert(
@@ -1200,13 +1201,13 @@ fn a_folder_of_source_trees_gives_the_pinned_versions_only() {
     for dir in [xeus.as_str(), "xeus-lite-0.0.1", "demo-1.0", "unrelated"] {
         fs::create_dir_all(trees.join(dir)).unwrap();
     }
-    let found = settings::source_trees(&s.pins, Some(trees.clone().into())).unwrap();
+    let found = settings::source_trees(&s.pins, Some(&trees)).unwrap();
     let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
     // xeus-lite is there at another version than the pin: not a local copy of the pinned one.
     assert_eq!(names, ["demo", "xeus"]);
     assert_eq!(found[1].1, crate::paths::absolute(&trees.join(&xeus)));
     assert!(settings::source_trees(&s.pins, None).unwrap().is_empty());
-    let missing = settings::source_trees(&s.pins, Some(s.root.join("none").into())).unwrap_err();
+    let missing = settings::source_trees(&s.pins, Some(&s.root.join("none"))).unwrap_err();
     let text = format!("{missing:#}");
     assert!(
         text.contains("XLEAN_SOURCE_TREES") && text.contains("does not exist"),

@@ -35,6 +35,7 @@ fn test_places(dir: &std::path::Path) -> Places {
         logs: dir.join("logs"),
         repo_config: dir.join("xlean.local.toml"),
         user_config: dir.join("local-sources.toml"),
+        source_trees: None,
     }
 }
 

@@ -97,8 +97,8 @@ fn cmake_set_value(cmake: &str, var: &str) -> Option<String> {
 pub enum GithashSource {
     /// `[lean].commit` in pins.toml (the tree is the pinned release).
     Pin,
-    /// `git rev-parse HEAD` of the user's checkout.
-    Checkout,
+    /// What fetch found: a checkout's HEAD, or the commit `git archive` wrote into the archive.
+    Fetched,
 }
 
 #[derive(Debug, Clone)]

@@ -67,7 +67,10 @@ pub fn run(args: Args) -> Result<()> {
     let series_dir = args.series.unwrap_or_else(default_series_dir);
     let series_dir = paths::absolute(&series_dir);
     // A local copy is read in place (never written); otherwise the pinned, verified archive.
-    let src = crate::fetch::source_dir(&Pins::load()?, "lean4", &args.sources)?.dir;
+    let pins = Pins::load()?;
+    let fetched = crate::fetch::source_dir(&pins, "lean4", &args.sources)?;
+    let source = LeanSource::new(&fetched, &pins);
+    let src = fetched.dir.clone();
     let series = load_series(&series_dir)?;
     if args.check {
         let report = check_lean_source(&src, &series)?;
@@ -93,7 +96,7 @@ pub fn run(args: Args) -> Result<()> {
         Mode::Strict
     };
     let done = runner::timed("patch lean4 for wasm64", || {
-        patch_lean_source_with(&src, &out, &series, mode)
+        patch_lean_source_with(&source, &out, &series, mode)
     })?;
     runner::note(&format!(
         "{} patches applied ({} already present), headers for lean4 {} ({PLATFORM_TARGET}), githash {}",
@@ -153,11 +156,37 @@ enum Mode {
 
 /// The build's entry point (the build stage calls it with the fetched source): copies the wasm-relevant part of the lean4 tree at `src` to `out`,
 /// applies `series`, generates the headers. Atomic: on any error `out` is left as it was.
-pub fn patch_lean_source(src: &Path, out: &Path, series: &[Patch]) -> Result<Patched> {
+/// The lean4 tree to patch, with what `fetch` already knows of it.
+pub struct LeanSource<'a> {
+    /// Read-only: it may be the user's own checkout.
+    pub dir: &'a Path,
+    /// The commit fetch found (a checkout's HEAD, an archive's `git archive` commit).
+    pub commit: Option<&'a str>,
+    /// The pinned tag and commit, for a tree whose commit is unknown.
+    pub pin: &'a crate::pins::Lean,
+}
+
+impl<'a> LeanSource<'a> {
+    pub fn new(fetched: &'a crate::fetch::FetchedSource, pins: &'a Pins) -> LeanSource<'a> {
+        LeanSource {
+            dir: &fetched.dir,
+            commit: fetched.commit(),
+            pin: &pins.lean,
+        }
+    }
+}
+
+pub fn patch_lean_source(src: &LeanSource, out: &Path, series: &[Patch]) -> Result<Patched> {
     patch_lean_source_with(src, out, series, Mode::Strict)
 }
 
-fn patch_lean_source_with(src: &Path, out: &Path, series: &[Patch], mode: Mode) -> Result<Patched> {
+fn patch_lean_source_with(
+    source: &LeanSource,
+    out: &Path,
+    series: &[Patch],
+    mode: Mode,
+) -> Result<Patched> {
+    let src = source.dir;
     tree::check_lean_tree(src)?;
     check_edits_stay_in_copy(series)?;
     let mut work = engine::Tree::new(src);
@@ -192,7 +221,7 @@ fn patch_lean_source_with(src: &Path, out: &Path, series: &[Patch], mode: Mode) 
         .context("src/CMakeLists.txt vanished")?;
     let version = headers::parse_cmake_version(&cmake)
         .with_context(|| format!("reading the version of {}", src.display()))?;
-    let (githash, githash_source) = lean_commit(src, &version)?;
+    let (githash, githash_source) = lean_commit(source, &version)?;
     let generated = headers::generate(
         &mut work,
         &headers::HeaderInputs {
@@ -207,7 +236,7 @@ fn patch_lean_source_with(src: &Path, out: &Path, series: &[Patch], mode: Mode) 
         githash,
         githash_from: match githash_source {
             headers::GithashSource::Pin => "pins.toml".into(),
-            headers::GithashSource::Checkout => "git checkout".into(),
+            headers::GithashSource::Fetched => "fetch".into(),
         },
         platform_target: PLATFORM_TARGET.into(),
         series: series
@@ -306,49 +335,30 @@ fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
     Ok(())
 }
 
-/// The lean4 commit for `githash.h`: the checkout's HEAD when `src` is the top of a git work
-/// tree, otherwise the pinned commit, which is only right if the tree is the pinned release.
+/// The lean4 commit for `githash.h`: the one fetch found (a checkout's HEAD, or the commit
+/// `git archive` wrote into the release archive), otherwise the pinned commit, which is only
+/// right if the tree is the pinned release.
 fn lean_commit(
-    src: &Path,
+    src: &LeanSource,
     version: &headers::LeanVersion,
 ) -> Result<(String, headers::GithashSource)> {
-    if let Some(head) = git_head_of(src) {
-        return Ok((head, headers::GithashSource::Checkout));
+    if let Some(commit) = src.commit {
+        return Ok((commit.to_string(), headers::GithashSource::Fetched));
     }
-    let pins = Pins::load()?;
     match version.tag() {
-        Some(tag) if tag == pins.lean.tag => {
-            Ok((pins.lean.commit.clone(), headers::GithashSource::Pin))
+        Some(tag) if tag == src.pin.tag => {
+            Ok((src.pin.commit.clone(), headers::GithashSource::Pin))
         }
         other => bail!(
-            "{} says it is lean4 {} but pins.toml pins {} and the tree is not a git checkout, \
-             so its commit is unknown (githash.h needs it)\n  \
+            "{} says it is lean4 {} but pins.toml pins {} and no commit is known for the tree \
+             (it is neither a git checkout nor an archive made by `git archive`); githash.h \
+             needs it\n  \
              fix: use the pinned release, or a git checkout of the version you want",
-            src.display(),
+            src.dir.display(),
             other.unwrap_or_else(|| version.string()),
-            pins.lean.tag
+            src.pin.tag
         ),
     }
-}
-
-/// `git rev-parse HEAD` when `dir` is itself the top of a work tree (a folder inside some other
-/// repository, like our own test fixture, is not a checkout of lean4).
-fn git_head_of(dir: &Path) -> Option<String> {
-    let git = |args: &[&str]| {
-        crate::runner::cmd("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .read()
-            .ok()
-    };
-    let top = git(&["rev-parse", "--show-toplevel"])?;
-    let same = fs::canonicalize(top.trim()).ok()? == fs::canonicalize(dir).ok()?;
-    if !same {
-        return None;
-    }
-    let head = git(&["rev-parse", "HEAD"])?;
-    crate::pins::is_hex(head.trim(), 40).then(|| head.trim().to_string())
 }
 
 #[cfg(test)]

@@ -17,6 +17,16 @@ use crate::{
     util::test_dir,
 };
 
+/// A tree of unknown commit (not fetched: the tests hand the folder over themselves).
+fn lean(dir: &Path) -> LeanSource<'_> {
+    static PINS: std::sync::OnceLock<Pins> = std::sync::OnceLock::new();
+    LeanSource {
+        dir,
+        commit: None,
+        pin: &PINS.get_or_init(|| Pins::load().unwrap()).lean,
+    }
+}
+
 fn fixture() -> PathBuf {
     project_root().join("tests/fixtures/lean4-mini")
 }
@@ -112,7 +122,7 @@ fn check_reports_every_patch_as_applies_and_leaves_the_source_untouched() {
 fn patching_the_fixture_copies_patches_and_generates_headers() {
     let before = tree::hash_tree(&fixture()).unwrap();
     let out = test_dir("patch-apply").join("lean4-patched");
-    let done = patch_lean_source(&fixture(), &out, &series()).unwrap();
+    let done = patch_lean_source(&lean(&fixture()), &out, &series()).unwrap();
     assert_eq!(done.applied, series().len());
     assert_eq!(done.already_applied, 0);
     // The user's tree is byte-identical (contents, modes and modification times).
@@ -185,7 +195,7 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("previous"), "good").unwrap();
 
-    let err = patch_lean_source(&src, &out, &series()).unwrap_err();
+    let err = patch_lean_source(&lean(&src), &out, &series()).unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("patch 060-hash-functors-size-t: src/util/name.h, edit 1"),
@@ -228,7 +238,8 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
         ),
     )
     .unwrap();
-    let err = patch_lean_source(&src2, &src2.parent().unwrap().join("out"), &series()).unwrap_err();
+    let err = patch_lean_source(&lean(&src2), &src2.parent().unwrap().join("out"), &series())
+        .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("patch 120-em-asm-pointer-width: src/runtime/io.cpp, edit 1"),
@@ -246,7 +257,7 @@ fn a_draft_copy_is_written_but_marked_incomplete() {
         "    explicit unique_lock(T const &) {}\n",
     );
     let out = src.parent().unwrap().join("draft");
-    let done = patch_lean_source_with(&src, &out, &series(), Mode::Draft).unwrap();
+    let done = patch_lean_source_with(&lean(&src), &out, &series(), Mode::Draft).unwrap();
     assert!(!done.manifest.complete);
     assert_eq!(
         done.manifest.skipped,
@@ -284,14 +295,21 @@ fn a_git_checkout_puts_its_own_commit_into_githash_h() {
     .unwrap();
     let head = git(&["rev-parse", "HEAD"]).unwrap();
     let out = src.parent().unwrap().join("out");
-    let done = patch_lean_source(&src, &out, &series()).unwrap();
+    // The commit is the one fetch read from the checkout (without running git).
+    let pins = Pins::load().unwrap();
+    let opts = crate::fetch::SourceOptions {
+        lean_src: Some(src.clone()),
+        ..Default::default()
+    };
+    let fetched = crate::fetch::source_dir(&pins, "lean4", &opts).unwrap();
+    let done = patch_lean_source(&LeanSource::new(&fetched, &pins), &out, &series()).unwrap();
     assert_eq!(done.manifest.githash, head.trim());
-    assert_eq!(done.manifest.githash_from, "git checkout");
+    assert_eq!(done.manifest.githash_from, "fetch");
     assert_eq!(done.manifest.lean_version, "4.29.0");
 
     // Without git, a tree whose version is not the pinned tag is refused.
     fs::remove_dir_all(src.join(".git")).unwrap();
-    let err = patch_lean_source(&src, &out, &series()).unwrap_err();
+    let err = patch_lean_source(&lean(&src), &out, &series()).unwrap_err();
     assert!(
         format!("{err:#}").contains("pins.toml pins v4.28.0"),
         "{err:#}"
@@ -303,7 +321,7 @@ fn regenerate_rebases_the_series_onto_a_tree_edited_by_hand() {
     // Identity: regenerating from (pristine, patched) gives a series that reproduces the patched
     // files; it may choose different (smaller) anchors, so compare behaviour, not text.
     let out = test_dir("patch-regen-id").join("patched");
-    patch_lean_source(&fixture(), &out, &series()).unwrap();
+    patch_lean_source(&lean(&fixture()), &out, &series()).unwrap();
     let regenerated = regenerate::regenerate_series(&fixture(), &out, &series(), None).unwrap();
     assert_eq!(regenerated.len(), series().len());
     for (name, status) in check_lean_source(&fixture(), &regenerated).unwrap() {
@@ -318,7 +336,7 @@ fn regenerate_rebases_the_series_onto_a_tree_edited_by_hand() {
         "struct level_hash { unsigned operator()(level const & n) const noexcept { return n.hash(); } };",
     );
     let draft = newtag.parent().unwrap().join("draft");
-    let done = patch_lean_source_with(&newtag, &draft, &series(), Mode::Draft).unwrap();
+    let done = patch_lean_source_with(&lean(&newtag), &draft, &series(), Mode::Draft).unwrap();
     assert_eq!(
         done.manifest.skipped,
         vec!["060-hash-functors-size-t".to_string()]
@@ -470,7 +488,7 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
     };
     let dir = test_dir("patch-emcc");
     let patched = dir.join("patched");
-    patch_lean_source(&fixture(), &patched, &series()).unwrap();
+    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
     let objs = dir.join("objs");
     fs::create_dir_all(&objs).unwrap();
 
@@ -534,7 +552,7 @@ fn the_task_emulation_runs_in_node() {
     };
     let dir = test_dir("patch-node");
     let patched = dir.join("patched");
-    patch_lean_source(&fixture(), &patched, &series()).unwrap();
+    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
     let driver = project_root().join("tests/fixtures/lean4-mini-driver");
     let js = dir.join("emulation.js");
     let c = em(&tc, true, &patched)
