@@ -167,7 +167,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut prefix = None;
     suite("build + test-node (fixture)", &mut || {
         // With --bundles, so that the site's browser test also loads Std/Lean from bundles.
-        let mut args = crate::build::fixture_args(&ci_build, crate::build::Backend::Test);
+        let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
         args.bundles = true;
         let report = crate::build::build(&args)?;
         eprint!("{}", report.render());

@@ -17,6 +17,7 @@ mod lite;
 mod patch;
 mod paths;
 mod pins;
+mod prefix;
 mod runner;
 mod symtab;
 mod test_node;
