@@ -14,6 +14,7 @@ mod gate;
 mod kernel;
 mod lean_check;
 mod lite;
+mod node_test;
 mod patch;
 mod paths;
 mod pins;

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Result};
 
 use crate::{
-    kernel::{self, NodeTestSummary},
+    kernel,
+    node_test::{run_node_test_files, NodeTestSummary},
     paths,
     prefix::{read_kernel, Backend, InstalledKernel},
     runner::{self, Step},
@@ -74,7 +75,7 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path) -> Result<NodeTestSummary> {
             ("kernel.test.mjs", "XLEAN_TEST_MODULE")
         }
     };
-    let summary = kernel::run_node_test_files(
+    let summary = run_node_test_files(
         tc,
         "test-node",
         &[tests.join(file)],

@@ -19,10 +19,10 @@ use xshell::{cmd, Shell};
 
 use super::server::Server;
 use crate::{
-    kernel::{run_tap_step, NodeTestSummary},
+    node_test::{self, run_tap_step, NodeTestSummary},
     paths,
     pins::Pins,
-    runner::{self, Step},
+    runner,
     toolchain::{self, Toolchain},
     util,
 };
@@ -188,8 +188,7 @@ pub fn run_browser_test(
         server.url,
         tools.chromium_version
     ));
-    let step = Step::new("browser-test", &tc.node)
-        .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+    let step = node_test::step(tc, "browser-test")
         .arg(test_file())
         .env("XLEAN_SITE_URL", &server.url)
         .env("XLEAN_CHROMIUM", &tools.chromium)
