@@ -25,21 +25,12 @@ pub struct Args {
     skip_install: bool,
 }
 
+/// What a suite counted (a Node suite's: `From<&NodeTestSummary>`, in crate::node_test).
 #[derive(Default, Debug, Clone, Copy)]
-struct Counts {
-    passed: u64,
-    failed: u64,
-    skipped: u64,
-}
-
-impl From<&crate::kernel::NodeTestSummary> for Counts {
-    fn from(s: &crate::kernel::NodeTestSummary) -> Counts {
-        Counts {
-            passed: s.passed,
-            failed: s.failed,
-            skipped: s.skipped,
-        }
-    }
+pub struct Counts {
+    pub passed: u64,
+    pub failed: u64,
+    pub skipped: u64,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -167,7 +158,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut prefix = None;
     suite("build + test-node (fixture)", &mut || {
         // With --bundles, so that the site's browser test also loads Std/Lean from bundles.
-        let mut args = crate::build::fixture_args(&ci_build, crate::build::Backend::Test);
+        let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
         args.bundles = true;
         let report = crate::build::build(&args)?;
         eprint!("{}", report.render());

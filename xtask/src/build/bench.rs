@@ -9,7 +9,7 @@ pub fn run() -> Result<()> {
     // A build directory of its own, so the benchmark never disturbs the user's build.
     let dir = paths::build_dir().join("bench-build");
     util::remove_any(&dir)?;
-    let args = super::fixture_args(&dir, super::Backend::Lean);
+    let args = super::fixture_args(&dir, crate::prefix::Backend::Lean);
     runner::heading(
         "bench build: cold build of the fixture (tests/fixtures/lean4-mini + lean-out)",
     );

@@ -25,7 +25,7 @@ use std::{
 use anyhow::{ensure, Context, Result};
 
 use self::stamp::{Freshness, Inputs, Stamp};
-use crate::{fetch, paths, pins::Pins, runner};
+use crate::{fetch, paths, pins::Pins, prefix::Backend, runner};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
@@ -66,25 +66,6 @@ pub struct Args {
     /// A build directory other than the global one (the benchmark's own).
     #[arg(skip)]
     pub build_dir: Option<PathBuf>,
-}
-
-/// Which backend the kernel module is linked with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// Lean: the runtime, the stdlib and the kernel's own Lean modules (`XLean`)
-    Lean,
-    /// The test backend: the kernel shell over a scripted stand-in, no Lean inside (for
-    /// machines without the pinned Lean's output for the kernel's modules)
-    Test,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Lean => "lean",
-            Backend::Test => "test",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

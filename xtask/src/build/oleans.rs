@@ -13,7 +13,10 @@ use std::{
 use anyhow::{ensure, Context, Result};
 
 use super::stamp;
-use crate::util;
+use crate::{
+    prefix::{self, Bundle},
+    util,
+};
 
 /// Every kind of file the pinned Lean reads for an import: the module data split by
 /// visibility (`.olean`, `.olean.server`, `.olean.private`) and the IR the interpreter runs.
@@ -75,9 +78,6 @@ pub fn select(lib: &Path, embed: Embed) -> Result<Vec<PathBuf>> {
 /// The trees that `--bundles` ships beside the module instead of embedding them.
 pub const BUNDLED_ROOTS: &[&str] = &["Std", "Lean"];
 
-/// The bundle list the kernel's JS glue reads (lean-wasm/js/pre.js), next to `xlean.js`.
-pub const BUNDLE_LIST: &str = "xlean-bundles.json";
-
 /// The files of one stdlib tree (`Init.olean` … next to the `Init/` folder, and everything under
 /// it), sorted; empty when absent.
 pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
@@ -97,7 +97,7 @@ pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes one gzip'd tar per root of [`BUNDLED_ROOTS`] that has files (`xlean-<root>.tar.gz`,
-/// paths relative to `lib`, so they unpack into /lib/lean) and the list [`BUNDLE_LIST`] into
+/// paths relative to `lib`, so they unpack into /lib/lean) and the list [`prefix::BUNDLE_LIST`] into
 /// `dest` (made afresh). The archives are byte-for-byte reproducible: sorted entries, no dates,
 /// no owners. Returns the files written.
 pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
@@ -110,13 +110,14 @@ pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
             }
             let name = format!("xlean-{}.tar.gz", root.to_lowercase());
             let raw = write_tar_gz(lib, &files, &partial.join(&name))?;
-            list.push(serde_json::json!({
-                "file": name, "into": "/lib/lean", "files": files.len(), "bytes": raw
-            }));
+            list.push(Bundle {
+                file: name,
+                into: "/lib/lean".into(),
+                files: files.len(),
+                bytes: raw,
+            });
         }
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "bundles": list }))? + "\n";
-        fs::write(partial.join(BUNDLE_LIST), text)?;
-        Ok(())
+        prefix::write_bundle_list(partial, &list)
     })?;
     let mut written: Vec<PathBuf> = fs::read_dir(dest)?
         .map(|e| e.map(|e| e.path()))

@@ -5,6 +5,8 @@
 //! over the old one: one atomic step). A failed or interrupted build therefore leaves the last
 //! good prefix in place. Paths inside the prefix (kernel.json's argv) name `<prefix>` itself,
 //! which stays valid across installs.
+//!
+//! What goes where inside a prefix, and the kernel spec's format, are crate::prefix's.
 
 use std::{
     fs,
@@ -12,51 +14,11 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
-use super::Backend;
-use crate::{paths, util};
-
-/// The Jupyter kernel spec installed beside the kernel module (`bin/xlean.js`).
-#[derive(Debug, Clone)]
-pub struct KernelSpec {
-    pub backend: Backend,
-    /// The Lean version linked in (for the real backend).
-    pub lean_version: String,
-}
-
-impl KernelSpec {
-    /// `share/jupyter/kernels/xlean/kernel.json`. JupyterLite's xeus add-on appends `.js` and
-    /// `.wasm` to `argv[0]`, which must be absolute: with a relative one it only warns and drops
-    /// the kernel. It names `<prefix>/bin/xlean` through the prefix link, which stays valid
-    /// across installs.
-    pub fn json(&self, prefix: &Path) -> serde_json::Value {
-        let display_name = match self.backend {
-            Backend::Lean => format!("Lean {}", self.lean_version),
-            Backend::Test => "Lean 4 (test backend: no Lean inside)".to_string(),
-        };
-        json!({
-            "argv": [prefix.join("bin/xlean").display().to_string()],
-            "display_name": display_name,
-            "language": "lean4",
-            "metadata": {
-                "xlean": {
-                    "backend": self.backend.name(),
-                    "lean_version": self.lean_version,
-                    "xlean_version": env!("CARGO_PKG_VERSION"),
-                }
-            }
-        })
-    }
-}
-
-/// Where kernel.json and the logos live inside a prefix.
-pub const KERNEL_SPEC_DIR: &str = "share/jupyter/kernels/xlean";
-
-/// The kernel's logos (our own artwork), copied next to kernel.json.
-fn logos_dir() -> PathBuf {
-    paths::project_root().join("lean-wasm/kernel/logos")
-}
+use crate::{
+    prefix::{KernelSpec, BIN_DIR, CONDA_HISTORY},
+    util,
+};
 
 fn versions_dir(prefix: &Path) -> PathBuf {
     let mut name = prefix.file_name().unwrap_or_default().to_os_string();
@@ -107,7 +69,7 @@ pub fn install_with(
         .unwrap();
 
     util::make_dir_atomically(&next, |dir| {
-        let bin = dir.join("bin");
+        let bin = dir.join(BIN_DIR);
         fs::create_dir_all(&bin)?;
         for file in bin_files {
             let to = bin.join(file.file_name().unwrap());
@@ -122,24 +84,11 @@ pub fn install_with(
             }
         }
         if let Some(kernel) = kernel {
-            if !bin.join("xlean.js").is_file() {
-                bail!(
-                    "the kernel spec names bin/xlean.js, which is not among the installed modules"
-                );
-            }
-            let spec_dir = dir.join(KERNEL_SPEC_DIR);
-            fs::create_dir_all(&spec_dir)?;
-            let text = serde_json::to_string_pretty(&kernel.json(prefix))? + "\n";
-            fs::write(spec_dir.join("kernel.json"), text)?;
-            for logo in ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"] {
-                let from = logos_dir().join(logo);
-                fs::copy(&from, spec_dir.join(logo))
-                    .with_context(|| format!("cannot copy {} into the prefix", from.display()))?;
-            }
+            kernel.write(dir, prefix)?;
         }
-        // JupyterLite's xeus add-on expects a conda-like prefix.
-        fs::create_dir_all(dir.join("conda-meta"))?;
-        fs::write(dir.join("conda-meta/history"), "")?;
+        let history = dir.join(CONDA_HISTORY);
+        fs::create_dir_all(history.parent().unwrap())?;
+        fs::write(history, "")?;
         Ok(())
     })?;
 
@@ -169,6 +118,7 @@ pub fn install_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prefix::{Backend, KERNEL_SPEC_DIR, LOGOS};
 
     #[test]
     fn a_new_install_replaces_the_old_one_and_refuses_a_real_directory() {
@@ -230,7 +180,7 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("test backend"));
-        for logo in ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"] {
+        for logo in LOGOS {
             assert!(spec_dir.join(logo).is_file(), "{logo}");
         }
         assert_eq!(

@@ -16,11 +16,12 @@ use super::{
     lean_out::{self, LeanOutput, Origin},
     oleans, prefix,
     stamp::{self, Inputs},
-    Args, Backend, Layout, Profile, Stages,
+    Args, Layout, Profile, Stages,
 };
 use crate::{
     abi_check, fetch, kernel, patch, paths,
     pins::Pins,
+    prefix::{self as contract, Backend, KernelSpec},
     runner, symtab,
     toolchain::{self, Toolchain},
     util,
@@ -215,7 +216,7 @@ pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec
         "bundled files",
         stamp::metadata_fingerprint(&lean_out.lib, &files)?,
     );
-    let list = dir.join(oleans::BUNDLE_LIST);
+    let list = dir.join(contract::BUNDLE_LIST);
     run.stage("bundles", &inputs, std::slice::from_ref(&list), || {
         for f in oleans::write_bundles(&lean_out.lib, &dir)? {
             runner::note(&format!(
@@ -490,7 +491,7 @@ pub fn install(ctx: &Ctx, run: &mut Stages, linked: &Linked, bundles: &[PathBuf]
     let layout = ctx.layout;
     let mut modules = vec![linked.probe_js.clone()];
     modules.extend(linked.kernel_js.clone());
-    let spec = linked.kernel_js.as_ref().map(|_| prefix::KernelSpec {
+    let spec = linked.kernel_js.as_ref().map(|_| KernelSpec {
         backend: ctx.args.backend,
         lean_version: ctx.pins.lean.tag.trim_start_matches('v').to_string(),
     });
@@ -510,14 +511,10 @@ pub fn install(ctx: &Ctx, run: &mut Stages, linked: &Linked, bundles: &[PathBuf]
             spec.as_ref()
                 .map_or("none".into(), |s| s.json(&layout.prefix).to_string()),
         );
-    let mut installed = vec![layout.prefix.join("bin/xlean-probe.js")];
+    let bin = layout.prefix.join(contract::BIN_DIR);
+    let mut installed = vec![bin.join("xlean-probe.js")];
     if spec.is_some() {
-        installed.push(
-            layout
-                .prefix
-                .join(prefix::KERNEL_SPEC_DIR)
-                .join("kernel.json"),
-        );
+        installed.push(contract::kernel_json(&layout.prefix));
     }
     run.stage("install", &inputs, &installed, || {
         prefix::install_with(&layout.prefix, &modules, bundles, spec.as_ref())

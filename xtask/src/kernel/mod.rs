@@ -25,12 +25,12 @@ use anyhow::Result;
 
 pub use deps::{build_deps, DepsPrefix};
 pub use link::{build_test_kernel, check_module, TestModules};
-pub use node_tests::{
-    run_node_test_files, run_node_tests, run_tap_step, NodeTestSummary, LEAN_ANSWERS_SUITE,
-};
+pub use node_tests::{run_node_tests, LEAN_ANSWERS_SUITE};
 pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 
-use crate::{fetch::SourceOptions, paths, pins::Pins, toolchain::Toolchain};
+use crate::{
+    fetch::SourceOptions, node_test::NodeTestSummary, paths, pins::Pins, toolchain::Toolchain,
+};
 
 /// Compile flags every wasm64 object of the kernel is built with, C and C++ alike
 /// (`CMAKE_C_FLAGS` must carry `-sMEMORY64` even for C++ projects: CMake's try-compile and any C

@@ -3,7 +3,7 @@ use std::fs;
 use super::{
     deps::{self, deb_upstream_version, madison_versions, upstream_of},
     link::{build_test_kernel_in, check_module, module_facts},
-    node_tests::{parse_tap_summary, run_node_tests_with_logs},
+    node_tests::run_node_tests_with_logs,
     sources::{header_version, kernel_sources_with},
     stamp::{content_fingerprint, tree_fingerprint, Stamp},
     KernelDirs, SOURCES_MISSING,
@@ -175,21 +175,6 @@ fn debian_versions_map_to_upstream_ones() {
                    nlohmann-json3-dev |   3.11.2-2 | http://deb.debian.org/debian bookworm/main amd64 Packages\n";
     assert_eq!(madison_versions(madison, "3.11.2"), vec!["3.11.2-2"]);
     assert!(madison_versions(madison, "3.10.0").is_empty());
-}
-
-#[test]
-fn tap_summaries_are_counted() {
-    let tap = "TAP version 13\n# Subtest: a\nok 1 - a\n  ---\n  duration_ms: 1\n  ...\n\
-               ok 2 - b # SKIP XLEAN_TEST_MODULE is not set\n\
-               not ok 3 - c\n1..3\n# tests 3\n# suites 0\n# pass 1\n# fail 1\n# cancelled 1\n\
-               # skipped 1\n# todo 0\n# duration_ms 12.5\n";
-    let s = parse_tap_summary(tap).unwrap();
-    assert_eq!((s.passed, s.failed, s.skipped), (1, 2, 1));
-    assert_eq!(
-        s.skip_reason.as_deref(),
-        Some("XLEAN_TEST_MODULE is not set")
-    );
-    assert_eq!(parse_tap_summary("node: bad option\n"), None);
 }
 
 #[test]

@@ -18,7 +18,7 @@ use anyhow::{ensure, Context, Result};
 
 use super::server::Server;
 use crate::{
-    kernel::{run_tap_step, NodeTestSummary},
+    node_test::{self, run_tap_step, NodeTestSummary},
     paths,
     pins::Pins,
     runner,
@@ -179,9 +179,7 @@ pub fn run_browser_test(
         server.url,
         tools.chromium_version
     ));
-    let step = tc
-        .step("browser-test", &tc.node)
-        .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+    let step = node_test::step(tc, "browser-test")
         .arg(test_file())
         .env("XLEAN_SITE_URL", &server.url)
         .env("XLEAN_CHROMIUM", &tools.chromium)

@@ -6,7 +6,9 @@
 //! the kernel out, and the site is built without it: the prior art shipped kernel-less sites this
 //! way more than once. It also names the site's kernel folder after the prefix's last path
 //! component (`xeus/<name>/`), and reads `conda-meta/history`. Everything that can go wrong there
-//! is checked here, with the file at fault and the fix in the message.
+//! is checked here, with the file at fault and the fix in the message: kernel.json itself by
+//! crate::prefix (which every reader shares), the rest (the prefix's name, the history, argv[0]
+//! naming this very prefix, a real wasm module) here.
 
 use std::{
     fs,
@@ -14,9 +16,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
-use crate::build::{prefix::KERNEL_SPEC_DIR, Backend};
+use crate::prefix::{kernel_module, read_kernel, Backend, CONDA_HISTORY, FIX_INSTALL};
 
 /// What the prefix holds, once checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +35,6 @@ pub struct KernelPrefix {
     pub js: PathBuf,
     pub wasm: PathBuf,
 }
-
-const FIX_BUILD: &str = "fix: cargo xtask build (it installs the kernel into <build>/prefix), \
-                         or pass --prefix DIR of a complete install";
 
 /// Checks `prefix` against the contract (docs/lite.md, "The prefix"). `prefix` must be absolute.
 pub fn check_prefix(prefix: &Path) -> Result<KernelPrefix> {
@@ -59,91 +58,42 @@ pub fn check_prefix(prefix: &Path) -> Result<KernelPrefix> {
     );
     ensure!(
         prefix.is_dir(),
-        "no install prefix at {}\n  {FIX_BUILD}",
+        "no install prefix at {}\n  {FIX_INSTALL}",
         prefix.display()
     );
-    let history = prefix.join("conda-meta/history");
+    let history = prefix.join(CONDA_HISTORY);
     ensure!(
         history.is_file(),
-        "{} is missing (JupyterLite's xeus add-on reads it; it may be empty)\n  {FIX_BUILD}",
+        "{} is missing (JupyterLite's xeus add-on reads it; it may be empty)\n  {FIX_INSTALL}",
         history.display()
     );
 
-    let spec_dir = prefix.join(KERNEL_SPEC_DIR);
-    let spec_path = spec_dir.join("kernel.json");
-    let text = fs::read_to_string(&spec_path).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read {}: {e}\n  the prefix holds no xlean kernel spec\n  {FIX_BUILD}",
-            spec_path.display()
-        )
-    })?;
-    let spec: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON\n  {FIX_BUILD}", spec_path.display()))?;
-
-    let argv0 = spec["argv"][0].as_str().with_context(|| {
-        format!(
-            "{}: `argv` is not a list starting with the kernel's path\n  {FIX_BUILD}",
-            spec_path.display()
-        )
-    })?;
-    let argv0_path = Path::new(argv0);
-    ensure!(
-        argv0_path.is_absolute(),
-        "{}: argv[0] `{argv0}` is relative; JupyterLite's xeus add-on would only warn and build \
-         the site without the kernel\n  {FIX_BUILD}",
-        spec_path.display()
-    );
-    ensure!(
-        !argv0.ends_with(".js") && !argv0.ends_with(".wasm"),
-        "{}: argv[0] `{argv0}` has an extension; the add-on appends `.js` and `.wasm` itself\n  \
-         {FIX_BUILD}",
-        spec_path.display()
-    );
-    let js = PathBuf::from(format!("{argv0}.js"));
-    let wasm = PathBuf::from(format!("{argv0}.wasm"));
-    for (file, what) in [(&js, "kernel module"), (&wasm, "kernel's wasm")] {
-        ensure!(
-            file.is_file(),
-            "{}: the {what} {} named by argv[0] is missing; JupyterLite's xeus add-on would \
-             build the site without the kernel\n  {FIX_BUILD}",
-            spec_path.display(),
-            file.display()
-        );
-    }
+    let k = read_kernel(prefix)?;
     // argv[0] must name this prefix's own module: a prefix that was copied or moved still names
     // the old place, and the site would silently get whatever kernel is there.
-    let own = prefix.join("bin/xlean.js");
-    let same = match (fs::canonicalize(&js), fs::canonicalize(&own)) {
+    let same = match (
+        fs::canonicalize(&k.js),
+        fs::canonicalize(kernel_module(prefix)),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     };
     ensure!(
         same,
-        "{}: argv[0] `{argv0}` is not this prefix's bin/xlean (the prefix was moved or copied \
-         after it was installed)\n  {FIX_BUILD}",
-        spec_path.display()
+        "{}: argv[0] `{}` is not this prefix's bin/xlean (the prefix was moved or copied after it \
+         was installed)\n  {FIX_INSTALL}",
+        k.spec_path.display(),
+        k.argv0
     );
-    check_wasm_magic(&wasm)?;
-
-    let meta = &spec["metadata"]["xlean"];
-    let backend = match meta["backend"].as_str() {
-        Some("lean") => Backend::Lean,
-        Some("test") => Backend::Test,
-        other => bail!(
-            "{}: metadata.xlean.backend is {}, not \"lean\" or \"test\" (a kernel.json not \
-             written by this xtask?)\n  {FIX_BUILD}",
-            spec_path.display(),
-            other.map_or("missing".to_string(), |b| format!("\"{b}\""))
-        ),
-    };
+    check_wasm_magic(&k.wasm)?;
     Ok(KernelPrefix {
         dir: prefix.to_path_buf(),
         env_name,
-        backend,
-        display_name: spec["display_name"].as_str().unwrap_or("xlean").to_string(),
-        lean_version: meta["lean_version"].as_str().unwrap_or("").to_string(),
-        js,
-        wasm,
+        backend: k.backend,
+        display_name: k.display_name,
+        lean_version: k.lean_version,
+        js: k.js,
+        wasm: k.wasm,
     })
 }
 
@@ -157,7 +107,7 @@ fn check_wasm_magic(wasm: &Path) -> Result<()> {
         && magic == *b"\0asm";
     ensure!(
         ok,
-        "{} is not a WebAssembly module (no `\\0asm` header)\n  {FIX_BUILD}",
+        "{} is not a WebAssembly module (no `\\0asm` header)\n  {FIX_INSTALL}",
         wasm.display()
     );
     Ok(())

@@ -23,7 +23,7 @@ use anyhow::Result;
 pub use browser::{browser_test, tool_states};
 pub use site::{build_site, SiteOptions};
 
-use crate::{kernel::NodeTestSummary, paths, pins::Pins, runner, toolchain::Toolchain};
+use crate::{node_test::NodeTestSummary, paths, pins::Pins, runner, toolchain::Toolchain};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {

@@ -266,41 +266,12 @@ fn check_output_is_ours(output: &Path, keep: &[&Path]) -> Result<()> {
     }
 }
 
-/// What the xeus add-on must have written, checked on the built site: the kernel list names
-/// xlean in our environment, the module is there whole, the kernel spec points at it, the
-/// default kernel is xlean and every notebook is in the contents.
 /// The `.olean` bundles a `--bundles` build installed next to the kernel (listed in
 /// `bin/xlean-bundles.json`): JupyterLite's add-on copies only the `.js`, `.wasm` and `.data`, so
 /// they are copied here, beside the site's `xlean.wasm`, where the kernel's JS glue looks.
 /// Returns the prefix files it copied (none without a list).
 fn bundle_files(kernel: &KernelPrefix) -> Result<Vec<PathBuf>> {
-    let bin = kernel.js.parent().unwrap_or(Path::new("/"));
-    let list_path = bin.join(crate::build::oleans::BUNDLE_LIST);
-    if !list_path.is_file() {
-        return Ok(Vec::new());
-    }
-    let list = read_json(&list_path)?;
-    let mut files = vec![list_path.clone()];
-    for b in list["bundles"].as_array().into_iter().flatten() {
-        let name = b["file"]
-            .as_str()
-            .with_context(|| format!("{}: a bundle without a \"file\"", list_path.display()))?;
-        ensure!(
-            !name.contains('/') && !name.starts_with('.'),
-            "{}: bundle name {name:?} is not a plain file name",
-            list_path.display()
-        );
-        let file = bin.join(name);
-        ensure!(
-            file.is_file(),
-            "{} lists {name}, which is not in {}\n  {FIX}",
-            list_path.display(),
-            bin.display(),
-            FIX = "fix: cargo xtask build --bundles"
-        );
-        files.push(file);
-    }
-    Ok(files)
+    crate::prefix::read_bundle_list(kernel.js.parent().unwrap_or(Path::new("/")))
 }
 
 fn copy_bundles(kernel: &KernelPrefix, site: &Path) -> Result<()> {
@@ -313,6 +284,9 @@ fn copy_bundles(kernel: &KernelPrefix, site: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What the xeus add-on must have written, checked on the built site: the kernel list names
+/// xlean in our environment, the module is there whole, the kernel spec points at it, the
+/// default kernel is xlean and every notebook is in the contents.
 pub fn verify_site(site: &Path, kernel: &KernelPrefix) -> Result<()> {
     let env = &kernel.env_name;
     let list_path = site.join("xeus/kernels.json");

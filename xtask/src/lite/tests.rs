@@ -20,13 +20,11 @@ use super::{
     site::{build_site, tree_size, LiteSources, SiteOptions},
 };
 use crate::{
-    build::{
-        prefix::{self, KernelSpec},
-        Backend,
-    },
+    build::prefix::install,
     gate::{self, Need},
     kernel,
     pins::Pins,
+    prefix::{kernel_json, Backend, KernelSpec},
     toolchain::{self, Route, Toolchain},
     util,
 };
@@ -46,7 +44,7 @@ fn stand_in_prefix(dir: &Path, name: &str) -> PathBuf {
     wasm.resize(4096, 0);
     fs::write(module_dir.join("xlean.wasm"), wasm).unwrap();
     let prefix = dir.join(name);
-    prefix::install(&prefix, &[js], Some(&test_spec())).unwrap();
+    install(&prefix, &[js], Some(&test_spec())).unwrap();
     prefix
 }
 
@@ -59,7 +57,7 @@ fn test_spec() -> KernelSpec {
 
 /// Rewrites the prefix's kernel.json with `edit`.
 fn edit_kernel_json(prefix: &Path, edit: impl FnOnce(&mut Value)) {
-    let path = prefix.join(prefix::KERNEL_SPEC_DIR).join("kernel.json");
+    let path = kernel_json(prefix);
     let mut spec: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     edit(&mut spec);
     fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
@@ -198,13 +196,7 @@ fn a_broken_prefix_is_refused_naming_the_file_and_the_fix() {
 
     // A kernel.json that is not JSON.
     let p = stand_in_prefix(&dir, "bad-json");
-    fs::write(
-        real_dir(&p)
-            .join(prefix::KERNEL_SPEC_DIR)
-            .join("kernel.json"),
-        "{",
-    )
-    .unwrap();
+    fs::write(kernel_json(&real_dir(&p)), "{").unwrap();
     let msg = error_of(check_prefix(&p));
     assert!(msg.contains("is not valid JSON"), "{msg}");
 }
@@ -606,7 +598,7 @@ fn the_test_kernel_runs_cells_in_chromium() {
     let modules = kernel::build_test_kernel(&tc, &sources).unwrap();
     let dir = util::test_dir("lite-chromium");
     let prefix = dir.join("prefix");
-    prefix::install(&prefix, &[modules.test_backend], Some(&test_spec())).unwrap();
+    install(&prefix, &[modules.test_backend], Some(&test_spec())).unwrap();
     let site = build_site(&tc, &options(&dir, &prefix)).unwrap();
     eprintln!("{}", site.summary());
     let summary = browser::run_browser_test(&tc, &tools, &site.dir, &dir.join("logs")).unwrap();
