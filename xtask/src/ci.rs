@@ -7,7 +7,7 @@
 //! except under CI (`CI` set): there the sources are required too, and a suite that ran no test
 //! is a failure, so a green CI always means every suite ran.
 
-use std::time::Instant;
+use std::{path::PathBuf, time::Instant};
 
 use anyhow::{bail, Context, Result};
 
@@ -56,157 +56,192 @@ pub fn run(args: Args) -> Result<()> {
     let tc = Toolchain::load()?;
     let pins = Pins::load()?;
     let strict = std::env::var_os("CI").is_some();
+    require(strict);
+
+    // lean-check spends its time in the checker's own imports (one Node process per module, at
+    // most two at a time) and shares nothing with the other suites: it runs beside them, so the
+    // run takes about as long as the longer of the two lines, not their sum.
+    let results = std::thread::scope(|s| {
+        let lean = s.spawn(|| suite("lean-check lean-wasm/", strict, lean_check));
+        let mut results = vec![
+            suite("doctor", strict, || doctor_rows(&pins)),
+            suite("xtask tests (cargo test)", strict, || cargo_test(&tc)),
+            suite("kernel shell in Node", strict, || kernel_shell(&tc, &pins)),
+        ];
+        let mut prefix = None;
+        results.push(suite("build + test-node (fixture)", strict, || {
+            fixture_build(&tc, &mut prefix)
+        }));
+        results.push(suite("JupyterLite site in Chromium", strict, || {
+            site_in_chromium(&tc, &pins, prefix.as_deref())
+        }));
+        let lean = lean.join().unwrap_or_else(|_| SuiteResult {
+            name: "lean-check lean-wasm/",
+            counts: Counts {
+                failed: 1,
+                ..Counts::default()
+            },
+            secs: 0.0,
+            note: "the lean-check thread panicked".into(),
+        });
+        results.insert(2, lean);
+        results
+    });
+    summary(&results, start.elapsed().as_secs_f64())
+}
+
+/// What this run requires (`crate::gate`): the toolchain always, the sources under CI. Set
+/// before any thread starts, so every suite and the tests read the same requirement.
+fn require(strict: bool) {
     let mut needs = vec![gate::Need::Toolchain];
     if strict {
         needs.push(gate::Need::Sources);
     }
-    // Set before any thread starts: every suite, and the tests below, read the same requirement.
-    std::env::set_var(gate::REQUIRE_ENV, gate::require_value(&needs));
-    runner::note(&format!(
-        "required here: {} ({}={}){}",
-        gate::require_value(&needs),
-        gate::REQUIRE_ENV,
-        gate::require_value(&needs),
-        if strict {
-            "; CI: a suite that runs no test fails"
-        } else {
-            ""
-        }
-    ));
-
-    let mut results: Vec<SuiteResult> = Vec::new();
-    let mut suite = |name: &'static str, f: &mut dyn FnMut() -> Result<(Counts, String)>| {
-        let t = Instant::now();
-        runner::heading(&format!("suite: {name}"));
-        let (counts, note) = match f() {
-            Ok((c, note)) if strict && c.passed + c.failed == 0 => (
-                Counts { failed: 1, ..c },
-                format!("ran no test, which CI does not allow: {note}"),
-            ),
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{e:#}");
-                (
-                    Counts {
-                        failed: 1,
-                        ..Counts::default()
-                    },
-                    format!("{e:#}").lines().next().unwrap_or("").to_string(),
-                )
-            }
-        };
-        results.push(SuiteResult {
-            name,
-            counts,
-            secs: t.elapsed().as_secs_f64(),
-            note,
-        });
+    let value = gate::require_value(&needs);
+    std::env::set_var(gate::REQUIRE_ENV, &value);
+    let ci = if strict {
+        "; CI: a suite that runs no test fails"
+    } else {
+        ""
     };
-
-    suite("doctor", &mut || {
-        let ctx = doctor::Context {
-            path: std::env::var_os("PATH").unwrap_or_default(),
-            record: Toolchain::record_path(),
-        };
-        let rows = doctor::check(&ctx, Some(&pins));
-        eprint!("{}", doctor::render(&rows));
-        let failed = rows.iter().filter(|r| r.is_required_problem()).count() as u64;
-        Ok((
-            Counts {
-                passed: rows.len() as u64 - failed,
-                failed,
-                skipped: 0,
-            },
-            "one check per tool".into(),
-        ))
-    });
-
-    suite("xtask tests (cargo test)", &mut || cargo_test(&tc));
-
-    // The kernel's Lean modules, elaborated with the best Lean host (here: the npm checker).
-    suite("lean-check lean-wasm/", &mut || {
-        let summary = crate::lean_check::check_lean_wasm()?;
-        let c = summary.counts();
-        let mut counts = Counts {
-            passed: c.passed as u64,
-            failed: c.failed as u64,
-            skipped: c.unchecked as u64,
-        };
-        // Keep the module counts even when the verdict is a failure.
-        if let Err(e) = summary.verdict(false) {
-            eprintln!("{e:#}");
-            counts.failed = counts.failed.max(1);
-        }
-        Ok((counts, summary.line()))
-    });
-
-    // The kernel shell (xeus interpreter + test backend) in Node, driven like the JupyterLite
-    // worker. Needs xeus/xeus-lite sources: skipped, with the reason, where they cannot be had.
-    suite("kernel shell in Node", &mut || {
-        let s = crate::kernel::test_suite(&tc, &pins, &crate::fetch::SourceOptions::default())?;
-        let note = s
-            .skip_reason
-            .clone()
-            .unwrap_or_else(|| "node --test, test backend".into());
-        Ok((Counts::from(&s), note))
-    });
-
-    // The product's own path on the fixtures: `build --backend test` installs a kernel prefix
-    // (the kernel with the test backend: the kernel's Lean output cannot be made here), then
-    // `test-node` runs against that prefix.
-    let ci_build = crate::paths::build_dir().join("ci-fixture");
-    let mut prefix = None;
-    suite("build + test-node (fixture)", &mut || {
-        // With --bundles, so that the site's browser test also loads Std/Lean from bundles.
-        let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
-        args.bundles = true;
-        let report = crate::build::build(&args)?;
-        eprint!("{}", report.render());
-        if let Some(skip) = report.skipped.first() {
-            return Ok((
-                Counts {
-                    skipped: 1,
-                    ..Counts::default()
-                },
-                skip.clone(),
-            ));
-        }
-        prefix = Some(report.prefix.clone());
-        let s = crate::test_node::test_prefix(&tc, &report.prefix)?;
-        Ok((
-            Counts::from(&s),
-            "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix"
-                .into(),
-        ))
-    });
-
-    // The JupyterLite site of that prefix, built offline and tested in headless Chromium.
-    suite("JupyterLite site in Chromium", &mut || {
-        let Some(prefix) = &prefix else {
-            return Ok((
-                Counts {
-                    skipped: 1,
-                    ..Counts::default()
-                },
-                "no kernel prefix: the build suite above was skipped or failed".into(),
-            ));
-        };
-        let s = crate::lite::test_prefix(&tc, &pins, prefix)?;
-        let note = s
-            .skip_reason
-            .clone()
-            .unwrap_or_else(|| "jupyter lite build, then headless Chromium on 127.0.0.1".into());
-        Ok((Counts::from(&s), note))
-    });
-
-    // The summary: one line per suite, then the closing line CI reads.
-    eprintln!();
-    runner::heading(&format!(
-        "ci summary ({})",
-        runner::fmt_secs(start.elapsed().as_secs_f64())
+    runner::note(&format!(
+        "required here: {value} ({}={value}){ci}",
+        gate::REQUIRE_ENV
     ));
+}
+
+/// Runs one suite; an error counts as one failure, and under CI so does a suite that ran no
+/// test (a green CI means every suite ran).
+fn suite(
+    name: &'static str,
+    strict: bool,
+    f: impl FnOnce() -> Result<(Counts, String)>,
+) -> SuiteResult {
+    let t = Instant::now();
+    runner::heading(&format!("suite: {name}"));
+    let (counts, note) = match f() {
+        Ok((c, note)) if strict && c.passed + c.failed == 0 => (
+            Counts { failed: 1, ..c },
+            format!("ran no test, which CI does not allow: {note}"),
+        ),
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e:#}");
+            let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+            (
+                Counts {
+                    failed: 1,
+                    ..Counts::default()
+                },
+                first,
+            )
+        }
+    };
+    let secs = t.elapsed().as_secs_f64();
+    runner::note(&format!("suite done: {name} ({})", runner::fmt_secs(secs)));
+    SuiteResult {
+        name,
+        counts,
+        secs,
+        note,
+    }
+}
+
+fn doctor_rows(pins: &Pins) -> Result<(Counts, String)> {
+    let ctx = doctor::Context {
+        path: std::env::var_os("PATH").unwrap_or_default(),
+        record: Toolchain::record_path(),
+    };
+    let rows = doctor::check(&ctx, Some(pins));
+    eprint!("{}", doctor::render(&rows));
+    let failed = rows.iter().filter(|r| r.is_required_problem()).count() as u64;
+    let counts = Counts {
+        passed: rows.len() as u64 - failed,
+        failed,
+        skipped: 0,
+    };
+    Ok((counts, "one check per tool".into()))
+}
+
+/// The kernel's Lean modules, elaborated with the best Lean host (here: the npm checker).
+fn lean_check() -> Result<(Counts, String)> {
+    let summary = crate::lean_check::check_lean_wasm()?;
+    let c = summary.counts();
+    let mut counts = Counts {
+        passed: c.passed as u64,
+        failed: c.failed as u64,
+        skipped: c.unchecked as u64,
+    };
+    // Keep the module counts even when the verdict is a failure.
+    if let Err(e) = summary.verdict(false) {
+        eprintln!("{e:#}");
+        counts.failed = counts.failed.max(1);
+    }
+    Ok((counts, summary.line()))
+}
+
+/// The kernel shell (xeus interpreter + test backend) in Node, driven like the JupyterLite
+/// worker. Needs the xeus/xeus-lite sources: skipped, with the reason, where they cannot be had.
+fn kernel_shell(tc: &Toolchain, pins: &Pins) -> Result<(Counts, String)> {
+    let s = crate::kernel::test_suite(tc, pins, &crate::fetch::SourceOptions::default())?;
+    let note = s
+        .skip_reason
+        .clone()
+        .unwrap_or_else(|| "node --test, test backend".into());
+    Ok((Counts::from(&s), note))
+}
+
+/// The product's own path on the fixtures: `build --backend test --bundles` installs a kernel
+/// prefix (the kernel's Lean output cannot be made here), then `test-node` runs against it.
+/// With bundles, so that the site's browser test also loads Std/Lean from bundles.
+fn fixture_build(tc: &Toolchain, prefix: &mut Option<PathBuf>) -> Result<(Counts, String)> {
+    let ci_build = crate::paths::build_dir().join("ci-fixture");
+    let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
+    args.bundles = true;
+    let report = crate::build::build(&args)?;
+    eprint!("{}", report.render());
+    if let Some(skip) = report.skipped.first() {
+        let counts = Counts {
+            skipped: 1,
+            ..Counts::default()
+        };
+        return Ok((counts, skip.clone()));
+    }
+    *prefix = Some(report.prefix.clone());
+    let s = crate::test_node::test_prefix(tc, &report.prefix)?;
+    let note =
+        "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix";
+    Ok((Counts::from(&s), note.into()))
+}
+
+/// The JupyterLite site of that prefix, built offline and tested in headless Chromium.
+fn site_in_chromium(
+    tc: &Toolchain,
+    pins: &Pins,
+    prefix: Option<&std::path::Path>,
+) -> Result<(Counts, String)> {
+    let Some(prefix) = prefix else {
+        let counts = Counts {
+            skipped: 1,
+            ..Counts::default()
+        };
+        let note = "no kernel prefix: the build suite above was skipped or failed";
+        return Ok((counts, note.into()));
+    };
+    let s = crate::lite::test_prefix(tc, pins, prefix)?;
+    let note = s
+        .skip_reason
+        .clone()
+        .unwrap_or_else(|| "jupyter lite build, then headless Chromium on 127.0.0.1".into());
+    Ok((Counts::from(&s), note))
+}
+
+/// One line per suite with its counts and wall time, then the closing line CI reads.
+fn summary(results: &[SuiteResult], secs: f64) -> Result<()> {
+    eprintln!();
+    runner::heading(&format!("ci summary ({})", runner::fmt_secs(secs)));
     let mut total = Counts::default();
-    for r in &results {
+    for r in results {
         eprintln!(
             "    {:<28} {:>4} passed {:>3} failed {:>3} skipped  {:>8}  {}",
             r.name,

@@ -270,7 +270,9 @@ pub fn check(
     }
 
     let mut done: HashMap<String, ModuleResult> = HashMap::new();
-    let mut running: Vec<String> = Vec::new();
+    // The modules running, each with the processes it may have (2 when it speculates).
+    let mut running: Vec<(String, usize)> = Vec::new();
+    let busy = |running: &[(String, usize)]| running.iter().map(|(_, n)| n).sum::<usize>();
     let mut runs = 0;
     let (tx, rx) = mpsc::channel::<RunDone>();
     let jobs = opts.jobs.clamp(1, 2);
@@ -280,7 +282,7 @@ pub fn check(
         while progressed {
             progressed = false;
             for name in order {
-                if done.contains_key(name) || running.contains(name) {
+                if done.contains_key(name) || running.iter().any(|(n, _)| n == name) {
                     continue;
                 }
                 let m = &pkg.modules[name];
@@ -338,14 +340,22 @@ pub fn check(
                         continue;
                     }
                 }
-                if running.len() < jobs {
+                if busy(&running) < jobs {
                     forget(&layout, m)?;
+                    let imported = importers.contains_key(name.as_str());
+                    // With the checker nearly every module of ours is "not checkable" (its
+                    // code-generation gaps), and one that others import then needs the run
+                    // without code too: start it beside the check where a slot is free (the
+                    // modules of a chain wait for each other, so one usually is).
+                    let job_speculates =
+                        imported && host.kind() == HostKind::Checker && busy(&running) + 2 <= jobs;
                     let job = Job {
                         host: host.clone(),
                         root: pkg.root.clone(),
                         module: m.clone(),
                         options: pkg.options.args_for(name),
-                        imported_by_others: importers.contains_key(name.as_str()),
+                        imported_by_others: imported,
+                        speculate: job_speculates,
                         imports_olean_without_code: imports_without_code(pkg, name, &done),
                         key: key.clone(),
                         out_dir: layout.out.clone(),
@@ -370,7 +380,8 @@ pub fn check(
                         });
                         let _ = tx.send(RunDone { name, result });
                     });
-                    running.push(name.clone());
+                    let processes = if job_speculates { 2 } else { 1 };
+                    running.push((name.clone(), processes));
                     runs += 1;
                 }
             }
@@ -384,7 +395,7 @@ pub fn check(
         let finished = rx
             .recv()
             .context("a check thread ended without an answer")?;
-        running.retain(|n| n != &finished.name);
+        running.retain(|(n, _)| n != &finished.name);
         let (r, entry) = finished.result?;
         if let Some(entry) = entry {
             // Recorded last: a run interrupted before this point is run again next time.
@@ -494,6 +505,7 @@ fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult>
 }
 
 /// One module's run, on its own thread.
+#[derive(Clone)]
 struct Job {
     host: LeanHost,
     root: PathBuf,
@@ -506,6 +518,9 @@ struct Job {
     /// It imports a module whose `.olean` was made without code: "depends on X, which is
     /// 'noncomputable'" may then come from that, not from this module's code.
     imports_olean_without_code: bool,
+    /// Start the run without code at once, beside the check, instead of after it (the
+    /// scheduler counts this job as two processes then).
+    speculate: bool,
     key: String,
     out_dir: PathBuf,
     tmp: PathBuf,
@@ -591,6 +606,11 @@ impl Job {
         let pass1 = self.tmp.join("check");
         fs::create_dir_all(&pass1).with_context(|| format!("cannot create {}", pass1.display()))?;
         let tmp_out = |ext: &str| pass1.join(format!("{stem}.{ext}"));
+        let without_code = self.speculate.then(|| {
+            let job = self.clone();
+            let stem = stem.clone();
+            std::thread::spawn(move || job.run_without_code(&stem))
+        });
 
         let run = self.lean(
             &self.root,
@@ -656,8 +676,24 @@ impl Job {
                     }
                 }
             }
-        } else if outcome == Outcome::NotCheckable && self.imported_by_others {
-            let (made, secs) = self.olean_without_code(&stem, &mut outputs)?;
+        }
+        // Waited for whatever the outcome: no process is left running behind the result.
+        let early = match without_code {
+            Some(thread) => Some(
+                thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the run without code panicked"))??,
+            ),
+            None => None,
+        };
+        if outcome == Outcome::NotCheckable && self.imported_by_others {
+            let (made, secs) = match early {
+                Some(done) => done,
+                None => self.run_without_code(&stem)?,
+            };
+            if made {
+                self.keep_without_code(&stem, &mut outputs)?;
+            }
             olean_without_code = Some(made);
             seconds += secs;
         }
@@ -706,11 +742,9 @@ impl Job {
     /// definition it cannot compile `noncomputable` instead of failing), from a copy at the same
     /// module path under `tmp/<Module>/shadow/`. Only its `.olean` parts are kept; its C never is
     /// (it lacks the code that could not be generated). Returns whether it worked, and its time.
-    fn olean_without_code(
-        &self,
-        stem: &str,
-        outputs: &mut BTreeMap<String, String>,
-    ) -> Result<(bool, f64)> {
+    /// Runs the module again inside `noncomputable section`, writing only its `.olean` into
+    /// `tmp/without-code/`: whether it was made, and the time it took.
+    fn run_without_code(&self, stem: &str) -> Result<(bool, f64)> {
         let m = &self.module;
         let shadow_root = self.tmp.join("shadow");
         let at = m.header.end.min(m.text.len());
@@ -725,9 +759,13 @@ impl Job {
         let olean = pass2.join(format!("{stem}.olean"));
         let log = self.log.with_extension("without-code.log");
         let run = self.lean(&shadow_root, &m.rel_path, &[("-o", olean.clone())], &log)?;
-        if !run.status.success() || !olean.is_file() {
-            return Ok((false, run.seconds));
-        }
+        Ok((run.status.success() && olean.is_file(), run.seconds))
+    }
+
+    /// Moves the `.olean` files of [`Job::run_without_code`] into `out/`.
+    fn keep_without_code(&self, stem: &str, outputs: &mut BTreeMap<String, String>) -> Result<()> {
+        let m = &self.module;
+        let pass2 = self.tmp.join("without-code");
         for (ext, rel, dest) in output_paths(&self.out_dir, m) {
             if !ext.starts_with("olean") {
                 continue;
@@ -736,7 +774,7 @@ impl Job {
                 outputs.insert(rel, hash);
             }
         }
-        Ok((true, run.seconds))
+        Ok(())
     }
 }
 

@@ -64,8 +64,20 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     };
     runner::note(&format!("emscripten route: {route:?}"));
 
-    // Host build tools (cmake, ninja) and, on the Debian route, LLVM.
+    // Host build tools (cmake, ninja), what a bare Debian lacks for the venv and downloads, and,
+    // on the Debian route, LLVM.
     let mut packages = vec!["cmake".to_string(), "ninja-build".to_string()];
+    if runner::cmd("python3")
+        .args(["-c", "import ensurepip, venv"])
+        .read()
+        .is_err()
+    {
+        // Debian's python3 makes no venv without it ("ensurepip is not available").
+        packages.push("python3-venv".into());
+    }
+    if which("curl").is_none() {
+        packages.push("curl".into());
+    }
     if route == Route::Debian {
         let v = pins.emscripten.llvm_major;
         packages.extend([
