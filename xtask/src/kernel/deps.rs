@@ -23,9 +23,10 @@ use super::{
     KernelDirs, KernelSources, SourceTree, WASM_FLAGS,
 };
 use crate::{
+    fetch::artifact,
     paths,
     pins::{Lock, Pins},
-    runner::{self, Step},
+    runner,
     toolchain::Toolchain,
     util,
 };
@@ -271,23 +272,21 @@ const DEBIAN_NLOHMANN: &str = "nlohmann-json3-dev";
 
 fn debian_nlohmann(pins: &Pins) -> Result<DebianPackage> {
     let upstream = pins.source("nlohmann_json")?.version;
-    let downloads = paths::downloads_dir();
-    let deb = match cached_deb(&downloads, &upstream)? {
-        Some(deb) => deb,
-        None => download_deb(&downloads, &upstream)?,
+    let deb = match cached_deb(&paths::downloads_dir(), &upstream)? {
+        Some(deb) => {
+            let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+            Lock::verify_or_record(&Lock::path(), &name, &deb)?;
+            deb
+        }
+        None => download_deb(&upstream)?,
     };
     let artifact = deb.file_name().unwrap().to_string_lossy().into_owned();
-    Lock::verify_or_record(&Lock::path(), &artifact, &deb)?;
     let sha256 = util::sha256_file(&deb)?;
 
     let root = paths::cache_dir().join(artifact.trim_end_matches(".deb"));
     if !root.join("usr/include/nlohmann/json.hpp").is_file() {
         util::make_dir_atomically(&root, |dir| {
-            Step::new("dpkg-x-nlohmann-json", "dpkg")
-                .arg("-x")
-                .arg(&deb)
-                .arg(dir)
-                .run()?;
+            artifact::unpack_deb(&deb, dir)?;
             ensure!(
                 dir.join("usr/include/nlohmann/json.hpp").is_file()
                     && dir
@@ -356,7 +355,8 @@ pub(super) fn madison_versions(madison: &str, upstream: &str) -> Vec<String> {
         .collect()
 }
 
-fn download_deb(downloads: &Path, upstream: &str) -> Result<PathBuf> {
+/// `apt-get download` of the Debian version of nlohmann_json at the pinned upstream version.
+fn download_deb(upstream: &str) -> Result<PathBuf> {
     let no_source = format!(
         "no nlohmann_json source tree was given and Debian's {DEBIAN_NLOHMANN} cannot be used"
     );
@@ -388,33 +388,12 @@ fn download_deb(downloads: &Path, upstream: &str) -> Result<PathBuf> {
             }
         );
     };
-    let staging = downloads.join(format!("{DEBIAN_NLOHMANN}.partial"));
-    util::remove_any(&staging)?;
-    fs::create_dir_all(&staging)?;
-    let mut step = Step::new("apt-download-nlohmann-json", "apt-get");
-    if crate::toolchain::is_root() {
-        // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
-        step = step.arg("-oAPT::Sandbox::User=root");
-    }
-    step.arg("download")
-        .arg(format!("{DEBIAN_NLOHMANN}={version}"))
-        .cwd(&staging)
-        .run()?;
-    let deb = fs::read_dir(&staging)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .with_context(|| format!("apt-get download left no .deb in {}", staging.display()))?;
-    let dest = downloads.join(deb.file_name().unwrap());
-    // Hash-check before the file enters the cache.
-    Lock::verify_or_record(
-        &Lock::path(),
-        &deb.file_name().unwrap().to_string_lossy(),
-        &deb,
-    )?;
-    fs::rename(&deb, &dest)
-        .with_context(|| format!("cannot move {} to {}", deb.display(), dest.display()))?;
-    util::remove_any(&staging)?;
-    Ok(dest)
+    artifact::apt_download(&artifact::Deb {
+        package: DEBIAN_NLOHMANN,
+        version,
+        arch: "all",
+        suite: None,
+    })
 }
 
 /// Copies the package's headers and CMake package (relocatable: it finds its include folder

@@ -18,6 +18,7 @@ use anyhow::{ensure, Context, Result};
 
 use super::server::Server;
 use crate::{
+    fetch::artifact,
     node_test::{self, run_tap_step, NodeTestSummary},
     paths,
     pins::Pins,
@@ -81,9 +82,9 @@ fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
         ));
         return Ok(dir);
     }
-    let tgz = toolchain::npm_tarball(&tc.npm, PLAYWRIGHT, version)?;
+    let tgz = artifact::npm_pack(&tc.npm, PLAYWRIGHT, version)?;
     util::make_dir_atomically(&dir, |partial| {
-        toolchain::unpack_npm_tarball(&tgz, partial)?;
+        artifact::unpack_npm(&tgz, partial)?;
         let found = package_version(partial);
         ensure!(
             found.as_deref() == Some(version) && partial.join("index.js").is_file(),

@@ -15,6 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 
 use super::{is_root, node, which, Route, Toolchain};
 use crate::{
+    fetch::artifact,
     paths,
     pins::{Lock, Pins},
     runner::{self, Step},
@@ -424,14 +425,15 @@ fn debian_emscripten(
         .join("node_modules/acorn/package.json")
         .exists()
     {
-        let deb = download_trixie_package(pins, cache)?;
-        let acorn = npm_tarball(npm, "acorn", &e.acorn)?;
+        let deb = artifact::apt_download(&artifact::Deb {
+            package: "emscripten",
+            version: &e.debian_package,
+            arch: "all",
+            suite: Some(&e.debian_suite),
+        })?;
+        let acorn = artifact::npm_pack(npm, "acorn", &e.acorn)?;
         util::make_dir_atomically(&root, |dir| {
-            Step::new("dpkg-x-emscripten", "dpkg")
-                .arg("-x")
-                .arg(&deb)
-                .arg(dir)
-                .run()?;
+            artifact::unpack_deb(&deb, dir)?;
             let em = dir.join("usr/share/emscripten");
             ensure!(
                 em.join("emcc.py").exists(),
@@ -439,7 +441,8 @@ fn debian_emscripten(
                 deb.display()
             );
             // Debian's emscripten expects the system node-acorn; give the unpacked copy its own.
-            unpack_npm_tarball(&acorn, &em.join("node_modules/acorn"))
+            artifact::unpack_npm(&acorn, &em.join("node_modules/acorn"))?;
+            Ok(())
         })?;
         runner::note(&format!(
             "emscripten {} unpacked into {}",
@@ -456,8 +459,11 @@ fn debian_emscripten(
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
-        let tgz = npm_tarball(npm, "binaryen", &e.binaryen)?;
-        util::make_dir_atomically(&binaryen, |dir| unpack_npm_tarball(&tgz, dir))?;
+        let tgz = artifact::npm_pack(npm, "binaryen", &e.binaryen)?;
+        util::make_dir_atomically(&binaryen, |dir| {
+            artifact::unpack_npm(&tgz, dir)?;
+            Ok(())
+        })?;
     }
     ensure!(
         binaryen.join("bin/wasm-opt").exists(),
@@ -483,143 +489,6 @@ fn debian_emscripten(
     );
     util::write_if_changed(&config, text.as_bytes())?;
     Ok((emscripten_dir, llvm_bin, config, em_cache))
-}
-
-/// Downloads the trixie `emscripten` .deb with a private apt configuration (the system's apt
-/// sources are not touched) into the downloads cache, hash-checked.
-fn download_trixie_package(pins: &Pins, cache: &Path) -> Result<PathBuf> {
-    let e = &pins.emscripten;
-    let artifact = format!("emscripten_{}_all.deb", e.debian_package);
-    let dest = paths::downloads_dir().join(&artifact);
-    if dest.exists() {
-        Lock::verify_or_record(&Lock::path(), &artifact, &dest)?;
-        return Ok(dest);
-    }
-    let apt = cache.join(format!("apt-{}", e.debian_suite));
-    fs::create_dir_all(apt.join("lists/partial"))?;
-    let sources = apt.join("sources.list");
-    util::write_if_changed(
-        &sources,
-        format!(
-            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {} main\n",
-            e.debian_suite
-        )
-        .as_bytes(),
-    )?;
-    let opts = [
-        format!("-oDir::Etc::sourcelist={}", sources.display()),
-        "-oDir::Etc::sourceparts=/dev/null".to_string(),
-        format!("-oDir::State::Lists={}", apt.join("lists").display()),
-        format!("-oDir::Cache={}", apt.join("cache").display()),
-    ];
-    let mut opts = opts.to_vec();
-    if is_root() {
-        // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
-        opts.push("-oAPT::Sandbox::User=root".to_string());
-    }
-    Step::new(format!("apt-{}-update", e.debian_suite), "apt-get")
-        .args(&opts)
-        .arg("update")
-        .run()?;
-    let staging = util::partial_path(&dest);
-    util::remove_any(&staging)?;
-    fs::create_dir_all(&staging)?;
-    Step::new("apt-download-emscripten", "apt-get")
-        .args(&opts)
-        .arg("download")
-        .arg(format!("emscripten={}", e.debian_package))
-        .cwd(&staging)
-        .run()?;
-    let file = staging.join(&artifact);
-    ensure!(
-        file.exists(),
-        "apt-get download did not produce {}",
-        file.display()
-    );
-    Lock::verify_or_record(&Lock::path(), &artifact, &file)?;
-    fs::rename(&file, &dest)?;
-    util::remove_any(&staging)?;
-    Ok(dest)
-}
-
-/// `npm pack NAME@VERSION` into the downloads cache, hash-checked against pins.lock.
-pub fn npm_tarball(npm: &node::Npm, name: &str, version: &str) -> Result<PathBuf> {
-    npm_tarball_in(
-        npm,
-        &paths::downloads_dir().join("npm"),
-        &Lock::path(),
-        name,
-        version,
-    )
-}
-
-fn npm_tarball_in(
-    npm: &node::Npm,
-    downloads: &Path,
-    lock: &Path,
-    name: &str,
-    version: &str,
-) -> Result<PathBuf> {
-    let artifact = format!(
-        "{}-{version}.tgz",
-        name.trim_start_matches('@').replace('/', "-")
-    );
-    let dest = downloads.join(&artifact);
-    if dest.exists() {
-        Lock::verify_or_record(lock, &artifact, &dest)?;
-        return Ok(dest);
-    }
-    let staging = util::partial_path(&dest);
-    util::remove_any(&staging)?;
-    fs::create_dir_all(&staging)?;
-    Step::new(format!("npm-pack-{name}"), &npm.node)
-        .arg(&npm.cli)
-        .args(["pack", "--silent", &format!("{name}@{version}")])
-        .cwd(&staging)
-        .run()?;
-    let file = staging.join(&artifact);
-    ensure!(file.exists(), "npm pack did not produce {}", file.display());
-    Lock::verify_or_record(lock, &artifact, &file)?;
-    fs::rename(&file, &dest)?;
-    util::remove_any(&staging)?;
-    Ok(dest)
-}
-
-/// Unpacks an npm tarball (`package/...`) into `dest`, dropping the `package/` level.
-pub fn unpack_npm_tarball(tgz: &Path, dest: &Path) -> Result<()> {
-    let file = fs::File::open(tgz).with_context(|| format!("cannot open {}", tgz.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    archive.set_preserve_permissions(true);
-    for entry in archive
-        .entries()
-        .with_context(|| format!("{} is not a tar.gz", tgz.display()))?
-    {
-        let mut entry = entry.with_context(|| format!("reading {}", tgz.display()))?;
-        let path = entry.path()?.into_owned();
-        let mut parts = path.components();
-        parts.next(); // `package/`
-        let rel = parts.as_path();
-        ensure!(
-            rel.components()
-                .all(|c| matches!(c, std::path::Component::Normal(_))),
-            "{}: entry {} escapes the package",
-            tgz.display(),
-            path.display()
-        );
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let out = dest.join(rel);
-        if let Some(parent) = out.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        if entry.header().entry_type().is_file() {
-            entry
-                .unpack(&out)
-                .with_context(|| format!("unpacking {} from {}", rel.display(), tgz.display()))?;
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -738,27 +607,6 @@ mod tests {
     use std::{collections::BTreeMap, time::SystemTime};
 
     use super::*;
-
-    /// From nothing: an empty downloads folder, packed with the npm the record names (never the
-    /// first on PATH), and verified against the pinned hash.
-    #[test]
-    fn the_recorded_npm_packs_a_pinned_tarball_into_an_empty_cache() {
-        let Some(tc) = super::super::for_tests() else {
-            return;
-        };
-        let dir = util::test_dir("npm-pack-from-nothing");
-        let lock = dir.join("pins.lock");
-        fs::copy(Lock::path(), &lock).unwrap();
-        let version = Pins::load().unwrap().emscripten.acorn;
-        let tgz = npm_tarball_in(&tc.npm, &dir.join("downloads"), &lock, "acorn", &version);
-        let tgz = tgz.unwrap();
-        assert_eq!(tgz, dir.join(format!("downloads/acorn-{version}.tgz")));
-        // Recorded hashes are verified, not rewritten: the lock file is unchanged.
-        assert_eq!(fs::read(&lock).unwrap(), fs::read(Lock::path()).unwrap());
-        let unpacked = dir.join("acorn");
-        unpack_npm_tarball(&tgz, &unpacked).unwrap();
-        assert!(unpacked.join("package.json").is_file());
-    }
 
     /// Every file under `dir` (but emscripten's cache, which concurrent compiler runs may touch)
     /// with its size and modification time.

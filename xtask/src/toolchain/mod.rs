@@ -22,7 +22,7 @@ use crate::{
 
 mod install;
 // For the browser test's own tools (lite): Debian packages and npm tarballs, installed the same way.
-pub use install::{ensure_debian_packages, npm_tarball, unpack_npm_tarball};
+pub use install::ensure_debian_packages;
 pub mod lean_host;
 pub mod node;
 #[cfg(test)]
