@@ -58,6 +58,9 @@ def importOnTop (st : ImportState) (newImports all : Array Import) (opts : Optio
   for imp in newImports do
     if imp.module.isAnonymous then
       throw <| IO.userError "import failed, trying to import module with anonymous name"
+  -- `withImporting` switches initializer execution off again when it ends, so the `initialize`
+  -- declarations of modules a later cell imports would not run: switch it on for every import.
+  unsafe enableInitializersExecution
   withImporting do
     let (_, st) ← (importModulesCore newImports).run st
     let env ← finalizeImport st all opts (leakEnv := false) (loadExts := true)
@@ -65,6 +68,7 @@ def importOnTop (st : ImportState) (newImports all : Array Import) (opts : Optio
 
 /-- The same, starting with nothing loaded. -/
 def importFresh (imports : Array Import) (opts : Options) : IO (ImportState × Environment) := do
+  unsafe enableInitializersExecution
   withImporting do
     let (_, st) ← (importModulesCore imports).run
     let env ← finalizeImport st imports opts (leakEnv := false) (loadExts := true)
