@@ -10,9 +10,9 @@ pub enum Command {
     Build,
 }
 
-pub fn run(cmd: Command) -> Result<()> {
+pub fn run(cmd: Command, layout: &crate::layout::Layout) -> Result<()> {
     match cmd {
-        Command::Symtab(args) => crate::symtab::bench::run(args),
-        Command::Build => crate::build::bench::run(),
+        Command::Symtab(args) => crate::symtab::bench::run(args, layout),
+        Command::Build => crate::build::bench::run(layout),
     }
 }

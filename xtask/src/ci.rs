@@ -11,6 +11,7 @@ use std::{path::PathBuf, time::Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::layout::Layout;
 use crate::{
     doctor, gate,
     pins::Pins,
@@ -48,7 +49,7 @@ struct SuiteResult {
     note: String,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let start = Instant::now();
     if !args.skip_install {
         runner::timed("toolchain install", toolchain::install_default)?;
@@ -62,18 +63,20 @@ pub fn run(args: Args) -> Result<()> {
     // most two at a time) and shares nothing with the other suites: it runs beside them, so the
     // run takes about as long as the longer of the two lines, not their sum.
     let results = std::thread::scope(|s| {
-        let lean = s.spawn(|| suite("lean-check lean-wasm/", strict, lean_check));
+        let lean = s.spawn(|| suite("lean-check lean-wasm/", strict, || lean_check(layout)));
         let mut results = vec![
             suite("doctor", strict, || doctor_rows(&pins)),
             suite("xtask tests (cargo test)", strict, || cargo_test(&tc)),
-            suite("kernel shell in Node", strict, || kernel_shell(&tc, &pins)),
+            suite("kernel shell in Node", strict, || {
+                kernel_shell(&tc, &pins, layout)
+            }),
         ];
         let mut prefix = None;
         results.push(suite("build + test-node (fixture)", strict, || {
-            fixture_build(&tc, &mut prefix)
+            fixture_build(&tc, layout, &mut prefix)
         }));
         results.push(suite("JupyterLite site in Chromium", strict, || {
-            site_in_chromium(&tc, &pins, prefix.as_deref())
+            site_in_chromium(&tc, &pins, layout, prefix.as_deref())
         }));
         let lean = lean.join().unwrap_or_else(|_| SuiteResult {
             name: "lean-check lean-wasm/",
@@ -164,8 +167,8 @@ fn doctor_rows(pins: &Pins) -> Result<(Counts, String)> {
 }
 
 /// The kernel's Lean modules, elaborated with the best Lean host (here: the npm checker).
-fn lean_check() -> Result<(Counts, String)> {
-    let summary = crate::lean_check::check_lean_wasm()?;
+fn lean_check(layout: &Layout) -> Result<(Counts, String)> {
+    let summary = crate::lean_check::check_lean_wasm(layout)?;
     let c = summary.counts();
     let mut counts = Counts {
         passed: c.passed as u64,
@@ -182,8 +185,8 @@ fn lean_check() -> Result<(Counts, String)> {
 
 /// The kernel shell (xeus interpreter + test backend) in Node, driven like the JupyterLite
 /// worker. Needs the xeus/xeus-lite sources: skipped, with the reason, where they cannot be had.
-fn kernel_shell(tc: &Toolchain, pins: &Pins) -> Result<(Counts, String)> {
-    let s = crate::kernel::test_suite(tc, pins, &crate::fetch::SourceOptions::default())?;
+fn kernel_shell(tc: &Toolchain, pins: &Pins, layout: &Layout) -> Result<(Counts, String)> {
+    let s = crate::kernel::test_suite(tc, pins, &Default::default(), layout)?;
     let note = s
         .skip_reason
         .clone()
@@ -194,11 +197,15 @@ fn kernel_shell(tc: &Toolchain, pins: &Pins) -> Result<(Counts, String)> {
 /// The product's own path on the fixtures: `build --backend test --bundles` installs a kernel
 /// prefix (the kernel's Lean output cannot be made here), then `test-node` runs against it.
 /// With bundles, so that the site's browser test also loads Std/Lean from bundles.
-fn fixture_build(tc: &Toolchain, prefix: &mut Option<PathBuf>) -> Result<(Counts, String)> {
-    let ci_build = crate::paths::build_dir().join("ci-fixture");
+fn fixture_build(
+    tc: &Toolchain,
+    layout: &Layout,
+    prefix: &mut Option<PathBuf>,
+) -> Result<(Counts, String)> {
+    let ci_build = layout.nested("ci-fixture");
     let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
     args.bundles = true;
-    let report = crate::build::build(&args)?;
+    let report = crate::build::build(&args, &ci_build)?;
     eprint!("{}", report.render());
     if let Some(skip) = report.skipped.first() {
         let counts = Counts {
@@ -208,7 +215,7 @@ fn fixture_build(tc: &Toolchain, prefix: &mut Option<PathBuf>) -> Result<(Counts
         return Ok((counts, skip.clone()));
     }
     *prefix = Some(report.prefix.clone());
-    let s = crate::test_node::test_prefix(tc, &report.prefix)?;
+    let s = crate::test_node::test_prefix(tc, &report.prefix, &layout.logs)?;
     let note =
         "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix";
     Ok((Counts::from(&s), note.into()))
@@ -218,6 +225,7 @@ fn fixture_build(tc: &Toolchain, prefix: &mut Option<PathBuf>) -> Result<(Counts
 fn site_in_chromium(
     tc: &Toolchain,
     pins: &Pins,
+    layout: &Layout,
     prefix: Option<&std::path::Path>,
 ) -> Result<(Counts, String)> {
     let Some(prefix) = prefix else {
@@ -228,7 +236,7 @@ fn site_in_chromium(
         let note = "no kernel prefix: the build suite above was skipped or failed";
         return Ok((counts, note.into()));
     };
-    let s = crate::lite::test_prefix(tc, pins, prefix)?;
+    let s = crate::lite::test_prefix(tc, pins, prefix, layout)?;
     let note = s
         .skip_reason
         .clone()

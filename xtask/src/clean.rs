@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::{paths, runner, util};
+use crate::{layout::Layout, paths, runner, util};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,10 +11,10 @@ pub struct Args {
     cache: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let build = paths::build_dir();
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
+    let build = &layout.root;
     runner::note(&format!("removing {}", build.display()));
-    util::remove_any(&build)?;
+    util::remove_any(build)?;
     if args.cache {
         let cache = paths::cache_dir();
         runner::note(&format!("removing {}", cache.display()));

@@ -12,6 +12,7 @@ mod doctor;
 mod fetch;
 mod gate;
 mod kernel;
+mod layout;
 mod lean_check;
 mod lite;
 mod node_test;
@@ -96,21 +97,22 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     paths::set_overrides(paths::Overrides {
         cache_dir: cli.cache_dir,
-        build_dir: cli.build_dir,
     });
+    let layout = layout::Layout::standard(cli.build_dir.as_deref());
+    runner::set_log_dir(&layout.logs);
     match cli.command {
-        Command::Build(args) => build::run(args),
-        Command::TestNode(args) => test_node::run(args),
-        Command::Lite(args) => lite::run(args),
+        Command::Build(args) => build::run(args, &layout),
+        Command::TestNode(args) => test_node::run(args, &layout),
+        Command::Lite(args) => lite::run(args, &layout),
         Command::Toolchain(cmd) => toolchain::run(cmd),
         Command::Doctor(args) => doctor::run(args),
-        Command::Fetch(args) => fetch::run(args),
-        Command::Patch(args) => patch::run(args),
+        Command::Fetch(args) => fetch::run(args, &layout),
+        Command::Patch(args) => patch::run(args, &layout),
         Command::Symtab(args) => symtab::run(args),
         Command::AbiCheck(args) => abi_check::run(args),
-        Command::LeanCheck(args) => lean_check::run(args),
-        Command::Bench(cmd) => bench::run(cmd),
-        Command::Clean(args) => clean::run(args),
-        Command::Ci(args) => ci::run(args),
+        Command::LeanCheck(args) => lean_check::run(args, &layout),
+        Command::Bench(cmd) => bench::run(cmd, &layout),
+        Command::Clean(args) => clean::run(args, &layout),
+        Command::Ci(args) => ci::run(args, &layout),
     }
 }

@@ -1,4 +1,5 @@
-//! Where things live: the repository, the build directory, the tool cache.
+//! Where things live that are not build outputs: the repository and the tool cache (build
+//! outputs: `layout.rs`).
 //!
 //! Every path handed out here is absolute, so a step that changes its working directory can
 //! never misread one. Relative overrides (flags or environment) are resolved against the
@@ -14,15 +15,13 @@ static OVERRIDES: OnceLock<Overrides> = OnceLock::new();
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub cache_dir: Option<PathBuf>,
-    pub build_dir: Option<PathBuf>,
 }
 
-/// Called once by `main` with the global flags (which clap has already merged with their
-/// environment variables, `XLEAN_CACHE_DIR` and `XLEAN_BUILD_DIR`).
+/// Called once by `main` with the global flag (which clap has already merged with its
+/// environment variable, `XLEAN_CACHE_DIR`).
 pub fn set_overrides(o: Overrides) {
     let _ = OVERRIDES.set(Overrides {
         cache_dir: o.cache_dir.map(|p| absolute(&p)),
-        build_dir: o.build_dir.map(|p| absolute(&p)),
     });
 }
 
@@ -32,22 +31,6 @@ pub fn project_root() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// Build outputs, logs and stamps: `<repo>/build` unless overridden.
-pub fn build_dir() -> PathBuf {
-    match OVERRIDES.get().and_then(|o| o.build_dir.clone()) {
-        Some(dir) => dir,
-        None => match std::env::var_os("XLEAN_BUILD_DIR") {
-            Some(dir) if !dir.is_empty() => absolute(Path::new(&dir)),
-            _ => project_root().join("build"),
-        },
-    }
-}
-
-/// One log file per step lives here.
-pub fn logs_dir() -> PathBuf {
-    build_dir().join("logs")
 }
 
 /// The tool cache: toolchains, the Python venv, downloads. Shared by every clone of the repo.

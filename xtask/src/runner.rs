@@ -7,7 +7,8 @@
 //! toolchain's `step`/`cmd` also set its environment.
 //!
 //! A step runs one program. Its output (stdout and stderr, interleaved as they arrive) goes to a
-//! log file of its own under `build/logs/`, and to the console: on a terminal as one status line
+//! log file of its own in the command's log folder (`Layout::logs`, given once by `main`, or the
+//! step's own `log_dir`), and to the console: on a terminal as one status line
 //! that is rewritten in place, elsewhere (CI, pipes) as plain indented lines. Each step prints its
 //! duration. When it fails, the error carries the command, its working directory, the last 40
 //! lines of output and the path of the full log.
@@ -29,9 +30,25 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::paths;
+use crate::layout::Layout;
 
 const TAIL_LINES: usize = 40;
+
+/// The folder steps log into unless they say otherwise. Set once by `main` from the command's
+/// [`Layout`]; every step of one command logs into the same folder, which is why this one value
+/// is not passed to each of them.
+static LOG_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+pub fn set_log_dir(dir: &Path) {
+    let _ = LOG_DIR.set(dir.to_path_buf());
+}
+
+fn default_log_dir() -> PathBuf {
+    LOG_DIR
+        .get()
+        .cloned()
+        .unwrap_or_else(|| Layout::standard(None).logs)
+}
 
 /// How console output is shown. Decided once per process.
 fn interactive() -> bool {
@@ -164,7 +181,7 @@ impl Step {
         self
     }
 
-    /// Writes the log somewhere other than `build/logs` (tests, or commands with no build dir).
+    /// Writes the log somewhere other than the command's log folder (tests, a nested build).
     pub fn log_dir(mut self, dir: impl AsRef<Path>) -> Step {
         self.log_dir = Some(dir.as_ref().to_path_buf());
         self
@@ -206,7 +223,7 @@ impl Step {
             .collect();
         self.log_dir
             .clone()
-            .unwrap_or_else(paths::logs_dir)
+            .unwrap_or_else(default_log_dir)
             .join(format!("{safe}.log"))
     }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Result};
 
+use crate::layout::Layout;
 use crate::{
     kernel,
     node_test::{run_node_test_files, NodeTestSummary},
@@ -30,7 +31,7 @@ pub struct Args {
     pub prefix: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let tc = match Toolchain::load() {
         Ok(tc) => tc,
         Err(_) => {
@@ -42,8 +43,8 @@ pub fn run(args: Args) -> Result<()> {
         .prefix
         .as_deref()
         .map(paths::absolute)
-        .unwrap_or_else(|| paths::build_dir().join("prefix"));
-    let summary = test_prefix(&tc, &prefix)?;
+        .unwrap_or_else(|| layout.prefix.clone());
+    let summary = test_prefix(&tc, &prefix, &layout.logs)?;
     summary.ensure_passed()?;
     eprintln!(
         "test-node: {} passed, {} skipped",
@@ -54,7 +55,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Runs the suite for the prefix's backend, then the timings. Returns the counts; an error when
 /// the kernel is missing or node could not run.
-pub fn test_prefix(tc: &Toolchain, prefix: &Path) -> Result<NodeTestSummary> {
+pub fn test_prefix(tc: &Toolchain, prefix: &Path, logs: &Path) -> Result<NodeTestSummary> {
     let kernel = read_kernel(prefix)?;
     let tests = paths::project_root().join("lean-wasm/tests");
     let (file, var) = match kernel.backend {
@@ -80,7 +81,7 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path) -> Result<NodeTestSummary> {
         "test-node",
         &[tests.join(file)],
         &[(var, &kernel.js)],
-        &paths::logs_dir(),
+        logs,
     )?;
     eprintln!(
         "test-node ({} backend): {} passed, {} failed, {} skipped{}",

@@ -3,19 +3,19 @@
 use anyhow::{Context, Result};
 
 use super::{build, Report};
-use crate::{paths, runner, util};
+use crate::{layout::Layout, runner, util};
 
-pub fn run() -> Result<()> {
+pub fn run(layout: &Layout) -> Result<()> {
     // A build directory of its own, so the benchmark never disturbs the user's build.
-    let dir = paths::build_dir().join("bench-build");
-    util::remove_any(&dir)?;
-    let args = super::fixture_args(&dir, crate::prefix::Backend::Lean);
+    let bench = layout.nested("bench-build");
+    util::remove_any(&bench.root)?;
+    let args = super::fixture_args(&bench, crate::prefix::Backend::Lean);
     runner::heading(
         "bench build: cold build of the fixture (tests/fixtures/lean4-mini + lean-out)",
     );
-    let cold = build(&args).context("cold build")?;
+    let cold = build(&args, &bench).context("cold build")?;
     runner::heading("bench build: no-op build");
-    let noop = build(&args).context("no-op build")?;
+    let noop = build(&args, &bench).context("no-op build")?;
     println!("{}", table(&cold, &noop));
     Ok(())
 }

@@ -16,11 +16,7 @@ pub mod prefix;
 mod stages;
 pub mod stamp;
 
-use std::{
-    fmt::Write as _,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{fmt::Write as _, path::PathBuf, time::Instant};
 
 use anyhow::{ensure, Context, Result};
 
@@ -63,9 +59,6 @@ pub struct Args {
     /// Print why each stage runs (the first input that differs from its stamp)
     #[arg(long)]
     pub explain: bool,
-    /// A build directory other than the global one (the benchmark's own).
-    #[arg(skip)]
-    pub build_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,16 +82,16 @@ impl Profile {
     }
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let report = build(&args)?;
+pub fn run(args: Args, layout: &crate::layout::Layout) -> Result<()> {
+    let report = build(&args, layout)?;
     eprint!("{}", report.render());
     Ok(())
 }
 
 /// A build of the fixtures (tests/fixtures/lean4-mini for lean4, tests/fixtures/lean-out for
-/// the pinned Lean's output) in `dir`, installing into `dir/prefix`: what `bench build` and `ci`
-/// build where the real inputs cannot be had.
-pub fn fixture_args(dir: &Path, backend: Backend) -> Args {
+/// the pinned Lean's output), installing into `layout`'s prefix: what `bench build` and `ci`
+/// build, each in a layout of its own, where the real inputs cannot be had.
+pub fn fixture_args(layout: &crate::layout::Layout, backend: Backend) -> Args {
     let root = paths::project_root();
     Args {
         sources: fetch::SourceOptions {
@@ -111,10 +104,9 @@ pub fn fixture_args(dir: &Path, backend: Backend) -> Args {
         bundles: false,
         no_kernel: false,
         embed: oleans::Embed::Init,
-        prefix: Some(dir.join("prefix")),
+        prefix: Some(layout.prefix.clone()),
         jobs: None,
         explain: false,
-        build_dir: Some(dir.to_path_buf()),
     }
 }
 
@@ -221,7 +213,7 @@ impl Stages<'_> {
     }
 }
 
-/// Where the build puts things, for one profile.
+/// Where the build puts things, for one profile (under the command's [`crate::layout::Layout`]).
 pub struct Layout {
     pub stamps: PathBuf,
     pub patched: PathBuf,
@@ -233,34 +225,33 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(args: &Args) -> Layout {
-        let build = args.build_dir.clone().unwrap_or_else(paths::build_dir);
+    pub fn new(args: &Args, build: &crate::layout::Layout) -> Layout {
         let profile = args.profile.name();
-        let wasm = build.join(format!("wasm-{profile}"));
+        let wasm = build.root.join(format!("wasm-{profile}"));
         Layout {
-            stamps: build.join("stamps").join(profile),
-            patched: build.join("lean4-patched"),
-            lean_out: build.join("lean-out"),
-            oleans: build.join(format!("oleans-{}", args.embed.name())),
+            stamps: build.stamps.join(profile),
+            patched: build.patched.clone(),
+            lean_out: build.lean_out.clone(),
+            oleans: build.root.join(format!("oleans-{}", args.embed.name())),
             generated: wasm.join("generated"),
             prefix: args
                 .prefix
                 .as_deref()
                 .map(paths::absolute)
-                .unwrap_or_else(|| build.join("prefix")),
+                .unwrap_or_else(|| build.prefix.clone()),
             wasm,
         }
     }
 }
 
-pub fn build(args: &Args) -> Result<Report> {
+pub fn build(args: &Args, build_layout: &crate::layout::Layout) -> Result<Report> {
     let start = Instant::now();
     ensure!(
         !(args.bundles && args.embed == oleans::Embed::All),
         "--bundles ships Std and Lean beside the module, --embed all puts them inside it: choose one"
     );
     let pins = Pins::load()?;
-    let layout = Layout::new(args);
+    let layout = Layout::new(args, build_layout);
     let mut report = Report {
         prefix: layout.prefix.clone(),
         ..Report::default()
@@ -269,9 +260,9 @@ pub fn build(args: &Args) -> Result<Report> {
     // Before any stage: the toolchain, the sources, where Lean's output comes from (without
     // `--lean-c` or the official Lean of the pin nothing runs), and the kernel's dependencies.
     let tc = stages::toolchain()?;
-    let sources = stages::Sources::fetch(args, &pins)?;
+    let sources = stages::Sources::fetch(args, &pins, build_layout)?;
     let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
-    let kernel = stages::kernel_deps(args, &pins, &tc, &mut report.skipped)?;
+    let kernel = stages::kernel_deps(args, &pins, &tc, build_layout, &mut report.skipped)?;
     let ctx = stages::Ctx {
         args,
         pins: &pins,

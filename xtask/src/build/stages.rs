@@ -62,8 +62,8 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn fetch(args: &Args, pins: &Pins) -> Result<Sources> {
-        let fetcher = fetch::Fetcher::new(pins, &args.sources, fetch::Places::standard())?;
+    pub fn fetch(args: &Args, pins: &Pins, layout: &crate::layout::Layout) -> Result<Sources> {
+        let fetcher = fetch::Fetcher::new(pins, &args.sources, fetch::Places::standard(layout))?;
         let lean4 = fetcher.source_dir("lean4")?;
         let gmp_dir = fetcher.source_dir("mini-gmp")?.dir.join("mini-gmp");
         let lean4_fingerprint = if lean4.is_local() {
@@ -96,6 +96,7 @@ pub fn kernel_deps(
     args: &Args,
     pins: &Pins,
     tc: &Toolchain,
+    layout: &crate::layout::Layout,
     skipped: &mut Vec<String>,
 ) -> Result<Option<kernel::DepsPrefix>> {
     const WHAT: &str = "the kernel module (bin/xlean.js, kernel.json)";
@@ -105,7 +106,7 @@ pub fn kernel_deps(
         ));
         return Ok(None);
     }
-    match kernel::kernel_sources(pins, &args.sources)? {
+    match kernel::kernel_sources(pins, &args.sources, layout)? {
         None => {
             skipped.push(format!(
                 "{WHAT}: {}. This build installs the probe module only",
@@ -113,7 +114,7 @@ pub fn kernel_deps(
             ));
             Ok(None)
         }
-        Some(sources) => Ok(Some(kernel::build_deps(tc, &sources)?)),
+        Some(sources) => Ok(Some(kernel::build_deps(tc, pins, &sources, layout)?)),
     }
 }
 

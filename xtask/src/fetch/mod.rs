@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use download::Obtained;
 use settings::Settings;
 
+use crate::layout::Layout;
 use crate::{
     paths,
     pins::{Lock, Pins, ResolvedSource},
@@ -42,9 +43,9 @@ pub struct Args {
     sources: SourceOptions,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let pins = Pins::load()?;
-    let fetched = fetch_all(&pins, &args.names, &args.sources, &Places::standard())?;
+    let fetched = fetch_all(&pins, &args.names, &args.sources, &Places::standard(layout))?;
     eprintln!("sources (read-only; the build patches copies):");
     for f in &fetched {
         eprintln!("  {}", f.summary());
@@ -115,12 +116,13 @@ pub struct Places {
 }
 
 impl Places {
-    pub fn standard() -> Places {
+    /// The real places, with extractions and logs in `layout`.
+    pub fn standard(layout: &Layout) -> Places {
         Places {
             lock_file: Lock::path(),
             downloads: paths::downloads_dir(),
-            extractions: paths::build_dir().join("sources"),
-            logs: paths::logs_dir(),
+            extractions: layout.sources.clone(),
+            logs: layout.logs.clone(),
             repo_config: paths::project_root().join("xlean.local.toml"),
             user_config: paths::cache_dir().join("local-sources.toml"),
             source_trees: std::env::var_os(settings::SOURCE_TREES_ENV)
@@ -212,8 +214,13 @@ impl FetchedSource {
 
 /// The directory to read source `name` from (see [`Fetcher::source_dir`]), with the standard
 /// places. For several sources, make one [`Fetcher`].
-pub fn source_dir(pins: &Pins, name: &str, opts: &SourceOptions) -> Result<FetchedSource> {
-    Fetcher::new(pins, opts, Places::standard())?.source_dir(name)
+pub fn source_dir(
+    pins: &Pins,
+    name: &str,
+    opts: &SourceOptions,
+    layout: &Layout,
+) -> Result<FetchedSource> {
+    Fetcher::new(pins, opts, Places::standard(layout))?.source_dir(name)
 }
 
 /// Fetches every source named (all of `pins.toml` [sources] when `names` is empty), printing

@@ -22,6 +22,7 @@ use super::{
     stamp::{self, Stamp},
     KernelDirs, KernelSources, SourceTree, WASM_FLAGS,
 };
+use crate::layout::Layout;
 use crate::{
     fetch::artifact,
     paths,
@@ -44,8 +45,13 @@ pub struct DepsPrefix {
 }
 
 /// Builds what is out of date and returns the prefix (`<build>/wasm-deps/prefix`).
-pub fn build_deps(tc: &Toolchain, sources: &KernelSources) -> Result<DepsPrefix> {
-    build_deps_in(tc, &Pins::load()?, sources, &KernelDirs::standard())
+pub fn build_deps(
+    tc: &Toolchain,
+    pins: &Pins,
+    sources: &KernelSources,
+    layout: &Layout,
+) -> Result<DepsPrefix> {
+    build_deps_in(tc, pins, sources, &KernelDirs::of(layout))
 }
 
 pub(super) fn build_deps_in(

@@ -22,6 +22,7 @@ use super::{
     stamp::{self, Stamp},
     KernelDirs, KernelSources, WASM_FLAGS,
 };
+use crate::layout::Layout;
 use crate::{paths, pins::Pins, toolchain::Toolchain, util};
 
 /// The modules the Node tests load.
@@ -35,8 +36,13 @@ pub struct TestModules {
 
 /// Builds what is out of date (dependencies, then both test modules) and returns the modules'
 /// JS files (each `.wasm` is beside its `.js`).
-pub fn build_test_kernel(tc: &Toolchain, sources: &KernelSources) -> Result<TestModules> {
-    build_test_kernel_in(tc, &Pins::load()?, sources, &KernelDirs::standard())
+pub fn build_test_kernel(
+    tc: &Toolchain,
+    pins: &Pins,
+    sources: &KernelSources,
+    layout: &Layout,
+) -> Result<TestModules> {
+    build_test_kernel_in(tc, pins, sources, &KernelDirs::of(layout))
 }
 
 pub(super) fn build_test_kernel_in(

@@ -19,7 +19,7 @@ mod stamp;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 
@@ -28,9 +28,8 @@ pub use link::{build_test_kernel, check_module, TestModules};
 pub use node_tests::{run_node_tests, LEAN_ANSWERS_SUITE};
 pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 
-use crate::{
-    fetch::SourceOptions, node_test::NodeTestSummary, paths, pins::Pins, toolchain::Toolchain,
-};
+use crate::layout::Layout;
+use crate::{fetch::SourceOptions, node_test::NodeTestSummary, pins::Pins, toolchain::Toolchain};
 
 /// Compile flags every wasm64 object of the kernel is built with, C and C++ alike
 /// (`CMAKE_C_FLAGS` must carry `-sMEMORY64` even for C++ projects: CMake's try-compile and any C
@@ -52,16 +51,12 @@ pub struct KernelDirs {
 }
 
 impl KernelDirs {
-    pub fn standard() -> KernelDirs {
-        KernelDirs::under(&paths::build_dir())
-    }
-
-    pub fn under(build: &Path) -> KernelDirs {
+    pub fn of(layout: &Layout) -> KernelDirs {
         KernelDirs {
-            root: build.to_path_buf(),
-            deps: build.join("wasm-deps"),
-            stamps: build.join("stamps/kernel"),
-            logs: build.join("logs"),
+            root: layout.root.clone(),
+            deps: layout.wasm_deps.clone(),
+            stamps: layout.kernel_stamps(),
+            logs: layout.logs.clone(),
         }
     }
 
@@ -75,11 +70,16 @@ impl KernelDirs {
 /// the Node tests. Without the sources, nothing is built and the summary says SKIPPED and why
 /// (`ci` fails such a suite under CI). `opts`: the command's `fetch` flags
 /// (`SourceOptions::default()` for none).
-pub fn test_suite(tc: &Toolchain, pins: &Pins, opts: &SourceOptions) -> Result<NodeTestSummary> {
-    let Some(sources) = kernel_sources(pins, opts)? else {
+pub fn test_suite(
+    tc: &Toolchain,
+    pins: &Pins,
+    opts: &SourceOptions,
+    layout: &Layout,
+) -> Result<NodeTestSummary> {
+    let Some(sources) = kernel_sources(pins, opts, layout)? else {
         eprintln!("SKIPPED: {SOURCES_MISSING}");
         return Ok(NodeTestSummary::skipped_suite(SOURCES_MISSING));
     };
-    let modules = build_test_kernel(tc, &sources)?;
-    run_node_tests(tc, &modules)
+    let modules = build_test_kernel(tc, pins, &sources, layout)?;
+    run_node_tests(tc, &modules, &layout.logs)
 }

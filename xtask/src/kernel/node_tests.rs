@@ -42,11 +42,7 @@ pub fn test_files() -> Result<Vec<PathBuf>> {
 /// (real backend over the fake Lean). Returns the counts even when tests failed (check
 /// [`NodeTestSummary::failed`] or call [`NodeTestSummary::ensure_passed`]); an error means node
 /// could not run them at all.
-pub fn run_node_tests(tc: &Toolchain, modules: &TestModules) -> Result<NodeTestSummary> {
-    run_node_tests_with_logs(tc, modules, &paths::logs_dir())
-}
-
-pub(super) fn run_node_tests_with_logs(
+pub fn run_node_tests(
     tc: &Toolchain,
     modules: &TestModules,
     logs: &std::path::Path,

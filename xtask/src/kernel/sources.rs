@@ -12,6 +12,7 @@ use std::{fs, path::PathBuf};
 
 use anyhow::Result;
 
+use crate::layout::Layout;
 use crate::{
     fetch::{FetchedSource, Fetcher, Places, SourceOptions},
     pins::Pins,
@@ -57,8 +58,12 @@ pub struct KernelSources {
 /// The kernel's sources, or `None` when xeus or xeus-lite cannot be had (the tests then skip
 /// with [`SOURCES_MISSING`]). `opts` are the `fetch` flags of the calling command
 /// (`SourceOptions::default()` for none).
-pub fn kernel_sources(pins: &Pins, opts: &SourceOptions) -> Result<Option<KernelSources>> {
-    kernel_sources_with(pins, opts, Places::standard())
+pub fn kernel_sources(
+    pins: &Pins,
+    opts: &SourceOptions,
+    layout: &Layout,
+) -> Result<Option<KernelSources>> {
+    kernel_sources_with(pins, opts, Places::standard(layout))
 }
 
 pub(super) fn kernel_sources_with(

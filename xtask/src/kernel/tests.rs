@@ -3,14 +3,14 @@ use std::fs;
 use super::{
     deps::{self, deb_upstream_version, madison_versions, upstream_of},
     link::{build_test_kernel_in, check_module, module_facts},
-    node_tests::run_node_tests_with_logs,
+    node_tests::run_node_tests,
     sources::{header_version, kernel_sources_with},
     stamp::{content_fingerprint, tree_fingerprint, Stamp},
     KernelDirs, SOURCES_MISSING,
 };
 use crate::{
     fetch::{LocalSource, Places, SourceOptions},
-    paths,
+    layout::Layout,
     pins::Pins,
     util,
 };
@@ -290,12 +290,14 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
         return;
     };
     let pins = Pins::load().unwrap();
-    let Some(sources) = super::kernel_sources(&pins, &SourceOptions::default()).unwrap() else {
-        return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);
-    };
     // The real build directory: the dependencies take ~35 s to build and are reused by
     // `cargo xtask` (and by the next run of this test) through their stamps.
-    let dirs = KernelDirs::standard();
+    let layout = Layout::standard(None);
+    let Some(sources) = super::kernel_sources(&pins, &SourceOptions::default(), &layout).unwrap()
+    else {
+        return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);
+    };
+    let dirs = KernelDirs::of(&layout);
     let modules = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
     assert!(modules.test_backend.ends_with("kernel-test/xlean.js"));
     assert!(modules.lean_backend.ends_with("kernel-fake-lean/xlean.js"));
@@ -310,7 +312,7 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     assert!(again.prefix.join("lib/libxeus.a").is_file());
     assert!(again.prefix.join("include/nlohmann/json.hpp").is_file());
 
-    let summary = run_node_tests_with_logs(&tc, &modules, &paths::logs_dir()).unwrap();
+    let summary = run_node_tests(&tc, &modules, &layout.logs).unwrap();
     let log = summary.log.clone().unwrap();
     let output = fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(summary.failed, 0, "kernel tests failed:\n{output}");

@@ -23,6 +23,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
+use crate::layout::Layout;
 use crate::{
     paths,
     pins::Pins,
@@ -52,7 +53,7 @@ pub struct Args {
     no_cache: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let pins = Pins::load()?;
     let hosts = lean_host::detect(&pins);
     let host = hosts.choose(args.host)?;
@@ -65,7 +66,7 @@ pub fn run(args: Args) -> Result<()> {
         jobs: args.jobs as usize,
         no_cache: args.no_cache,
         strict: args.strict,
-        build_dir: paths::build_dir(),
+        build_dir: layout.root.clone(),
         display_base: paths::project_root(),
     };
     let summary = check_paths(&pins, &host, &paths, &opts)?;
@@ -104,14 +105,14 @@ pub struct Counts {
 
 /// `cargo xtask lean-check` on `lean-wasm/` with the best host, as `ci` runs it: prints every
 /// module's result and returns the summary (its `verdict` is the command's exit status).
-pub fn check_lean_wasm() -> Result<Summary> {
+pub fn check_lean_wasm(layout: &Layout) -> Result<Summary> {
     let pins = Pins::load()?;
     let host = lean_host::detect(&pins).choose(None)?;
     let settings = Settings {
         jobs: 2,
         no_cache: false,
         strict: false,
-        build_dir: paths::build_dir(),
+        build_dir: layout.root.clone(),
         display_base: paths::project_root(),
     };
     check_paths(

@@ -154,9 +154,14 @@ pub fn test_file() -> PathBuf {
 /// Runs the browser test against the site in `site` (a directory `build_site` made), installing
 /// Chromium and playwright-core when missing. Returns the counts even when tests failed (call
 /// [`NodeTestSummary::ensure_passed`]); an error means the test could not run at all.
-pub fn browser_test(tc: &Toolchain, pins: &Pins, site: &Path) -> Result<NodeTestSummary> {
+pub fn browser_test(
+    tc: &Toolchain,
+    pins: &Pins,
+    site: &Path,
+    logs: &Path,
+) -> Result<NodeTestSummary> {
     let tools = ensure_browser_tools(tc, pins, false)?;
-    run_browser_test(tc, &tools, site, &paths::logs_dir())
+    run_browser_test(tc, &tools, site, logs)
 }
 
 /// The test with tools already at hand; its log goes into `logs`.

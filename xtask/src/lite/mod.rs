@@ -23,7 +23,8 @@ use anyhow::Result;
 pub use browser::{browser_test, tool_states};
 pub use site::{build_site, SiteOptions};
 
-use crate::{node_test::NodeTestSummary, paths, pins::Pins, runner, toolchain::Toolchain};
+use crate::layout::Layout;
+use crate::{node_test::NodeTestSummary, pins::Pins, runner, toolchain::Toolchain};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -48,8 +49,8 @@ pub struct Args {
     pub port: u16,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let opts = SiteOptions::standard(args.prefix.as_deref(), args.output_dir.as_deref());
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
+    let opts = SiteOptions::standard(layout, args.prefix.as_deref(), args.output_dir.as_deref());
     let site_dir = opts.output.clone();
     if !args.no_build {
         let tc = Toolchain::load()?;
@@ -58,7 +59,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     if args.browser_test {
         let tc = Toolchain::load()?;
-        browser_test(&tc, &Pins::load()?, &site_dir)?.ensure_passed()?;
+        browser_test(&tc, &Pins::load()?, &site_dir, &layout.logs)?.ensure_passed()?;
     }
     if args.serve {
         let server = server::Server::bind(&site_dir, args.port)?;
@@ -72,17 +73,22 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The site of the kernel in `prefix`, built into `<build>/lite-test/site` and tested in
 /// Chromium (what `ci` runs on the prefix that `cargo xtask build` installed).
-pub fn test_prefix(tc: &Toolchain, pins: &Pins, prefix: &Path) -> Result<NodeTestSummary> {
-    let dir = paths::build_dir().join("lite-test");
+pub fn test_prefix(
+    tc: &Toolchain,
+    pins: &Pins,
+    prefix: &Path,
+    layout: &Layout,
+) -> Result<NodeTestSummary> {
+    let dir = layout.root.join("lite-test");
     let site = build_site(
         tc,
         &SiteOptions {
             prefix: prefix.to_path_buf(),
             output: dir.join("site"),
             work: dir.join("work"),
-            logs: paths::logs_dir(),
+            logs: layout.logs.clone(),
         },
     )?;
     runner::note(&site.summary());
-    browser_test(tc, pins, &site.dir)
+    browser_test(tc, pins, &site.dir, &layout.logs)
 }

@@ -13,6 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
 use super::contract::{check_prefix, KernelPrefix};
+use crate::layout::Layout;
 use crate::{
     paths,
     runner::{self, Step},
@@ -35,14 +36,13 @@ pub struct SiteOptions {
 }
 
 impl SiteOptions {
-    /// The defaults under the build directory, with the given prefix and output if any.
-    pub fn standard(prefix: Option<&Path>, output: Option<&Path>) -> SiteOptions {
-        let build = paths::build_dir();
+    /// The defaults of `layout`, with the given prefix and output if any.
+    pub fn standard(layout: &Layout, prefix: Option<&Path>, output: Option<&Path>) -> SiteOptions {
         SiteOptions {
-            prefix: prefix.map_or_else(|| build.join("prefix"), paths::absolute),
-            output: output.map_or_else(|| build.join("site"), paths::absolute),
-            work: build.join("lite-work"),
-            logs: paths::logs_dir(),
+            prefix: prefix.map_or_else(|| layout.prefix.clone(), paths::absolute),
+            output: output.map_or_else(|| layout.site.clone(), paths::absolute),
+            work: layout.lite_work.clone(),
+            logs: layout.logs.clone(),
         }
     }
 }

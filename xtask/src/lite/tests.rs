@@ -589,13 +589,14 @@ fn the_test_kernel_runs_cells_in_chromium() {
         return;
     };
     let pins = Pins::load().unwrap();
-    let Some(sources) = kernel::kernel_sources(&pins, &Default::default()).unwrap() else {
+    let layout = crate::layout::Layout::standard(None);
+    let Some(sources) = kernel::kernel_sources(&pins, &Default::default(), &layout).unwrap() else {
         return gate::skip(Need::Sources, kernel::SOURCES_MISSING);
     };
     let Some(tools) = browser_tools_for_tests(&tc) else {
         return;
     };
-    let modules = kernel::build_test_kernel(&tc, &sources).unwrap();
+    let modules = kernel::build_test_kernel(&tc, &pins, &sources, &layout).unwrap();
     let dir = util::test_dir("lite-chromium");
     let prefix = dir.join("prefix");
     install(&prefix, &[modules.test_backend], Some(&test_spec())).unwrap();

@@ -29,6 +29,7 @@ pub use engine::Status;
 pub use headers::PLATFORM_TARGET;
 pub use series::{default_series_dir, load_series, Patch};
 
+use crate::layout::Layout;
 use crate::{paths, pins::Pins, runner, util};
 
 #[derive(clap::Args)]
@@ -60,7 +61,7 @@ enum Command {
     Regenerate(regenerate::Args),
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if let Some(Command::Regenerate(r)) = args.command {
         return regenerate::run(r);
     }
@@ -68,7 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     let series_dir = paths::absolute(&series_dir);
     // A local copy is read in place (never written); otherwise the pinned, verified archive.
     let pins = Pins::load()?;
-    let fetched = crate::fetch::source_dir(&pins, "lean4", &args.sources)?;
+    let fetched = crate::fetch::source_dir(&pins, "lean4", &args.sources, layout)?;
     let source = LeanSource::new(&fetched, &pins);
     let src = fetched.dir.clone();
     let series = load_series(&series_dir)?;
@@ -89,7 +90,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         return Ok(());
     }
-    let out = paths::absolute(&args.out.unwrap_or_else(default_out_dir));
+    let out = paths::absolute(&args.out.unwrap_or_else(|| layout.patched.clone()));
     let mode = if args.draft {
         Mode::Draft
     } else {
@@ -114,11 +115,6 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!("{}", out.display());
     Ok(())
-}
-
-/// Where the build expects the patched tree.
-pub fn default_out_dir() -> PathBuf {
-    paths::build_dir().join("lean4-patched")
 }
 
 /// The manifest written as `xlean-patch.json` at the root of the patched copy. The build reads it

@@ -10,6 +10,7 @@ use std::{
 };
 
 use super::*;
+use crate::layout::Layout;
 use crate::{
     paths::project_root,
     runner::{self, Step},
@@ -301,7 +302,13 @@ fn a_git_checkout_puts_its_own_commit_into_githash_h() {
         lean_src: Some(src.clone()),
         ..Default::default()
     };
-    let fetched = crate::fetch::source_dir(&pins, "lean4", &opts).unwrap();
+    let fetched = crate::fetch::source_dir(
+        &pins,
+        "lean4",
+        &opts,
+        &Layout::new(&src.parent().unwrap().join("build")),
+    )
+    .unwrap();
     let done = patch_lean_source(&LeanSource::new(&fetched, &pins), &out, &series()).unwrap();
     assert_eq!(done.manifest.githash, head.trim());
     assert_eq!(done.manifest.githash_from, "fetch");

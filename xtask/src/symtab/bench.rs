@@ -28,7 +28,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 
 use super::{inputs, NameFilter, SymbolKind};
-use crate::{paths, runner, toolchain::Toolchain, util};
+use crate::layout::Layout;
+use crate::{runner, toolchain::Toolchain, util};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -41,12 +42,12 @@ pub struct Args {
     generated: Option<usize>,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
     let tc = Toolchain::load()?;
-    let work = paths::build_dir().join("bench/symtab");
+    let work = layout.root.join("bench/symtab");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 
     let system = system_libraries(&tc)?;
@@ -63,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
         if n == 0 {
             bail!("--generated needs at least 1 file");
         }
-        let archives = generated_archives(&tc, n)?;
+        let archives = generated_archives(&tc, n, &layout.root)?;
         let filter = NameFilter::lean(&[])?;
         compare(
             &tc,
@@ -445,8 +446,8 @@ fn generated_source(i: usize) -> String {
 
 /// The archives of `n` generated files, built once (in batches, 2 compile jobs at a time) and
 /// cached under the build directory.
-fn generated_archives(tc: &Toolchain, n: usize) -> Result<Vec<PathBuf>> {
-    let dir = paths::build_dir().join(format!("bench/symtab-generated-v{GENERATED_VERSION}-{n}"));
+fn generated_archives(tc: &Toolchain, n: usize, build: &Path) -> Result<Vec<PathBuf>> {
+    let dir = build.join(format!("bench/symtab-generated-v{GENERATED_VERSION}-{n}"));
     let archive_names = [
         "libGenInit.a",
         "libGenStd.a",

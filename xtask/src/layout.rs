@@ -1,0 +1,113 @@
+//! Where outputs go: every folder a command writes under the build directory, named once.
+//!
+//! `main` resolves the build directory once (`--build-dir`, else `XLEAN_BUILD_DIR`, else
+//! `<repo>/build`) and hands the [`Layout`] down to the command. Nothing below looks the build
+//! directory up again, so a `Layout` made for another folder (the fixture builds of `ci` and
+//! `bench`, a test's scratch folder) isolates everything written there. The tool cache is
+//! shared on purpose and lives in `paths::cache_dir`.
+
+use std::path::{Path, PathBuf};
+
+use crate::paths;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The build directory itself (`cargo xtask clean` removes it).
+    pub root: PathBuf,
+    /// One log file per step.
+    pub logs: PathBuf,
+    /// Stage stamps: `<stamps>/<profile>` for the build, `<stamps>/kernel` for the kernel's
+    /// dependencies and test modules.
+    pub stamps: PathBuf,
+    /// Upstream archives, unpacked by `fetch`.
+    pub sources: PathBuf,
+    /// The patched copy of the lean4 subset the wasm build compiles.
+    pub patched: PathBuf,
+    /// Lean's output, when the lake stage makes it here.
+    pub lean_out: PathBuf,
+    /// The kernel's wasm64 dependencies: one build tree each, and the prefix they share.
+    pub wasm_deps: PathBuf,
+    /// The install prefix when `--prefix` is not given.
+    pub prefix: PathBuf,
+    /// The JupyterLite site when `--output-dir` is not given.
+    pub site: PathBuf,
+    /// Where `jupyter lite build` runs (its task database and cache).
+    pub lite_work: PathBuf,
+    /// `lean-check`'s compiled modules and cached results.
+    pub lean_check: PathBuf,
+}
+
+impl Layout {
+    /// Every folder under `root` (made absolute against the current directory).
+    pub fn new(root: &Path) -> Layout {
+        let root = paths::absolute(root);
+        Layout {
+            logs: root.join("logs"),
+            stamps: root.join("stamps"),
+            sources: root.join("sources"),
+            patched: root.join("lean4-patched"),
+            lean_out: root.join("lean-out"),
+            wasm_deps: root.join("wasm-deps"),
+            prefix: root.join("prefix"),
+            site: root.join("site"),
+            lite_work: root.join("lite-work"),
+            lean_check: root.join("lean-check"),
+            root,
+        }
+    }
+
+    /// The build directory of this command line: `dir` (from `--build-dir`), else
+    /// `XLEAN_BUILD_DIR` (which `cargo test` processes see too), else `<repo>/build`.
+    pub fn standard(dir: Option<&Path>) -> Layout {
+        let env = std::env::var_os("XLEAN_BUILD_DIR").filter(|d| !d.is_empty());
+        match (dir, env) {
+            (Some(dir), _) => Layout::new(dir),
+            (None, Some(env)) => Layout::new(Path::new(&env)),
+            (None, None) => Layout::new(&paths::project_root().join("build")),
+        }
+    }
+
+    /// A build of its own inside this one (`ci`'s fixture build, a benchmark's), logging into
+    /// the same folder as its parent so that one command's logs stay together.
+    pub fn nested(&self, name: &str) -> Layout {
+        Layout {
+            logs: self.logs.clone(),
+            ..Layout::new(&self.root.join(name))
+        }
+    }
+
+    /// The stamps of the kernel's dependencies and test modules.
+    pub fn kernel_stamps(&self) -> PathBuf {
+        self.stamps.join("kernel")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_folder_is_under_the_root_and_a_nested_build_shares_the_logs() {
+        let top = Layout::new(Path::new("/b"));
+        for dir in [
+            &top.logs,
+            &top.sources,
+            &top.wasm_deps,
+            &top.site,
+            &top.prefix,
+        ] {
+            assert!(dir.starts_with("/b"), "{}", dir.display());
+        }
+        let nested = top.nested("ci-fixture");
+        assert_eq!(nested.prefix, Path::new("/b/ci-fixture/prefix"));
+        assert_eq!(nested.sources, Path::new("/b/ci-fixture/sources"));
+        assert_eq!(nested.logs, top.logs);
+    }
+
+    #[test]
+    fn a_relative_build_dir_is_made_absolute() {
+        let layout = Layout::new(Path::new("rel/build"));
+        assert!(layout.root.is_absolute(), "{}", layout.root.display());
+        assert!(layout.logs.is_absolute());
+    }
+}
