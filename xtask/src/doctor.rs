@@ -107,6 +107,23 @@ impl Row {
             },
         }
     }
+    /// What `cargo xtask toolchain install` puts at `path`: ok when `present`, else a problem
+    /// whose fix is the install. `found` names the two cases, e.g. `["present", "missing"]`.
+    fn installed(
+        tool: &str,
+        path: &Path,
+        present: bool,
+        found: [&str; 2],
+        wanted: &str,
+        why: &str,
+    ) -> Row {
+        if present {
+            Row::ok(tool, found[0], path, wanted)
+        } else {
+            let at = path.display().to_string();
+            Row::problem(tool, found[1], &at, wanted, why, INSTALL)
+        }
+    }
     pub fn is_required_problem(&self) -> bool {
         matches!(self.status, Status::Problem { .. })
     }
@@ -289,18 +306,9 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
     };
     let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
-        if p.exists() {
-            Row::ok(tool, "present", &p, &wanted)
-        } else {
-            Row::problem(
-                tool,
-                "missing",
-                &p.display().to_string(),
-                &wanted,
-                "part of the LLVM toolchain",
-                INSTALL,
-            )
-        }
+        let present = p.exists();
+        let why = "part of the LLVM toolchain";
+        Row::installed(tool, &p, present, ["present", "missing"], &wanted, why)
     });
     std::iter::once(clang_row).chain(tools).collect()
 }
@@ -341,18 +349,14 @@ fn acorn(tc: &Toolchain, pins: &Pins) -> Option<Row> {
     }
     let wanted = &pins.emscripten.acorn;
     let acorn = tc.emscripten_dir.join("node_modules/acorn/package.json");
-    Some(if acorn.exists() {
-        Row::ok("acorn", "present", &acorn, wanted)
-    } else {
-        Row::problem(
-            "acorn",
-            "missing",
-            &acorn.display().to_string(),
-            wanted,
-            "-O2/-O3 links run emscripten's JS optimiser, which needs it",
-            INSTALL,
-        )
-    })
+    Some(Row::installed(
+        "acorn",
+        &acorn,
+        acorn.exists(),
+        ["present", "missing"],
+        wanted,
+        "-O2/-O3 links run emscripten's JS optimiser, which needs it",
+    ))
 }
 
 /// Node: the probe decides, not the version number.
@@ -422,18 +426,14 @@ fn cmake_ninja(tc: &Toolchain, ctx: &Context) -> Vec<Row> {
 fn wasm64_libs(tc: &Toolchain) -> Row {
     let libs = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
     let wanted = "libc, libc++ (wasm EH), embind…";
-    if tc.em_cache.join("xlean-prebuilt.txt").exists() && libs.is_dir() {
-        Row::ok("wasm64 libs", "built", &libs, wanted)
-    } else {
-        Row::problem(
-            "wasm64 libs",
-            "not built",
-            &libs.display().to_string(),
-            wanted,
-            "the first build would stall on them",
-            INSTALL,
-        )
-    }
+    Row::installed(
+        "wasm64 libs",
+        &libs,
+        tc.em_cache.join("xlean-prebuilt.txt").exists() && libs.is_dir(),
+        ["built", "not built"],
+        wanted,
+        "the first build would stall on them",
+    )
 }
 
 /// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required

@@ -108,8 +108,9 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
 fn a_complete_prefix_passes_the_contract() {
     let dir = util::test_dir("lite-contract-ok");
     let prefix = stand_in_prefix(&dir, "prefix");
-    let k = check_prefix(&prefix).unwrap();
-    assert_eq!(k.env_name, "prefix");
+    let checked = check_prefix(&prefix).unwrap();
+    assert_eq!(checked.env_name, "prefix");
+    let k = checked.kernel;
     assert_eq!(k.backend, Backend::Test);
     assert_eq!(k.js, prefix.join("bin/xlean.js"));
     assert_eq!(k.wasm, prefix.join("bin/xlean.wasm"));
