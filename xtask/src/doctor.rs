@@ -120,9 +120,19 @@ impl Row {
         if present {
             Row::ok(tool, found[0], path, wanted)
         } else {
-            let at = path.display().to_string();
-            Row::problem(tool, found[1], &at, wanted, why, INSTALL)
+            Row::reinstall(tool, found[1], path, wanted, why)
         }
+    }
+    /// A problem with what `cargo xtask toolchain install` put at `path`: the install fixes it.
+    fn reinstall(tool: &str, found: &str, path: &Path, wanted: &str, why: &str) -> Row {
+        Row::problem(
+            tool,
+            found,
+            &path.display().to_string(),
+            wanted,
+            why,
+            INSTALL,
+        )
     }
     pub fn is_required_problem(&self) -> bool {
         matches!(self.status, Status::Problem { .. })
@@ -192,13 +202,12 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
 /// The toolchain record, or the row that says why there is none.
 fn read_record(ctx: &Context) -> Result<Toolchain, Box<Row>> {
     let problem = |found: &str, why: &str| {
-        Box::new(Row::problem(
+        Box::new(Row::reinstall(
             "toolchain",
             found,
-            &ctx.record.display().to_string(),
+            &ctx.record,
             "installed",
             why,
-            INSTALL,
         ))
     };
     let text = std::fs::read_to_string(&ctx.record)
@@ -242,14 +251,7 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     let em = &pins.emscripten;
     let emcc = tc.emcc();
     let Some(out) = env.read(&emcc, &["--version"]) else {
-        return Row::problem(
-            "emcc",
-            "missing",
-            &emcc.display().to_string(),
-            &em.version,
-            "cannot run emcc",
-            INSTALL,
-        );
+        return Row::reinstall("emcc", "missing", &emcc, &em.version, "cannot run emcc");
     };
     let first = out.lines().next().unwrap_or_default();
     let version = first
@@ -259,13 +261,12 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     if version == em.version {
         Row::ok("emcc", version, &emcc, &em.version)
     } else {
-        Row::problem(
+        Row::reinstall(
             "emcc",
             version,
-            &emcc.display().to_string(),
+            &emcc,
             &em.version,
             "not the pinned emscripten",
-            INSTALL,
         )
     }
 }
@@ -285,24 +286,16 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
             if version.starts_with(&format!("{major}.")) {
                 Row::ok("clang", version, &clang, &wanted)
             } else {
-                Row::problem(
+                Row::reinstall(
                     "clang",
                     version,
-                    &clang.display().to_string(),
+                    &clang,
                     &wanted,
                     "emscripten needs this LLVM major exactly",
-                    INSTALL,
                 )
             }
         }
-        None => Row::problem(
-            "clang",
-            "missing",
-            &clang.display().to_string(),
-            &wanted,
-            "cannot run clang",
-            INSTALL,
-        ),
+        None => Row::reinstall("clang", "missing", &clang, &wanted, "cannot run clang"),
     };
     let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
@@ -323,16 +316,8 @@ fn binaryen(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
         .map(|r| r.join("bin/wasm-opt"))
         .unwrap_or_else(|| PathBuf::from("wasm-opt"));
     let wanted = em.binaryen.split('.').next().unwrap_or(&em.binaryen);
-    let problem = |found: &str, why: &str| {
-        Row::problem(
-            "wasm-opt",
-            found,
-            &wasm_opt.display().to_string(),
-            wanted,
-            why,
-            INSTALL,
-        )
-    };
+    let problem =
+        |found: &str, why: &str| Row::reinstall("wasm-opt", found, &wasm_opt, wanted, why);
     match env.read(&wasm_opt, &["--version"]) {
         Some(out) if out.contains(&format!("version {wanted}")) => {
             Row::ok("wasm-opt", wanted, &wasm_opt, wanted)
@@ -365,16 +350,7 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
         ">= {} with wasm64 (64-bit memory + table)",
         pins.node.min_major
     );
-    let problem = |found: &str, why: &str| {
-        Row::problem(
-            "node",
-            found,
-            &tc.node.display().to_string(),
-            &wanted,
-            why,
-            INSTALL,
-        )
-    };
+    let problem = |found: &str, why: &str| Row::reinstall("node", found, &tc.node, &wanted, why);
     match node::probe(&tc.node) {
         Ok(p) => match node::verdict(&p, pins.node.min_major) {
             Ok(()) => Row::ok("node", &p.version, &tc.node, &wanted),
@@ -410,14 +386,7 @@ fn cmake_ninja(tc: &Toolchain, ctx: &Context) -> Vec<Row> {
         .into_iter()
         .map(|(tool, p)| match first_line(p, &["--version"], &ctx.path) {
             Some(v) => Row::ok(tool, v.trim_start_matches("cmake version "), p, "any"),
-            None => Row::problem(
-                tool,
-                "missing",
-                &p.display().to_string(),
-                "any",
-                "the wasm build runs it",
-                INSTALL,
-            ),
+            None => Row::reinstall(tool, "missing", p, "any", "the wasm build runs it"),
         })
         .collect()
 }
@@ -558,13 +527,12 @@ fn python_packages(tc: &Toolchain, pins: &Pins) -> Vec<Row> {
             if found == wanted {
                 Row::ok(name, found, &python, wanted)
             } else {
-                Row::problem(
+                Row::reinstall(
                     name,
                     found,
-                    &python.display().to_string(),
+                    &python,
                     wanted,
                     "the managed venv lacks the pinned version",
-                    INSTALL,
                 )
             }
         })
