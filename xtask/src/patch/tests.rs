@@ -13,6 +13,7 @@ use super::*;
 use crate::{
     paths::project_root,
     runner::{self, Step},
+    symtab::tests::toolchain_and_dir,
     toolchain::Toolchain,
     util::test_dir,
 };
@@ -409,11 +410,6 @@ fn regenerate_rebases_the_series_onto_a_tree_edited_by_hand() {
 // ------------------------------------------------------------------------------------------------
 // With the real toolchain: compile for wasm64, run in Node.
 
-/// The toolchain, or None after saying why the test is skipped.
-fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
-    crate::toolchain::for_tests()
-}
-
 fn stubs() -> PathBuf {
     project_root().join("stubs")
 }
@@ -483,10 +479,9 @@ fn unpatched_with_headers(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
-    let Some(tc) = toolchain_or_skip("the_patched_fixture_compiles_for_wasm64") else {
+    let Some((tc, dir)) = toolchain_and_dir("patch-emcc") else {
         return;
     };
-    let dir = test_dir("patch-emcc");
     let patched = dir.join("patched");
     patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
     let objs = dir.join("objs");
@@ -547,10 +542,9 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
 
 #[test]
 fn the_task_emulation_runs_in_node() {
-    let Some(tc) = toolchain_or_skip("the_task_emulation_runs_in_node") else {
+    let Some((tc, dir)) = toolchain_and_dir("patch-node") else {
         return;
     };
-    let dir = test_dir("patch-node");
     let patched = dir.join("patched");
     patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
     let driver = project_root().join("tests/fixtures/lean4-mini-driver");

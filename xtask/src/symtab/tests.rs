@@ -13,9 +13,10 @@ use std::{
 use super::*;
 use crate::{runner::Step, toolchain::Toolchain, util::test_dir};
 
-/// The installed toolchain, or `None` after saying why the test is skipped.
-pub(crate) fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
-    crate::toolchain::for_tests()
+/// The installed toolchain and the test's fresh directory, or `None` after saying why the test
+/// is skipped.
+pub(crate) fn toolchain_and_dir(test: &str) -> Option<(Toolchain, PathBuf)> {
+    Some((crate::toolchain::for_tests()?, test_dir(test)))
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -138,10 +139,9 @@ fn fixture_inputs(tc: &Toolchain, dir: &Path, target: Target) -> (PathBuf, PathB
 }
 
 fn table_links_and_resolves_under_node(target: Target, test: &str) {
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir(test) else {
         return;
     };
-    let dir = test_dir(test);
     let (lib, strong) = fixture_inputs(&tc, &dir, target);
     let inputs = [lib.clone(), strong.clone()];
     let filter = NameFilter::lean(&["plugin_".to_string()]).unwrap();
@@ -241,11 +241,9 @@ fn wasm32_table_links_and_every_entry_resolves_under_node() {
 
 #[test]
 fn a_function_and_data_clash_names_both_places() {
-    let test = "symtab-clash";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-clash") else {
         return;
     };
-    let dir = test_dir(test);
     let function = compile(&tc, &dir, Target::Wasm64, "clash_function.c", &[]);
     let data = compile(&tc, &dir, Target::Wasm64, "clash_data.c", &[]);
     let lib = archive(&tc, &dir, "libclash.a", &[&function]);
@@ -268,11 +266,9 @@ fn a_function_and_data_clash_names_both_places() {
 
 #[test]
 fn thread_local_symbols_are_left_out_and_reported() {
-    let test = "symtab-tls";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-tls") else {
         return;
     };
-    let dir = test_dir(test);
     let object = compile(&tc, &dir, Target::Wasm64, "threads.c", &["-pthread"]);
     let out = dir.join("table.cpp");
     let summary = generate(&[object], &[], &out).unwrap();
@@ -286,11 +282,9 @@ fn thread_local_symbols_are_left_out_and_reported() {
 
 #[test]
 fn damaged_inputs_are_clear_errors_naming_file_and_member() {
-    let test = "symtab-damaged";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-damaged") else {
         return;
     };
-    let dir = test_dir(test);
     let (lib, _) = fixture_inputs(&tc, &dir, Target::Wasm64);
     let bytes = fs::read(&lib).unwrap();
     let (kinds_start, kinds_len) = object::read::archive::ArchiveFile::parse(bytes.as_slice())
@@ -350,11 +344,9 @@ fn damaged_inputs_are_clear_errors_naming_file_and_member() {
 
 #[test]
 fn a_native_object_member_is_an_error() {
-    let test = "symtab-native-member";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-native-member") else {
         return;
     };
-    let dir = test_dir(test);
     let native = dir.join("host.o");
     Step::new("clang-host", tc.llvm_tool("clang"))
         .args(["-c", "--target=x86_64-linux-gnu", "-o"])
@@ -380,8 +372,7 @@ fn a_native_object_member_is_an_error() {
 /// off, every name llvm-nm lists as a defined global is ours too, except wasm tags.
 #[test]
 fn agrees_with_llvm_nm_on_the_system_libraries() {
-    let test = "symtab-vs-llvm-nm";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
     let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
@@ -436,11 +427,9 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
 #[test]
 fn our_wasm_reader_agrees_with_the_object_crate() {
     use object::{read::wasm::WasmFile, Object, ObjectSymbol, SymbolKind as ObjKind};
-    let test = "symtab-reader-vs-object";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-reader-vs-object") else {
         return;
     };
-    let dir = test_dir(test);
     let lib = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
     let mut paths: Vec<PathBuf> = fs::read_dir(&lib)
         .unwrap()
