@@ -393,7 +393,7 @@ fn cmake_ninja(tc: &Toolchain, ctx: &Context) -> Vec<Row> {
 
 /// The wasm64 system libraries, prebuilt by install.
 fn wasm64_libs(tc: &Toolchain) -> Row {
-    let libs = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let libs = tc.wasm64_libs();
     let wanted = "libc, libc++ (wasm EH), embind…";
     Row::installed(
         "wasm64 libs",

@@ -91,7 +91,7 @@ fn the_system_libraries_have_no_mismatch() {
     let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let dir = tc.wasm64_libs();
     let libs: Vec<PathBuf> = [
         "libc.a",
         "libc++abi-except.a",

@@ -82,8 +82,8 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// `<em_cache>/sysroot/lib/wasm64-emscripten/*.a`, sorted.
-fn system_libraries(tc: &Toolchain) -> Result<Vec<PathBuf>> {
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+pub(super) fn system_libraries(tc: &Toolchain) -> Result<Vec<PathBuf>> {
+    let dir = tc.wasm64_libs();
     let mut libs: Vec<PathBuf> = fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -5,7 +5,6 @@
 //! required (`crate::gate`; `cargo xtask ci`).
 
 use std::{
-    ffi::OsStr,
     fs,
     path::{Path, PathBuf},
 };
@@ -375,14 +374,7 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
     let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
-    let mut libs: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension() == Some(OsStr::new("a")))
-        .collect();
-    libs.sort();
-    assert!(!libs.is_empty(), "no system libraries in {}", dir.display());
+    let libs = super::bench::system_libraries(&tc).unwrap();
     let files = inputs::read_inputs(&libs).unwrap();
     let table = collect(&files, &NameFilter::All).unwrap();
     let nm = crate::runner::cmd(tc.llvm_tool("llvm-nm"))
@@ -430,13 +422,7 @@ fn our_wasm_reader_agrees_with_the_object_crate() {
     let Some((tc, dir)) = toolchain_and_dir("symtab-reader-vs-object") else {
         return;
     };
-    let lib = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
-    let mut paths: Vec<PathBuf> = fs::read_dir(&lib)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension() == Some(OsStr::new("a")))
-        .collect();
-    paths.sort();
+    let mut paths = super::bench::system_libraries(&tc).unwrap();
     paths.push(compile(
         &tc,
         &dir,
