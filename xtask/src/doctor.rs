@@ -665,10 +665,9 @@ mod tests {
             "{tc:?}"
         );
         let text = render(&rows);
-        assert!(text.contains("curl: not on PATH"), "{text}");
-        assert!(
-            text.contains("fix: cargo xtask toolchain install"),
-            "{text}"
+        crate::util::assert_contains(
+            &text,
+            &["curl: not on PATH", "fix: cargo xtask toolchain install"],
         );
     }
 

@@ -337,8 +337,7 @@ mod tests {
             &real_pins_text().replace("llvm-major = 19\n", ""),
             PINNED_TOOLCHAIN,
         );
-        assert!(err.contains("missing field `llvm-major`"), "{err}");
-        assert!(err.contains("pins.toml"), "{err}");
+        util::assert_contains(&err, &["missing field `llvm-major`", "pins.toml"]);
     }
 
     #[test]
@@ -361,13 +360,12 @@ mod tests {
             &real_pins_text(),
             "leanprover/lean4:v4.27.0\n",
         );
-        assert!(
-            err.contains("lean-toolchain says `leanprover/lean4:v4.27.0`"),
-            "{err}"
-        );
-        assert!(
-            err.contains("fix: write `leanprover/lean4:v4.28.0`"),
-            "{err}"
+        util::assert_contains(
+            &err,
+            &[
+                "lean-toolchain says `leanprover/lean4:v4.27.0`",
+                "fix: write `leanprover/lean4:v4.28.0`",
+            ],
         );
     }
 
@@ -376,8 +374,10 @@ mod tests {
         let dir = util::test_dir("pins-badhash");
         let lock = write(&dir, "pins.lock", "[sha256]\n\"x-1.tar.gz\" = \"abc\"\n");
         let err = format!("{:#}", Lock::load_from(&lock).unwrap_err());
-        assert!(err.contains("pins.lock: [sha256].\"x-1.tar.gz\""), "{err}");
-        assert!(err.contains("not a sha256"), "{err}");
+        util::assert_contains(
+            &err,
+            &["pins.lock: [sha256].\"x-1.tar.gz\"", "not a sha256"],
+        );
     }
 
     #[test]

@@ -771,10 +771,12 @@ fn real_mk_input_context_is_not_checkable_with_the_checker_never_passed() {
             gap.text
         );
         let shown = format_message(gap, &r.pkg, &r.settings.display_base);
-        assert!(
-            shown.contains("pkg/Fixture/CodegenGap.lean:")
-                && shown.contains(": not checkable with this host: "),
-            "{shown}"
+        crate::util::assert_contains(
+            &shown,
+            &[
+                "pkg/Fixture/CodegenGap.lean:",
+                ": not checkable with this host: ",
+            ],
         );
         // Nothing imports it: no second run for an `.olean` without code.
         assert_eq!(res.olean_without_code, None);

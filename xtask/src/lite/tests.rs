@@ -70,10 +70,7 @@ fn real_dir(prefix: &Path) -> PathBuf {
 
 /// Checks that the contract refuses `prefix` with a message that holds each of `want`.
 fn assert_refused(prefix: &Path, want: &[&str]) {
-    let msg = error_of(check_prefix(prefix));
-    for w in want {
-        assert!(msg.contains(w), "{w:?} is not in: {msg}");
-    }
+    util::assert_contains(&error_of(check_prefix(prefix)), want);
 }
 
 fn error_of<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
@@ -413,10 +410,7 @@ fn the_server_serves_the_site_with_the_right_types_and_no_isolation_headers() {
     );
     assert_eq!(status, 200);
     let text = String::from_utf8_lossy(&body);
-    assert!(
-        text.contains("<p>root</p>") && text.contains("<p>lab</p>"),
-        "{text}"
-    );
+    util::assert_contains(&text, &["<p>root</p>", "<p>lab</p>"]);
 
     drop(running);
     // Stopped: the port no longer answers.
@@ -526,8 +520,7 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
         .modified()
         .unwrap();
     let msg = error_of(build_site(&tc, &opts));
-    assert!(msg.contains("jupyter-lite-build"), "{msg}");
-    assert!(msg.contains("is unchanged"), "{msg}");
+    util::assert_contains(&msg, &["jupyter-lite-build", "is unchanged"]);
     assert!(!util::partial_path(&opts.output).exists());
     assert_eq!(
         fs::metadata(site.dir.join("xeus/kernels.json"))

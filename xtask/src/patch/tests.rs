@@ -144,17 +144,13 @@ fn patching_the_fixture_copies_patches_and_generates_headers() {
 
     let pins = Pins::load().unwrap();
     let version = fs::read_to_string(out.join("src/include/lean/version.h")).unwrap();
-    assert!(
-        version.contains("#define LEAN_PLATFORM_TARGET \"wasm64-unknown-emscripten\""),
-        "{version}"
-    );
-    assert!(
-        version.contains("#define LEAN_VERSION_STRING \"4.28.0\""),
-        "{version}"
-    );
-    assert!(
-        version.contains("#define LEAN_VERSION_IS_RELEASE 1"),
-        "{version}"
+    util::assert_contains(
+        &version,
+        &[
+            "#define LEAN_PLATFORM_TARGET \"wasm64-unknown-emscripten\"",
+            "#define LEAN_VERSION_STRING \"4.28.0\"",
+            "#define LEAN_VERSION_IS_RELEASE 1",
+        ],
     );
     assert!(version
         .contains("#define LEAN_MANUAL_ROOT \"https://lean-lang.org/doc/reference/4.28.0/\""));
@@ -198,21 +194,17 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
 
     let err = patch_lean_source(&lean(&src), &out, &series()).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("patch 060-hash-functors-size-t: src/util/name.h, edit 1"),
-        "{msg}"
+    util::assert_contains(
+        &msg,
+        &[
+            "patch 060-hash-functors-size-t: src/util/name.h, edit 1",
+            "the expected text was not found",
+            "| struct name_hash_fn { unsigned operator()(name const & n) const { return n.hash(); } };",
+            "closest text found (line 21, ",
+            "| struct name_hash_fn { uint32_t operator()(name const & n) const { return n.hash(); } };",
+            "nothing was written",
+        ],
     );
-    assert!(msg.contains("the expected text was not found"), "{msg}");
-    assert!(
-        msg.contains("| struct name_hash_fn { unsigned operator()(name const & n) const { return n.hash(); } };"),
-        "{msg}"
-    );
-    assert!(msg.contains("closest text found (line 21, "), "{msg}");
-    assert!(
-        msg.contains("| struct name_hash_fn { uint32_t operator()(name const & n) const { return n.hash(); } };"),
-        "{msg}"
-    );
-    assert!(msg.contains("nothing was written"), "{msg}");
     assert_eq!(fs::read_to_string(out.join("previous")).unwrap(), "good");
     assert!(!util::partial_path(&out).exists());
 
@@ -229,24 +221,21 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
 
     // An anchor that became ambiguous is drift too, with both lines named.
     let src2 = fixture_copy("patch-ambiguous");
-    let io = src2.join("src/runtime/io.cpp");
-    let text = fs::read_to_string(&io).unwrap();
-    fs::write(
-        &io,
-        text.replace(
-            "char* appPath = reinterpret_cast<char*>(EM_ASM_INT({",
-            "char* val = reinterpret_cast<char*>(EM_ASM_INT({",
-        ),
-    )
-    .unwrap();
+    replace_in(
+        &src2.join("src/runtime/io.cpp"),
+        "char* appPath = reinterpret_cast<char*>(EM_ASM_INT({",
+        "char* val = reinterpret_cast<char*>(EM_ASM_INT({",
+    );
     let err = patch_lean_source(&lean(&src2), &src2.parent().unwrap().join("out"), &series())
         .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("patch 120-em-asm-pointer-width: src/runtime/io.cpp, edit 1"),
-        "{msg}"
+    util::assert_contains(
+        &msg,
+        &[
+            "patch 120-em-asm-pointer-width: src/runtime/io.cpp, edit 1",
+            "occurs 2 times (lines ",
+        ],
     );
-    assert!(msg.contains("occurs 2 times (lines "), "{msg}");
 }
 
 #[test]
@@ -652,9 +641,8 @@ fn the_task_emulation_runs_in_node() {
     assert!(stdout.contains("ok getenv"), "{stdout}");
     let (code, stdout, stderr) = node("getenv-high");
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(
-        stdout.contains("probe address above 2 GiB: yes"),
-        "{stdout}"
+    util::assert_contains(
+        &stdout,
+        &["probe address above 2 GiB: yes", "ok getenv-high"],
     );
-    assert!(stdout.contains("ok getenv-high"), "{stdout}");
 }
