@@ -428,6 +428,13 @@ fn run(c: Step, what: &str) -> std::process::Output {
     c.output().unwrap_or_else(|e| panic!("{what}: {e:#}"))
 }
 
+/// [`run`], which must succeed: else the panic shows its stderr.
+fn run_ok(c: Step, what: &str) {
+    let out = run(c, what);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stderr}");
+}
+
 fn sources(tree: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in tree::COPIED_DIRS {
@@ -481,22 +488,12 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
         .cwd(&objs)
         .arg("-c")
         .args(sources(&patched));
-    let out = run(c, "em++ patched fixture");
-    assert!(
-        out.status.success(),
-        "the patched fixture does not compile:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "em++ of the patched fixture");
     let c = em(&tc, false, &patched)
         .cwd(&objs)
         .arg("-c")
         .arg(stubs().join("uv_stubs.c"));
-    let out = run(c, "emcc uv_stubs.c");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "emcc uv_stubs.c");
     for obj in [
         "object.o",
         "io.o",
@@ -529,17 +526,13 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
     }
 }
 
-#[test]
-fn the_task_emulation_runs_in_node() {
-    let Some((tc, dir)) = toolchain_and_dir("patch-node") else {
-        return;
-    };
-    let patched = dir.join("patched");
-    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
+/// The task emulation's driver (tests/fixtures/lean4-mini-driver) linked with the patched
+/// runtime into `<dir>/emulation.js`.
+fn link_emulation(tc: &Toolchain, dir: &Path, patched: &Path) -> PathBuf {
     let driver = project_root().join("tests/fixtures/lean4-mini-driver");
     let js = dir.join("emulation.js");
-    let c = em(&tc, true, &patched)
-        .cwd(&dir)
+    let c = em(tc, true, patched)
+        .cwd(dir)
         .arg(driver.join("emulation.cpp"))
         .args(
             ["object.cpp", "apply.cpp", "io.cpp", "platform.cpp"]
@@ -564,12 +557,18 @@ fn the_task_emulation_runs_in_node() {
         .arg(driver.join("post.js"))
         .arg("-o")
         .arg(&js);
-    let out = run(c, "link emulation.js");
-    assert!(
-        out.status.success(),
-        "link failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "link emulation.js");
+    js
+}
+
+#[test]
+fn the_task_emulation_runs_in_node() {
+    let Some((tc, dir)) = toolchain_and_dir("patch-node") else {
+        return;
+    };
+    let patched = dir.join("patched");
+    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
+    let js = link_emulation(&tc, &dir, &patched);
 
     let node = |arg: &str| {
         let out = run(tc.cmd(&tc.node).arg(&js).arg(arg), arg);
