@@ -107,6 +107,33 @@ impl Row {
             },
         }
     }
+    /// What `cargo xtask toolchain install` puts at `path`: ok when `present`, else a problem
+    /// whose fix is the install. `found` names the two cases, e.g. `["present", "missing"]`.
+    fn installed(
+        tool: &str,
+        path: &Path,
+        present: bool,
+        found: [&str; 2],
+        wanted: &str,
+        why: &str,
+    ) -> Row {
+        if present {
+            Row::ok(tool, found[0], path, wanted)
+        } else {
+            Row::reinstall(tool, found[1], path, wanted, why)
+        }
+    }
+    /// A problem with what `cargo xtask toolchain install` put at `path`: the install fixes it.
+    fn reinstall(tool: &str, found: &str, path: &Path, wanted: &str, why: &str) -> Row {
+        Row::problem(
+            tool,
+            found,
+            &path.display().to_string(),
+            wanted,
+            why,
+            INSTALL,
+        )
+    }
     pub fn is_required_problem(&self) -> bool {
         matches!(self.status, Status::Problem { .. })
     }
@@ -175,13 +202,12 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
 /// The toolchain record, or the row that says why there is none.
 fn read_record(ctx: &Context) -> Result<Toolchain, Box<Row>> {
     let problem = |found: &str, why: &str| {
-        Box::new(Row::problem(
+        Box::new(Row::reinstall(
             "toolchain",
             found,
-            &ctx.record.display().to_string(),
+            &ctx.record,
             "installed",
             why,
-            INSTALL,
         ))
     };
     let text = std::fs::read_to_string(&ctx.record)
@@ -225,14 +251,7 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     let em = &pins.emscripten;
     let emcc = tc.emcc();
     let Some(out) = env.read(&emcc, &["--version"]) else {
-        return Row::problem(
-            "emcc",
-            "missing",
-            &emcc.display().to_string(),
-            &em.version,
-            "cannot run emcc",
-            INSTALL,
-        );
+        return Row::reinstall("emcc", "missing", &emcc, &em.version, "cannot run emcc");
     };
     let first = out.lines().next().unwrap_or_default();
     let version = first
@@ -242,13 +261,12 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     if version == em.version {
         Row::ok("emcc", version, &emcc, &em.version)
     } else {
-        Row::problem(
+        Row::reinstall(
             "emcc",
             version,
-            &emcc.display().to_string(),
+            &emcc,
             &em.version,
             "not the pinned emscripten",
-            INSTALL,
         )
     }
 }
@@ -268,39 +286,22 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
             if version.starts_with(&format!("{major}.")) {
                 Row::ok("clang", version, &clang, &wanted)
             } else {
-                Row::problem(
+                Row::reinstall(
                     "clang",
                     version,
-                    &clang.display().to_string(),
+                    &clang,
                     &wanted,
                     "emscripten needs this LLVM major exactly",
-                    INSTALL,
                 )
             }
         }
-        None => Row::problem(
-            "clang",
-            "missing",
-            &clang.display().to_string(),
-            &wanted,
-            "cannot run clang",
-            INSTALL,
-        ),
+        None => Row::reinstall("clang", "missing", &clang, &wanted, "cannot run clang"),
     };
     let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
-        if p.exists() {
-            Row::ok(tool, "present", &p, &wanted)
-        } else {
-            Row::problem(
-                tool,
-                "missing",
-                &p.display().to_string(),
-                &wanted,
-                "part of the LLVM toolchain",
-                INSTALL,
-            )
-        }
+        let present = p.exists();
+        let why = "part of the LLVM toolchain";
+        Row::installed(tool, &p, present, ["present", "missing"], &wanted, why)
     });
     std::iter::once(clang_row).chain(tools).collect()
 }
@@ -315,16 +316,8 @@ fn binaryen(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
         .map(|r| r.join("bin/wasm-opt"))
         .unwrap_or_else(|| PathBuf::from("wasm-opt"));
     let wanted = em.binaryen.split('.').next().unwrap_or(&em.binaryen);
-    let problem = |found: &str, why: &str| {
-        Row::problem(
-            "wasm-opt",
-            found,
-            &wasm_opt.display().to_string(),
-            wanted,
-            why,
-            INSTALL,
-        )
-    };
+    let problem =
+        |found: &str, why: &str| Row::reinstall("wasm-opt", found, &wasm_opt, wanted, why);
     match env.read(&wasm_opt, &["--version"]) {
         Some(out) if out.contains(&format!("version {wanted}")) => {
             Row::ok("wasm-opt", wanted, &wasm_opt, wanted)
@@ -341,18 +334,14 @@ fn acorn(tc: &Toolchain, pins: &Pins) -> Option<Row> {
     }
     let wanted = &pins.emscripten.acorn;
     let acorn = tc.emscripten_dir.join("node_modules/acorn/package.json");
-    Some(if acorn.exists() {
-        Row::ok("acorn", "present", &acorn, wanted)
-    } else {
-        Row::problem(
-            "acorn",
-            "missing",
-            &acorn.display().to_string(),
-            wanted,
-            "-O2/-O3 links run emscripten's JS optimiser, which needs it",
-            INSTALL,
-        )
-    })
+    Some(Row::installed(
+        "acorn",
+        &acorn,
+        acorn.exists(),
+        ["present", "missing"],
+        wanted,
+        "-O2/-O3 links run emscripten's JS optimiser, which needs it",
+    ))
 }
 
 /// Node: the probe decides, not the version number.
@@ -361,16 +350,7 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
         ">= {} with wasm64 (64-bit memory + table)",
         pins.node.min_major
     );
-    let problem = |found: &str, why: &str| {
-        Row::problem(
-            "node",
-            found,
-            &tc.node.display().to_string(),
-            &wanted,
-            why,
-            INSTALL,
-        )
-    };
+    let problem = |found: &str, why: &str| Row::reinstall("node", found, &tc.node, &wanted, why);
     match node::probe(&tc.node) {
         Ok(p) => match node::verdict(&p, pins.node.min_major) {
             Ok(()) => Row::ok("node", &p.version, &tc.node, &wanted),
@@ -406,34 +386,23 @@ fn cmake_ninja(tc: &Toolchain, ctx: &Context) -> Vec<Row> {
         .into_iter()
         .map(|(tool, p)| match first_line(p, &["--version"], &ctx.path) {
             Some(v) => Row::ok(tool, v.trim_start_matches("cmake version "), p, "any"),
-            None => Row::problem(
-                tool,
-                "missing",
-                &p.display().to_string(),
-                "any",
-                "the wasm build runs it",
-                INSTALL,
-            ),
+            None => Row::reinstall(tool, "missing", p, "any", "the wasm build runs it"),
         })
         .collect()
 }
 
 /// The wasm64 system libraries, prebuilt by install.
 fn wasm64_libs(tc: &Toolchain) -> Row {
-    let libs = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let libs = tc.wasm64_libs();
     let wanted = "libc, libc++ (wasm EH), embind…";
-    if tc.em_cache.join("xlean-prebuilt.txt").exists() && libs.is_dir() {
-        Row::ok("wasm64 libs", "built", &libs, wanted)
-    } else {
-        Row::problem(
-            "wasm64 libs",
-            "not built",
-            &libs.display().to_string(),
-            wanted,
-            "the first build would stall on them",
-            INSTALL,
-        )
-    }
+    Row::installed(
+        "wasm64 libs",
+        &libs,
+        tc.em_cache.join("xlean-prebuilt.txt").exists() && libs.is_dir(),
+        ["built", "not built"],
+        wanted,
+        "the first build would stall on them",
+    )
 }
 
 /// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required
@@ -558,13 +527,12 @@ fn python_packages(tc: &Toolchain, pins: &Pins) -> Vec<Row> {
             if found == wanted {
                 Row::ok(name, found, &python, wanted)
             } else {
-                Row::problem(
+                Row::reinstall(
                     name,
                     found,
-                    &python.display().to_string(),
+                    &python,
                     wanted,
                     "the managed venv lacks the pinned version",
-                    INSTALL,
                 )
             }
         })
@@ -697,10 +665,9 @@ mod tests {
             "{tc:?}"
         );
         let text = render(&rows);
-        assert!(text.contains("curl: not on PATH"), "{text}");
-        assert!(
-            text.contains("fix: cargo xtask toolchain install"),
-            "{text}"
+        crate::util::assert_contains(
+            &text,
+            &["curl: not on PATH", "fix: cargo xtask toolchain install"],
         );
     }
 

@@ -294,6 +294,17 @@ mod tests {
         p
     }
 
+    /// lean-toolchain as it agrees with the repository's pins.toml.
+    const PINNED_TOOLCHAIN: &str = "leanprover/lean4:v4.28.0\n";
+
+    /// Why `Pins::load_from` refuses this pin file and lean-toolchain, written into a fresh dir.
+    fn load_error(test: &str, pins_text: &str, toolchain: &str) -> String {
+        let dir = util::test_dir(test);
+        let pins = write(&dir, "pins.toml", pins_text);
+        let tc = write(&dir, "lean-toolchain", toolchain);
+        format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err())
+    }
+
     fn real_pins_text() -> String {
         fs::read_to_string(paths::project_root().join("pins.toml")).unwrap()
     }
@@ -315,31 +326,27 @@ mod tests {
 
     #[test]
     fn malformed_toml_names_the_file() {
-        let dir = util::test_dir("pins-malformed");
-        let pins = write(&dir, "pins.toml", "[lean\ntag = 1");
-        let tc = write(&dir, "lean-toolchain", "leanprover/lean4:v4.28.0\n");
-        let err = format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err());
+        let err = load_error("pins-malformed", "[lean\ntag = 1", PINNED_TOOLCHAIN);
         assert!(err.contains("pins.toml is not a valid pin file"), "{err}");
     }
 
     #[test]
     fn a_missing_key_is_named() {
-        let dir = util::test_dir("pins-missing");
-        let text = real_pins_text().replace("llvm-major = 19\n", "");
-        let pins = write(&dir, "pins.toml", &text);
-        let tc = write(&dir, "lean-toolchain", "leanprover/lean4:v4.28.0\n");
-        let err = format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err());
-        assert!(err.contains("missing field `llvm-major`"), "{err}");
-        assert!(err.contains("pins.toml"), "{err}");
+        let err = load_error(
+            "pins-missing",
+            &real_pins_text().replace("llvm-major = 19\n", ""),
+            PINNED_TOOLCHAIN,
+        );
+        util::assert_contains(&err, &["missing field `llvm-major`", "pins.toml"]);
     }
 
     #[test]
     fn a_missing_source_version_is_named() {
-        let dir = util::test_dir("pins-missing-version");
-        let text = real_pins_text().replace("version = \"6.0.5\"\n", "");
-        let pins = write(&dir, "pins.toml", &text);
-        let tc = write(&dir, "lean-toolchain", "leanprover/lean4:v4.28.0\n");
-        let err = format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err());
+        let err = load_error(
+            "pins-missing-version",
+            &real_pins_text().replace("version = \"6.0.5\"\n", ""),
+            PINNED_TOOLCHAIN,
+        );
         assert!(
             err.contains("missing key `version` in [sources.xeus]"),
             "{err}"
@@ -348,17 +355,17 @@ mod tests {
 
     #[test]
     fn lean_tag_must_agree_with_lean_toolchain() {
-        let dir = util::test_dir("pins-disagree");
-        let pins = write(&dir, "pins.toml", &real_pins_text());
-        let tc = write(&dir, "lean-toolchain", "leanprover/lean4:v4.27.0\n");
-        let err = format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err());
-        assert!(
-            err.contains("lean-toolchain says `leanprover/lean4:v4.27.0`"),
-            "{err}"
+        let err = load_error(
+            "pins-disagree",
+            &real_pins_text(),
+            "leanprover/lean4:v4.27.0\n",
         );
-        assert!(
-            err.contains("fix: write `leanprover/lean4:v4.28.0`"),
-            "{err}"
+        util::assert_contains(
+            &err,
+            &[
+                "lean-toolchain says `leanprover/lean4:v4.27.0`",
+                "fix: write `leanprover/lean4:v4.28.0`",
+            ],
         );
     }
 
@@ -367,8 +374,10 @@ mod tests {
         let dir = util::test_dir("pins-badhash");
         let lock = write(&dir, "pins.lock", "[sha256]\n\"x-1.tar.gz\" = \"abc\"\n");
         let err = format!("{:#}", Lock::load_from(&lock).unwrap_err());
-        assert!(err.contains("pins.lock: [sha256].\"x-1.tar.gz\""), "{err}");
-        assert!(err.contains("not a sha256"), "{err}");
+        util::assert_contains(
+            &err,
+            &["pins.lock: [sha256].\"x-1.tar.gz\"", "not a sha256"],
+        );
     }
 
     #[test]

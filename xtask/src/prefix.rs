@@ -285,10 +285,7 @@ mod tests {
     fn a_prefix_without_a_proper_kernel_is_refused_with_the_fix() {
         let dir = util::test_dir("prefix-contract-read");
         let msg = format!("{:#}", read_kernel(&dir).unwrap_err());
-        assert!(
-            msg.contains("no kernel installed") && msg.contains("cargo xtask build"),
-            "{msg}"
-        );
+        util::assert_contains(&msg, &["no kernel installed", "cargo xtask build"]);
 
         fs::create_dir_all(dir.join(KERNEL_SPEC_DIR)).unwrap();
         let write = |argv0: &str, backend: &str| {
@@ -297,7 +294,7 @@ mod tests {
         };
         let refused = |want: &str| {
             let msg = format!("{:#}", read_kernel(&dir).unwrap_err());
-            assert!(msg.contains(want) && msg.contains(FIX_INSTALL), "{msg}");
+            util::assert_contains(&msg, &[want, FIX_INSTALL]);
         };
         fs::write(kernel_json(&dir), "{").unwrap();
         refused("is not valid JSON");

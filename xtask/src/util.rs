@@ -127,6 +127,15 @@ pub fn test_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Asserts that `text` holds each of `want`, and shows the text when one is not there.
+#[cfg(test)]
+#[track_caller]
+pub fn assert_contains(text: &str, want: &[&str]) {
+    for w in want {
+        assert!(text.contains(w), "{w:?} is not in:\n{text}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

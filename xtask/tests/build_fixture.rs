@@ -201,16 +201,29 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         work,
     };
 
-    // 1. A cold build runs every stage and installs the probe module (and the kernel module when
-    //    the xeus sources are available).
+    let out = cold_build(&fx);
+    the_module_resolves_symbols_and_reads_the_embedded_tree(&fx);
+    the_kernel_module_links_when_the_xeus_sources_are_here(&fx, &out);
+    bundles_come_with_the_flag_and_go_without_it(&fx);
+    a_second_build_is_a_no_op(&fx);
+    touching_one_c_file_recompiles_that_file_only(&fx);
+    a_killed_build_leaves_the_install_usable(&fx);
+    an_abi_mismatch_stops_the_build_before_the_link(&fx);
+}
+
+/// (1) A cold build runs every stage and installs the probe module (and the kernel module when
+/// the xeus sources are available).
+fn cold_build(fx: &Fixture) -> Output {
     let t = Instant::now();
     let out = fx.build();
     assert!(out.status.success(), "cold build failed");
     eprintln!("cold build: {:.1} s", t.elapsed().as_secs_f64());
+    out
+}
 
-    // 2. The module: the symbol table resolves the fixture's functions (by calling them), keeps
-    //    data, leaves out names without a Lean prefix, and the embedded tree is readable.
-    let prelude = fs::read(fx.lean_out.join("lib/lean/Init/Prelude.olean")).unwrap();
+/// (2) The module: the symbol table resolves the fixture's functions (by calling them), keeps
+/// data, leaves out names without a Lean prefix, and the embedded tree is readable.
+fn the_module_resolves_symbols_and_reads_the_embedded_tree(fx: &Fixture) {
     let answers = fx.probe(&[
         "call2:l_Fixture_add:2:3",
         "call2:l_Fixture_add___boxed:20:22",
@@ -235,68 +248,57 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
             format!("pow {base} {exp} {} 64", base.pow(exp))
         );
     }
-    assert_eq!(
-        line_of(&answers, "call2 l_Fixture_add "),
-        "call2 l_Fixture_add 5"
-    );
-    assert_eq!(
-        line_of(&answers, "call2 l_Fixture_add___boxed "),
-        "call2 l_Fixture_add___boxed 42"
-    );
-    assert_eq!(
-        line_of(&answers, "call2 l_Std_Fixture_quadruple "),
-        "call2 l_Std_Fixture_quadruple 12"
-    );
-    assert_eq!(
-        line_of(&answers, "call2 l_XLean_Repl_eval "),
-        "call2 l_XLean_Repl_eval 10"
-    );
-    assert_ne!(
-        line_of(&answers, "lookup l_Fixture_answer "),
-        "lookup l_Fixture_answer null"
-    );
-    assert_ne!(
-        line_of(&answers, "lookup initialize_Init_Prelude "),
-        "lookup initialize_Init_Prelude null"
-    );
-    assert_eq!(
-        line_of(&answers, "lookup fixture_helper_not_exported "),
-        "lookup fixture_helper_not_exported null"
-    );
-    assert_eq!(
-        line_of(&answers, "lookup no_such_symbol "),
-        "lookup no_such_symbol null"
-    );
-    assert_eq!(
-        line_of(&answers, "read /lib/lean/Init/Prelude.olean "),
-        format!(
-            "read /lib/lean/Init/Prelude.olean {} {:016x}",
-            prelude.len(),
-            fnv1a64(&prelude)
-        )
-    );
-    // Only Init is embedded by default, and of the kernel's modules the one notebooks import.
-    assert_eq!(
-        line_of(&answers, "read /lib/lean/Std/Fixture.olean "),
-        "read /lib/lean/Std/Fixture.olean missing"
-    );
-    let display = fs::read(fx.lean_out.join("lib/lean/XLean/Display.olean")).unwrap();
-    assert_eq!(
-        line_of(&answers, "read /lib/lean/XLean/Display.olean "),
-        format!(
-            "read /lib/lean/XLean/Display.olean {} {:016x}",
-            display.len(),
-            fnv1a64(&display)
-        )
-    );
-    assert_eq!(
-        line_of(&answers, "read /lib/lean/XLean/Repl.olean "),
-        "read /lib/lean/XLean/Repl.olean missing"
-    );
+    for (line, want) in [
+        ("call2 l_Fixture_add ", "call2 l_Fixture_add 5"),
+        (
+            "call2 l_Fixture_add___boxed ",
+            "call2 l_Fixture_add___boxed 42",
+        ),
+        (
+            "call2 l_Std_Fixture_quadruple ",
+            "call2 l_Std_Fixture_quadruple 12",
+        ),
+        ("call2 l_XLean_Repl_eval ", "call2 l_XLean_Repl_eval 10"),
+        (
+            "lookup fixture_helper_not_exported ",
+            "lookup fixture_helper_not_exported null",
+        ),
+        ("lookup no_such_symbol ", "lookup no_such_symbol null"),
+        // Only Init is embedded by default, and of the kernel's modules the one notebooks import.
+        (
+            "read /lib/lean/Std/Fixture.olean ",
+            "read /lib/lean/Std/Fixture.olean missing",
+        ),
+        (
+            "read /lib/lean/XLean/Repl.olean ",
+            "read /lib/lean/XLean/Repl.olean missing",
+        ),
+    ] {
+        assert_eq!(line_of(&answers, line), want);
+    }
+    for data in ["l_Fixture_answer", "initialize_Init_Prelude"] {
+        assert_ne!(
+            line_of(&answers, &format!("lookup {data} ")),
+            format!("lookup {data} null")
+        );
+    }
+    for olean in ["Init/Prelude", "XLean/Display"] {
+        let bytes = fs::read(fx.lean_out.join(format!("lib/lean/{olean}.olean"))).unwrap();
+        assert_eq!(
+            line_of(&answers, &format!("read /lib/lean/{olean}.olean ")),
+            format!(
+                "read /lib/lean/{olean}.olean {} {:016x}",
+                bytes.len(),
+                fnv1a64(&bytes)
+            )
+        );
+    }
+}
 
-    // 2b. The kernel module, linked with the Lean libraries (the real backend over the fixture's
-    //     `XLean` exports, tests/fixtures/lean-out/c/XLean.c), when the xeus sources are here.
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+/// (2b) The kernel module, linked with the Lean libraries (the real backend over the fixture's
+/// `XLean` exports, tests/fixtures/lean-out/c/XLean.c), when the xeus sources are here.
+fn the_kernel_module_links_when_the_xeus_sources_are_here(fx: &Fixture, cold: &Output) {
+    let stderr = String::from_utf8_lossy(&cold.stderr).to_string();
     if let Some(skip) = stderr
         .lines()
         .find(|l| l.starts_with("SKIPPED: the kernel module"))
@@ -305,10 +307,12 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
     } else {
         fx.check_kernel();
     }
+}
 
-    // 2c. `--bundles`: Std and Lean beside the module, unpacked into /lib/lean when the kernel
-    //     starts; a later build without the flag installs without them again.
-    if prefix_has_kernel(&fx) {
+/// (2c) `--bundles`: Std and Lean beside the module, unpacked into /lib/lean when the kernel
+/// starts; a later build without the flag installs without them again.
+fn bundles_come_with_the_flag_and_go_without_it(fx: &Fixture) {
+    if prefix_has_kernel(fx) {
         let out = fx.build_command().arg("--bundles").output().unwrap();
         assert!(
             out.status.success(),
@@ -319,8 +323,10 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         assert!(fx.build().status.success());
         assert!(!fx.build_dir.join("prefix/bin/xlean-bundles.json").exists());
     }
+}
 
-    // 3. A second build is a no-op.
+/// (3) A second build is a no-op.
+fn a_second_build_is_a_no_op(fx: &Fixture) {
     let t = Instant::now();
     let out = fx.build();
     let secs = t.elapsed().as_secs_f64();
@@ -332,8 +338,10 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         "a no-op build ran a stage: {stderr}"
     );
     eprintln!("no-op build: {secs:.2} s");
+}
 
-    // 4. Touching one C file recompiles that file only.
+/// (4) Touching one C file recompiles that file only.
+fn touching_one_c_file_recompiles_that_file_only(fx: &Fixture) {
     thread::sleep(Duration::from_millis(20));
     let std_c = fx.lean_out.join("c/Std/Fixture.c");
     let mut text = fs::read_to_string(&std_c).unwrap();
@@ -352,8 +360,10 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         "expected one recompiled file: {compiled:?}"
     );
     assert!(compiled[0].contains("Std/Fixture.c"), "{compiled:?}");
+}
 
-    // 5. A build killed mid-way leaves the previous install usable, and the next build finishes.
+/// (5) A build killed mid-way leaves the previous install usable, and the next build finishes.
+fn a_killed_build_leaves_the_install_usable(fx: &Fixture) {
     let before = fs::read_link(fx.build_dir.join("prefix")).unwrap();
     thread::sleep(Duration::from_millis(20));
     let init_c = fx.lean_out.join("c/Init/Prelude.c");
@@ -404,9 +414,11 @@ fn the_fixture_pipeline_builds_incrementally_and_safely() {
         line_of(&answers, "call2 l_Fixture_add "),
         "call2 l_Fixture_add 105"
     );
+}
 
-    // 6. An ABI mismatch stops the build before the link, showing both signatures; the
-    //    install stays as it was.
+/// (6) An ABI mismatch stops the build before the link, showing both signatures; the
+/// install stays as it was.
+fn an_abi_mismatch_stops_the_build_before_the_link(fx: &Fixture) {
     thread::sleep(Duration::from_millis(20));
     let lean_c = fx.lean_out.join("c/Lean/Fixture.c");
     let text = fs::read_to_string(&lean_c)

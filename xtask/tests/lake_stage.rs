@@ -20,6 +20,7 @@ use std::{
     fs,
     path::PathBuf,
     process::{Command, Output, Stdio},
+    time::SystemTime,
 };
 
 use common::{copy_tree, line_of, root, toolchain};
@@ -95,7 +96,16 @@ fn without_lean_c_the_lake_stage_makes_the_lean_output_with_the_pinned_lean() {
         node: PathBuf::from(tc["node"].as_str().unwrap()),
     };
 
-    // 1. A `lean` of another version is refused, by name, before anything is built.
+    refuses_another_lean_version(&b);
+    let made_before = a_failing_module_stops_the_stage(&b);
+    the_next_build_goes_on_from_there(&b, made_before);
+    every_module_is_compiled_and_linked(&b);
+    nothing_changed_is_up_to_date(&b);
+    an_edited_stdlib_source_runs_lake_again(&b);
+}
+
+/// (1) A `lean` of another version is refused, by name, before anything is built.
+fn refuses_another_lean_version(b: &LakeBuild) {
     let out = b.run(&[("XLEAN_FAKE_LEAN_VERSION", "4.27.0")]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -106,8 +116,11 @@ fn without_lean_c_the_lake_stage_makes_the_lean_output_with_the_pinned_lean() {
     );
     assert!(err.contains("--lean-c DIR"), "{err}");
     assert!(!b.build_dir.join("stamps").exists(), "a stage ran");
+}
 
-    // 2. A module that fails stops the stage with its error; the modules made so far are kept.
+/// (2) A module that fails stops the stage with its error; the modules made so far are kept.
+/// Returns when the one made first (Init/Prelude.c) was made.
+fn a_failing_module_stops_the_stage(b: &LakeBuild) -> SystemTime {
     let out = b.run(&[("XLEAN_FAKE_LEAN_FAIL", "Init/Data/Fixture.lean")]);
     assert!(!out.status.success());
     let err = stderr(&out);
@@ -122,9 +135,12 @@ fn without_lean_c_the_lake_stage_makes_the_lean_output_with_the_pinned_lean() {
     assert!(!b.lean_out().join("lean-version.txt").exists());
     assert!(!b.lean_out().join("c/Init/Data/Fixture.c").exists());
     let prelude_c = b.lean_out().join("c/Init/Prelude.c");
-    let made_before = fs::metadata(&prelude_c).unwrap().modified().unwrap();
+    fs::metadata(prelude_c).unwrap().modified().unwrap()
+}
 
-    // 3. The next build goes on from there, then builds everything from the generated output.
+/// (3) The next build goes on from there, then builds everything from the generated output.
+fn the_next_build_goes_on_from_there(b: &LakeBuild, made_before: SystemTime) {
+    let prelude_c = b.lean_out().join("c/Init/Prelude.c");
     let out = b.run(&[]);
     assert!(out.status.success(), "the build failed");
     let err = stderr(&out);
@@ -156,9 +172,11 @@ fn without_lean_c_the_lake_stage_makes_the_lean_output_with_the_pinned_lean() {
     assert!(lib.join("XLean/Display.olean").is_file());
     // The repository's package folder is never written to (lake ran in a copy).
     assert!(!root().join("lean-wasm/.lake").exists());
+}
 
-    // Every generated module was compiled and linked: the probe calls the stdlib's and the
-    // kernel package's C through the symbol table, and reads the embedded files.
+/// Every generated module was compiled and linked: the probe calls the stdlib's and the
+/// kernel package's C through the symbol table, and reads the embedded files.
+fn every_module_is_compiled_and_linked(b: &LakeBuild) {
     let answers = b.probe(&[
         "call2:l_Init_Prelude_fixture:4:2",
         "call2:l_Init_Data_Fixture_fixture:1:3",
@@ -178,15 +196,19 @@ fn without_lean_c_the_lake_stage_makes_the_lean_output_with_the_pinned_lean() {
         "call2 l_XLean_Display_fixture 70"
     );
     assert!(!line_of(&answers, "read /lib/lean/XLean/Display.olean ").ends_with("missing"));
+}
 
-    // 4. Nothing changed: up to date, the lake stage included.
+/// (4) Nothing changed: up to date, the lake stage included.
+fn nothing_changed_is_up_to_date(b: &LakeBuild) {
     let out = b.run(&[]);
     assert!(out.status.success());
     let err = stderr(&out);
     assert!(err.contains("lake: up to date"), "{err}");
     assert!(err.contains("up to date ("), "{err}");
+}
 
-    // 5. An edited stdlib source makes the lake stage run again, and the build goes through.
+/// (5) An edited stdlib source makes the lake stage run again, and the build goes through.
+fn an_edited_stdlib_source_runs_lake_again(b: &LakeBuild) {
     let std = b.lean_src.join("src/Std.lean");
     let mut text = fs::read_to_string(&std).unwrap();
     text.push_str("-- edited\n");

@@ -2,10 +2,7 @@
 //! They print `SKIPPED: ...` without the toolchain, and fail where it is required (`crate::gate`).
 
 use super::*;
-use crate::{
-    symtab::tests::{archive, compile, toolchain_or_skip, Target},
-    util::test_dir,
-};
+use crate::symtab::tests::{archive, compile, toolchain_and_dir, Target};
 
 fn find<'r>(report: &'r Report, name: &str, kind: MismatchKind) -> Option<&'r Mismatch> {
     report
@@ -16,11 +13,9 @@ fn find<'r>(report: &'r Report, name: &str, kind: MismatchKind) -> Option<&'r Mi
 
 #[test]
 fn world_token_and_return_type_mismatches_are_reported_matching_pairs_pass() {
-    let test = "abi-check-wasm64";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("abi-check-wasm64") else {
         return;
     };
-    let dir = test_dir(test);
     let uses = compile(&tc, &dir, Target::Wasm64, "abi/uses.c", &[]);
     let defs = compile(&tc, &dir, Target::Wasm64, "abi/defs.cpp", &[]);
     let dup_a = compile(&tc, &dir, Target::Wasm64, "abi/dup_a.c", &[]);
@@ -93,11 +88,10 @@ fn world_token_and_return_type_mismatches_are_reported_matching_pairs_pass() {
 /// are consistent: a check that finds nothing there but finds the fixtures' mismatches above.
 #[test]
 fn the_system_libraries_have_no_mismatch() {
-    let test = "abi-check-system-libraries";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let dir = tc.wasm64_libs();
     let libs: Vec<PathBuf> = [
         "libc.a",
         "libc++abi-except.a",
@@ -116,11 +110,9 @@ fn the_system_libraries_have_no_mismatch() {
 
 #[test]
 fn a_damaged_object_is_an_error_naming_it() {
-    let test = "abi-check-damaged";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("abi-check-damaged") else {
         return;
     };
-    let dir = test_dir(test);
     let defs = compile(&tc, &dir, Target::Wasm64, "abi/defs.cpp", &[]);
     let bytes = std::fs::read(&defs).unwrap();
     let cut = dir.join("cut.o");

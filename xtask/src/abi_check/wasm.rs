@@ -58,23 +58,29 @@ pub struct FunctionSymbol<'a> {
     pub weak: bool,
 }
 
-/// The defined (non-local) functions of one object, and the undefined functions it calls
-/// directly.
-pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
-    let mut types: Vec<Option<Signature>> = Vec::new();
-    // (type index, field name) of each imported function, in function index order.
-    let mut imported: Vec<(u32, &str)> = Vec::new();
-    let mut defined_types: Vec<u32> = Vec::new();
-    let mut symbols: Vec<SymbolInfo<'_>> = Vec::new();
-    let mut called: Vec<u32> = Vec::new();
-    let mut has_linking = false;
+/// What the object's sections say about its functions, as read.
+#[derive(Default)]
+struct Sections<'a> {
+    types: Vec<Option<Signature>>,
+    /// (type index, field name) of each imported function, in function index order.
+    imported: Vec<(u32, &'a str)>,
+    defined_types: Vec<u32>,
+    symbols: Vec<SymbolInfo<'a>>,
+    /// The symbols a `R_WASM_FUNCTION_INDEX_LEB` relocation targets.
+    called: Vec<u32>,
+}
 
+/// Reads the sections `function_symbols` needs; an error for an object without a `linking`
+/// section.
+fn read_sections(data: &[u8]) -> Result<Sections<'_>> {
+    let mut s = Sections::default();
+    let mut has_linking = false;
     walk_sections(data, |payload| {
         match payload {
             Payload::TypeSection(reader) => {
                 for group in reader {
                     for sub in group?.into_types() {
-                        types.push(match &sub.composite_type.inner {
+                        s.types.push(match &sub.composite_type.inner {
                             CompositeInnerType::Func(f) => Some(Signature {
                                 params: f.params().to_vec(),
                                 results: f.results().to_vec(),
@@ -88,13 +94,13 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
                 for import in reader {
                     let import = import?;
                     if let TypeRef::Func(ty) = import.ty {
-                        imported.push((ty, import.name));
+                        s.imported.push((ty, import.name));
                     }
                 }
             }
             Payload::FunctionSection(reader) => {
                 for ty in reader {
-                    defined_types.push(ty?);
+                    s.defined_types.push(ty?);
                 }
             }
             Payload::CustomSection(section) => match section.as_known() {
@@ -103,7 +109,7 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
                     for sub in reader {
                         if let Linking::SymbolTable(map) = sub? {
                             for symbol in map {
-                                symbols.push(symbol?);
+                                s.symbols.push(symbol?);
                             }
                         }
                     }
@@ -112,7 +118,7 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
                     for entry in reader.entries() {
                         let entry = entry?;
                         if entry.ty == RelocationType::FunctionIndexLeb {
-                            called.push(entry.index);
+                            s.called.push(entry.index);
                         }
                     }
                 }
@@ -125,7 +131,19 @@ pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
     if !has_linking {
         bail!("no `linking` section: a linked program, not a relocatable object file");
     }
+    Ok(s)
+}
 
+/// The defined (non-local) functions of one object, and the undefined functions it calls
+/// directly.
+pub fn function_symbols(data: &[u8]) -> Result<Vec<FunctionSymbol<'_>>> {
+    let Sections {
+        types,
+        imported,
+        defined_types,
+        symbols,
+        called,
+    } = read_sections(data)?;
     let mut is_called = vec![false; symbols.len()];
     for i in called {
         match is_called.get_mut(i as usize) {

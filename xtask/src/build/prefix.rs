@@ -118,14 +118,20 @@ pub fn install_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prefix::{Backend, KERNEL_SPEC_DIR, LOGOS};
+    use crate::prefix::{read_kernel, Backend, KERNEL_SPEC_DIR, LOGOS};
+
+    /// `dir/<name>.js` holding `js`, with a `.wasm` beside it.
+    fn write_module(dir: &Path, name: &str, js: &str) -> PathBuf {
+        let path = dir.join(format!("{name}.js"));
+        fs::write(&path, js).unwrap();
+        fs::write(dir.join(format!("{name}.wasm")), "wasm").unwrap();
+        path
+    }
 
     #[test]
     fn a_new_install_replaces_the_old_one_and_refuses_a_real_directory() {
         let dir = util::test_dir("prefix");
-        let module = dir.join("m.js");
-        fs::write(&module, "one").unwrap();
-        fs::write(dir.join("m.wasm"), "wasm").unwrap();
+        let module = write_module(&dir, "m", "one");
         let prefix = dir.join("prefix");
         install(&prefix, std::slice::from_ref(&module), None).unwrap();
         assert_eq!(fs::read_to_string(prefix.join("bin/m.js")).unwrap(), "one");
@@ -157,29 +163,25 @@ mod tests {
     #[test]
     fn a_kernel_install_has_an_absolute_argv_without_extension_and_its_logos() {
         let dir = util::test_dir("prefix-kernel");
-        let module = dir.join("xlean.js");
-        fs::write(&module, "js").unwrap();
-        fs::write(dir.join("xlean.wasm"), "wasm").unwrap();
+        let module = write_module(&dir, "xlean", "js");
         let prefix = dir.join("kernel-prefix");
         let spec = KernelSpec {
             backend: Backend::Test,
             lean_version: "4.28.0".into(),
         };
         install(&prefix, &[module], Some(&spec)).unwrap();
+        // Read as every reader reads it: argv[0] absolute, without extension, its module there.
+        let k = read_kernel(&prefix).unwrap();
+        assert!(Path::new(&k.argv0).is_absolute(), "{}", k.argv0);
+        assert_eq!(k.argv0, prefix.join("bin/xlean").display().to_string());
+        assert!(k.js.is_file() && k.wasm.is_file());
+        assert_eq!(k.backend, Backend::Test);
+        assert!(
+            k.display_name.contains("test backend"),
+            "{}",
+            k.display_name
+        );
         let spec_dir = prefix.join(KERNEL_SPEC_DIR);
-        let json: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(spec_dir.join("kernel.json")).unwrap())
-                .unwrap();
-        let argv0 = json["argv"][0].as_str().unwrap();
-        assert!(Path::new(argv0).is_absolute(), "{argv0}");
-        assert_eq!(argv0, prefix.join("bin/xlean").display().to_string());
-        assert!(Path::new(&format!("{argv0}.js")).is_file());
-        assert!(Path::new(&format!("{argv0}.wasm")).is_file());
-        assert_eq!(json["metadata"]["xlean"]["backend"], "test");
-        assert!(json["display_name"]
-            .as_str()
-            .unwrap()
-            .contains("test backend"));
         for logo in LOGOS {
             assert!(spec_dir.join(logo).is_file(), "{logo}");
         }
@@ -190,9 +192,7 @@ mod tests {
         assert_eq!(fs::read(prefix.join("conda-meta/history")).unwrap(), b"");
 
         // A kernel spec without its module is refused, and the last install stays.
-        let other = dir.join("other.js");
-        fs::write(&other, "x").unwrap();
-        fs::write(dir.join("other.wasm"), "x").unwrap();
+        let other = write_module(&dir, "other", "x");
         let msg = format!("{:#}", install(&prefix, &[other], Some(&spec)).unwrap_err());
         assert!(msg.contains("bin/xlean.js"), "{msg}");
         assert!(prefix.join("bin/xlean.js").is_file());

@@ -261,13 +261,7 @@ impl Fake {
         write(&pkg.join("Pkg/Leaf.lean"), "module\n");
         Fake {
             log: dir.join("runs.log"),
-            settings: Settings {
-                jobs: 2,
-                no_cache: false,
-                strict: false,
-                build_dir: dir.join("build"),
-                display_base: dir.clone(),
-            },
+            settings: settings_in(&dir),
             pkg,
             dir,
         }
@@ -615,13 +609,7 @@ fn a_folder_without_lean_modules_is_an_error_not_a_pass() {
         lake: None,
         version_line: "Lean (version 4.28.0, x, Release)".into(),
     });
-    let settings = Settings {
-        jobs: 2,
-        no_cache: false,
-        strict: false,
-        build_dir: dir.join("build"),
-        display_base: dir.clone(),
-    };
+    let settings = settings_in(&dir);
     let err = format!(
         "{:#}",
         check_paths(
@@ -674,13 +662,7 @@ fn real_run() -> Option<&'static RealRun> {
             &crate::paths::project_root().join("tests/fixtures/lean-check"),
             &pkg,
         );
-        let settings = Settings {
-            jobs: 2,
-            no_cache: false,
-            strict: false,
-            build_dir: dir.join("build"),
-            display_base: dir.clone(),
-        };
+        let settings = settings_in(&dir);
         let start = Instant::now();
         let first = check_paths(&pins, &host, std::slice::from_ref(&pkg), &settings).unwrap();
         let first_secs = start.elapsed().as_secs_f64();
@@ -694,6 +676,17 @@ fn real_run() -> Option<&'static RealRun> {
         })
     })
     .as_ref()
+}
+
+/// Two jobs, the cache on, not strict; the build dir and the display base in `dir`.
+fn settings_in(dir: &Path) -> Settings {
+    Settings {
+        jobs: 2,
+        no_cache: false,
+        strict: false,
+        build_dir: dir.join("build"),
+        display_base: dir.to_path_buf(),
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -778,10 +771,12 @@ fn real_mk_input_context_is_not_checkable_with_the_checker_never_passed() {
             gap.text
         );
         let shown = format_message(gap, &r.pkg, &r.settings.display_base);
-        assert!(
-            shown.contains("pkg/Fixture/CodegenGap.lean:")
-                && shown.contains(": not checkable with this host: "),
-            "{shown}"
+        crate::util::assert_contains(
+            &shown,
+            &[
+                "pkg/Fixture/CodegenGap.lean:",
+                ": not checkable with this host: ",
+            ],
         );
         // Nothing imports it: no second run for an `.olean` without code.
         assert_eq!(res.olean_without_code, None);

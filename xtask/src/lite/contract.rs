@@ -18,26 +18,20 @@ use std::{
 
 use anyhow::{ensure, Context, Result};
 
-use crate::prefix::{kernel_module, read_kernel, Backend, CONDA_HISTORY, FIX_INSTALL};
+use crate::prefix::{kernel_module, read_kernel, InstalledKernel, CONDA_HISTORY, FIX_INSTALL};
 
-/// What the prefix holds, once checked.
+/// The prefix, once checked: what the add-on makes of it beyond the kernel crate::prefix reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelPrefix {
+pub struct SitePrefix {
     /// The prefix as given (absolute; the link `cargo xtask build` manages, usually).
     pub dir: PathBuf,
     /// Its last path component: the add-on's "environment name", the site's `xeus/<env_name>/`.
     pub env_name: String,
-    pub backend: Backend,
-    pub display_name: String,
-    /// The Lean version the kernel says it links (for the test backend: the pinned one).
-    pub lean_version: String,
-    /// `<argv[0]>.js` and `<argv[0]>.wasm`.
-    pub js: PathBuf,
-    pub wasm: PathBuf,
+    pub kernel: InstalledKernel,
 }
 
 /// Checks `prefix` against the contract (docs/lite.md, "The prefix"). `prefix` must be absolute.
-pub fn check_prefix(prefix: &Path) -> Result<KernelPrefix> {
+pub fn check_prefix(prefix: &Path) -> Result<SitePrefix> {
     ensure!(
         prefix.is_absolute(),
         "the prefix {} is relative: the kernel's paths are read as they are\n  \
@@ -86,14 +80,10 @@ pub fn check_prefix(prefix: &Path) -> Result<KernelPrefix> {
         k.argv0
     );
     check_wasm_magic(&k.wasm)?;
-    Ok(KernelPrefix {
+    Ok(SitePrefix {
         dir: prefix.to_path_buf(),
         env_name,
-        backend: k.backend,
-        display_name: k.display_name,
-        lean_version: k.lean_version,
-        js: k.js,
-        wasm: k.wasm,
+        kernel: k,
     })
 }
 

@@ -12,7 +12,7 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
-use super::contract::{check_prefix, KernelPrefix};
+use super::contract::{check_prefix, SitePrefix};
 use crate::layout::Layout;
 use crate::{
     paths,
@@ -51,7 +51,7 @@ impl SiteOptions {
 #[derive(Debug, Clone)]
 pub struct Site {
     pub dir: PathBuf,
-    pub kernel: KernelPrefix,
+    pub prefix: SitePrefix,
     /// Every file of the site.
     pub total_bytes: u64,
     pub files: u64,
@@ -70,7 +70,7 @@ impl Site {
             self.dir.display(),
             fmt_bytes(self.total_bytes),
             self.files,
-            self.kernel.backend.name(),
+            self.prefix.kernel.backend.name(),
             fmt_bytes(self.wasm_bytes),
             fmt_bytes(self.js_bytes),
             runner::fmt_secs(self.build_secs)
@@ -85,7 +85,7 @@ pub const APPS: &[&str] = &["lab", "notebooks", "tree"];
 
 /// `jupyter lite build` over the checked prefix, offline, verified. See the module comment.
 pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
-    let kernel = check_prefix(&opts.prefix)?;
+    let prefix = check_prefix(&opts.prefix)?;
     let sources = LiteSources::standard();
     check_output_is_ours(
         &opts.output,
@@ -124,7 +124,7 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         .arg(&sources.notebooks)
         .arg("--output-dir")
         .arg(&partial)
-        .arg(format!("--XeusAddon.prefix={}", kernel.dir.display()))
+        .arg(format!("--XeusAddon.prefix={}", prefix.dir.display()))
         // The add-on wants a package channel for the kernel's environment (it has no packages).
         // `nodefaults` names none: nothing can ever be fetched for it.
         .arg("--XeusAddon.default_channels=nodefaults");
@@ -142,8 +142,8 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
     let start = Instant::now();
     let built = step
         .run()
-        .and_then(|_| copy_bundles(&kernel, &partial))
-        .and_then(|_| verify_site(&partial, &kernel));
+        .and_then(|_| copy_bundles(&prefix, &partial))
+        .and_then(|_| verify_site(&partial, &prefix));
     let build_secs = start.elapsed().as_secs_f64();
     if let Err(e) = built {
         let _ = util::remove_any(&partial);
@@ -164,13 +164,13 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
     util::remove_any(&opts.work)?;
 
     let (total_bytes, files) = tree_size(&opts.output)?;
-    let bin = opts.output.join("xeus").join(&kernel.env_name).join("bin");
+    let bin = opts.output.join("xeus").join(&prefix.env_name).join("bin");
     let size = |f: &str| fs::metadata(bin.join(f)).map(|m| m.len()).unwrap_or(0);
     Ok(Site {
         dir: opts.output.clone(),
         wasm_bytes: size("xlean.wasm"),
         js_bytes: size("xlean.js"),
-        kernel,
+        prefix,
         total_bytes,
         files,
         build_secs,
@@ -270,13 +270,13 @@ fn check_output_is_ours(output: &Path, keep: &[&Path]) -> Result<()> {
 /// `bin/xlean-bundles.json`): JupyterLite's add-on copies only the `.js`, `.wasm` and `.data`, so
 /// they are copied here, beside the site's `xlean.wasm`, where the kernel's JS glue looks.
 /// Returns the prefix files it copied (none without a list).
-fn bundle_files(kernel: &KernelPrefix) -> Result<Vec<PathBuf>> {
-    crate::prefix::read_bundle_list(kernel.js.parent().unwrap_or(Path::new("/")))
+fn bundle_files(prefix: &SitePrefix) -> Result<Vec<PathBuf>> {
+    crate::prefix::read_bundle_list(&prefix.dir.join(crate::prefix::BIN_DIR))
 }
 
-fn copy_bundles(kernel: &KernelPrefix, site: &Path) -> Result<()> {
-    let bin = site.join("xeus").join(&kernel.env_name).join("bin");
-    for f in bundle_files(kernel)? {
+fn copy_bundles(prefix: &SitePrefix, site: &Path) -> Result<()> {
+    let bin = site.join("xeus").join(&prefix.env_name).join("bin");
+    for f in bundle_files(prefix)? {
         let to = bin.join(f.file_name().unwrap());
         fs::copy(&f, &to)
             .with_context(|| format!("cannot copy {} to {}", f.display(), to.display()))?;
@@ -287,8 +287,8 @@ fn copy_bundles(kernel: &KernelPrefix, site: &Path) -> Result<()> {
 /// What the xeus add-on must have written, checked on the built site: the kernel list names
 /// xlean in our environment, the module is there whole, the kernel spec points at it, the
 /// default kernel is xlean and every notebook is in the contents.
-pub fn verify_site(site: &Path, kernel: &KernelPrefix) -> Result<()> {
-    let env = &kernel.env_name;
+pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
+    let env = &prefix.env_name;
     let list_path = site.join("xeus/kernels.json");
     let list: Value = read_json(&list_path)?;
     let listed = list.as_array().is_some_and(|a| {
@@ -302,10 +302,10 @@ pub fn verify_site(site: &Path, kernel: &KernelPrefix) -> Result<()> {
         list_path.display()
     );
     let mut kernel_files = vec![
-        (kernel.js.clone(), "xlean.js".to_string()),
-        (kernel.wasm.clone(), "xlean.wasm".to_string()),
+        (prefix.kernel.js.clone(), "xlean.js".to_string()),
+        (prefix.kernel.wasm.clone(), "xlean.wasm".to_string()),
     ];
-    for f in bundle_files(kernel)? {
+    for f in bundle_files(prefix)? {
         let name = f.file_name().unwrap().to_string_lossy().to_string();
         kernel_files.push((f, name));
     }

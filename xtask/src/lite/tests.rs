@@ -68,6 +68,11 @@ fn real_dir(prefix: &Path) -> PathBuf {
     fs::canonicalize(prefix).unwrap()
 }
 
+/// Checks that the contract refuses `prefix` with a message that holds each of `want`.
+fn assert_refused(prefix: &Path, want: &[&str]) {
+    util::assert_contains(&error_of(check_prefix(prefix)), want);
+}
+
 fn error_of<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
     format!("{:#}", r.unwrap_err())
 }
@@ -108,8 +113,9 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
 fn a_complete_prefix_passes_the_contract() {
     let dir = util::test_dir("lite-contract-ok");
     let prefix = stand_in_prefix(&dir, "prefix");
-    let k = check_prefix(&prefix).unwrap();
-    assert_eq!(k.env_name, "prefix");
+    let checked = check_prefix(&prefix).unwrap();
+    assert_eq!(checked.env_name, "prefix");
+    let k = checked.kernel;
     assert_eq!(k.backend, Backend::Test);
     assert_eq!(k.js, prefix.join("bin/xlean.js"));
     assert_eq!(k.wasm, prefix.join("bin/xlean.wasm"));
@@ -126,43 +132,32 @@ fn a_broken_prefix_is_refused_naming_the_file_and_the_fix() {
     let fix = "cargo xtask build";
 
     // Nothing there at all.
-    let msg = error_of(check_prefix(&dir.join("absent")));
-    assert!(
-        msg.contains("no install prefix at") && msg.contains(fix),
-        "{msg}"
-    );
+    assert_refused(&dir.join("absent"), &["no install prefix at", fix]);
 
     // A dot-prefixed name: refused before anything else is looked at.
-    let msg = error_of(check_prefix(&dir.join(".hidden-prefix")));
-    assert!(msg.contains("starting with a dot"), "{msg}");
-    assert!(msg.contains("xeus/.hidden-prefix/"), "{msg}");
+    assert_refused(
+        &dir.join(".hidden-prefix"),
+        &["starting with a dot", "xeus/.hidden-prefix/"],
+    );
 
     // A relative prefix.
-    let msg = error_of(check_prefix(Path::new("build/prefix")));
-    assert!(msg.contains("is relative"), "{msg}");
+    assert_refused(Path::new("build/prefix"), &["is relative"]);
 
     // argv[0] relative: the add-on would drop the kernel with a mere warning.
     let p = stand_in_prefix(&dir, "relative-argv");
     edit_kernel_json(&p, |s| s["argv"] = json!(["bin/xlean"]));
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("argv[0] `bin/xlean` is relative"), "{msg}");
-    assert!(msg.contains("kernel.json") && msg.contains(fix), "{msg}");
+    assert_refused(&p, &["argv[0] `bin/xlean` is relative", "kernel.json", fix]);
 
     // argv[0] with the extension the add-on appends itself.
     let p = stand_in_prefix(&dir, "argv-extension");
     let with_js = format!("{}.js", p.join("bin/xlean").display());
     edit_kernel_json(&p, |s| s["argv"] = json!([with_js]));
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("has an extension"), "{msg}");
+    assert_refused(&p, &["has an extension"]);
 
     // The wasm is missing.
     let p = stand_in_prefix(&dir, "no-wasm");
     fs::remove_file(real_dir(&p).join("bin/xlean.wasm")).unwrap();
-    let msg = error_of(check_prefix(&p));
-    assert!(
-        msg.contains("the kernel's wasm") && msg.contains("xlean.wasm") && msg.contains("missing"),
-        "{msg}"
-    );
+    assert_refused(&p, &["the kernel's wasm", "xlean.wasm", "missing"]);
 
     // Not a wasm module (an LFS pointer, an HTML error page...).
     let p = stand_in_prefix(&dir, "not-wasm");
@@ -171,34 +166,29 @@ fn a_broken_prefix_is_refused_naming_the_file_and_the_fix() {
         "version https://git-lfs",
     )
     .unwrap();
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("is not a WebAssembly module"), "{msg}");
+    assert_refused(&p, &["is not a WebAssembly module"]);
 
     // argv[0] names another prefix's module (this one was copied after install).
     let other = stand_in_prefix(&dir, "other");
     let p = stand_in_prefix(&dir, "copied");
     let elsewhere = other.join("bin/xlean").display().to_string();
     edit_kernel_json(&p, |s| s["argv"] = json!([elsewhere]));
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("is not this prefix's bin/xlean"), "{msg}");
+    assert_refused(&p, &["is not this prefix's bin/xlean"]);
 
     // conda-meta/history is missing.
     let p = stand_in_prefix(&dir, "no-history");
     fs::remove_file(real_dir(&p).join("conda-meta/history")).unwrap();
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("conda-meta/history is missing"), "{msg}");
+    assert_refused(&p, &["conda-meta/history is missing"]);
 
     // No backend named.
     let p = stand_in_prefix(&dir, "no-backend");
     edit_kernel_json(&p, |s| s["metadata"] = json!({}));
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("metadata.xlean.backend is missing"), "{msg}");
+    assert_refused(&p, &["metadata.xlean.backend is missing"]);
 
     // A kernel.json that is not JSON.
     let p = stand_in_prefix(&dir, "bad-json");
     fs::write(kernel_json(&real_dir(&p)), "{").unwrap();
-    let msg = error_of(check_prefix(&p));
-    assert!(msg.contains("is not valid JSON"), "{msg}");
+    assert_refused(&p, &["is not valid JSON"]);
 }
 
 #[test]
@@ -420,10 +410,7 @@ fn the_server_serves_the_site_with_the_right_types_and_no_isolation_headers() {
     );
     assert_eq!(status, 200);
     let text = String::from_utf8_lossy(&body);
-    assert!(
-        text.contains("<p>root</p>") && text.contains("<p>lab</p>"),
-        "{text}"
-    );
+    util::assert_contains(&text, &["<p>root</p>", "<p>lab</p>"]);
 
     drop(running);
     // Stopped: the port no longer answers.
@@ -533,8 +520,7 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
         .modified()
         .unwrap();
     let msg = error_of(build_site(&tc, &opts));
-    assert!(msg.contains("jupyter-lite-build"), "{msg}");
-    assert!(msg.contains("is unchanged"), "{msg}");
+    util::assert_contains(&msg, &["jupyter-lite-build", "is unchanged"]);
     assert!(!util::partial_path(&opts.output).exists());
     assert_eq!(
         fs::metadata(site.dir.join("xeus/kernels.json"))

@@ -467,6 +467,14 @@ mod tests {
         }
     }
 
+    /// The problems of a patch that must drift on `tree`.
+    fn drift_of(tree: &mut Tree, p: &Patch) -> Vec<Problem> {
+        match apply_patch(tree, p).unwrap() {
+            Status::Drifted(problems) => problems,
+            s => panic!("expected drift: {s:?}"),
+        }
+    }
+
     fn tree_with(name: &str, files: &[(&str, &str)]) -> Tree {
         let dir = crate::util::test_dir(name);
         for (f, t) in files {
@@ -510,13 +518,10 @@ mod tests {
             &[("a.c", "x = 1;\nx = 1;\ny = 2;\n"), ("b.c", "z = 3;\n")],
         );
         let ambiguous = patch(vec![edit("a.c", "x = 1;\n", "x = 9;\n")], vec![]);
-        match apply_patch(&mut tree, &ambiguous).unwrap() {
-            Status::Drifted(p) => assert!(matches!(
-                &p[0].kind,
-                ProblemKind::AnchorAmbiguous { lines, .. } if lines == &vec![1, 2]
-            )),
-            s => panic!("{s:?}"),
-        }
+        assert!(matches!(
+            &drift_of(&mut tree, &ambiguous)[0].kind,
+            ProblemKind::AnchorAmbiguous { lines, .. } if lines == &vec![1, 2]
+        ));
         let missing = patch(
             vec![
                 edit("b.c", "z = 3;\n", "z = 4;\n"),
@@ -524,20 +529,16 @@ mod tests {
             ],
             vec![],
         );
-        match apply_patch(&mut tree, &missing).unwrap() {
-            Status::Drifted(p) => {
-                assert_eq!(p.len(), 1);
-                match &p[0].kind {
-                    ProblemKind::AnchorNotFound {
-                        closest: Some(c), ..
-                    } => {
-                        assert_eq!(c.line, 3);
-                        assert_eq!(c.text, "y = 2;");
-                    }
-                    k => panic!("{k:?}"),
-                }
+        let p = drift_of(&mut tree, &missing);
+        assert_eq!(p.len(), 1);
+        match &p[0].kind {
+            ProblemKind::AnchorNotFound {
+                closest: Some(c), ..
+            } => {
+                assert_eq!(c.line, 3);
+                assert_eq!(c.text, "y = 2;");
             }
-            s => panic!("{s:?}"),
+            k => panic!("{k:?}"),
         }
         // The first edit of the drifted patch was not kept.
         assert_eq!(tree.read("b.c").unwrap().unwrap(), "z = 3;\n");
@@ -551,12 +552,10 @@ mod tests {
             ],
             vec![],
         );
-        match apply_patch(&mut half, &p).unwrap() {
-            Status::Drifted(p) => {
-                assert!(matches!(p[0].kind, ProblemKind::PartiallyApplied { .. }))
-            }
-            s => panic!("{s:?}"),
-        }
+        assert!(matches!(
+            drift_of(&mut half, &p)[0].kind,
+            ProblemKind::PartiallyApplied { .. }
+        ));
     }
 
     #[test]
@@ -570,10 +569,7 @@ mod tests {
                 absent: None,
             }],
         );
-        assert!(matches!(
-            apply_patch(&mut tree, &p).unwrap(),
-            Status::Drifted(_)
-        ));
+        drift_of(&mut tree, &p);
         assert_eq!(tree.changed_files().count(), 0);
     }
 

@@ -260,21 +260,7 @@ pub fn render(p: &Patch) -> String {
 
 /// A one-line TOML basic string.
 fn toml_basic(s: &str) -> String {
-    let mut out = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", toml_escaped(s, false))
 }
 
 /// Text as a TOML multi-line literal string (verbatim), or, when it cannot be one, as a
@@ -288,20 +274,25 @@ fn toml_text(s: &str) -> String {
     if literal_ok {
         return format!("'''\n{s}'''");
     }
-    let mut out = String::from("\"\"\"\n");
+    format!("\"\"\"\n{}\"\"\"", toml_escaped(s, true))
+}
+
+/// `s` escaped for a TOML basic string; a multi-line one keeps its newlines and tabs.
+fn toml_escaped(s: &str, multi_line: bool) -> String {
+    let mut out = String::new();
     for ch in s.chars() {
         match ch {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push('\n'),
-            '\t' => out.push('\t'),
+            '\n' | '\t' if multi_line => out.push(ch),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
             c if c.is_control() => {
                 let _ = write!(out, "\\u{:04X}", c as u32);
             }
             c => out.push(c),
         }
     }
-    out.push_str("\"\"\"");
     out
 }
 

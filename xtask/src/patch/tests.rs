@@ -14,6 +14,7 @@ use crate::layout::Layout;
 use crate::{
     paths::project_root,
     runner::{self, Step},
+    symtab::tests::toolchain_and_dir,
     toolchain::Toolchain,
     util::test_dir,
 };
@@ -144,17 +145,13 @@ fn patching_the_fixture_copies_patches_and_generates_headers() {
 
     let pins = Pins::load().unwrap();
     let version = fs::read_to_string(out.join("src/include/lean/version.h")).unwrap();
-    assert!(
-        version.contains("#define LEAN_PLATFORM_TARGET \"wasm64-unknown-emscripten\""),
-        "{version}"
-    );
-    assert!(
-        version.contains("#define LEAN_VERSION_STRING \"4.28.0\""),
-        "{version}"
-    );
-    assert!(
-        version.contains("#define LEAN_VERSION_IS_RELEASE 1"),
-        "{version}"
+    util::assert_contains(
+        &version,
+        &[
+            "#define LEAN_PLATFORM_TARGET \"wasm64-unknown-emscripten\"",
+            "#define LEAN_VERSION_STRING \"4.28.0\"",
+            "#define LEAN_VERSION_IS_RELEASE 1",
+        ],
     );
     assert!(version
         .contains("#define LEAN_MANUAL_ROOT \"https://lean-lang.org/doc/reference/4.28.0/\""));
@@ -198,21 +195,17 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
 
     let err = patch_lean_source(&lean(&src), &out, &series()).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("patch 060-hash-functors-size-t: src/util/name.h, edit 1"),
-        "{msg}"
+    util::assert_contains(
+        &msg,
+        &[
+            "patch 060-hash-functors-size-t: src/util/name.h, edit 1",
+            "the expected text was not found",
+            "| struct name_hash_fn { unsigned operator()(name const & n) const { return n.hash(); } };",
+            "closest text found (line 21, ",
+            "| struct name_hash_fn { uint32_t operator()(name const & n) const { return n.hash(); } };",
+            "nothing was written",
+        ],
     );
-    assert!(msg.contains("the expected text was not found"), "{msg}");
-    assert!(
-        msg.contains("| struct name_hash_fn { unsigned operator()(name const & n) const { return n.hash(); } };"),
-        "{msg}"
-    );
-    assert!(msg.contains("closest text found (line 21, "), "{msg}");
-    assert!(
-        msg.contains("| struct name_hash_fn { uint32_t operator()(name const & n) const { return n.hash(); } };"),
-        "{msg}"
-    );
-    assert!(msg.contains("nothing was written"), "{msg}");
     assert_eq!(fs::read_to_string(out.join("previous")).unwrap(), "good");
     assert!(!util::partial_path(&out).exists());
 
@@ -229,24 +222,21 @@ fn a_drifted_anchor_stops_with_patch_file_expected_and_closest_text() {
 
     // An anchor that became ambiguous is drift too, with both lines named.
     let src2 = fixture_copy("patch-ambiguous");
-    let io = src2.join("src/runtime/io.cpp");
-    let text = fs::read_to_string(&io).unwrap();
-    fs::write(
-        &io,
-        text.replace(
-            "char* appPath = reinterpret_cast<char*>(EM_ASM_INT({",
-            "char* val = reinterpret_cast<char*>(EM_ASM_INT({",
-        ),
-    )
-    .unwrap();
+    replace_in(
+        &src2.join("src/runtime/io.cpp"),
+        "char* appPath = reinterpret_cast<char*>(EM_ASM_INT({",
+        "char* val = reinterpret_cast<char*>(EM_ASM_INT({",
+    );
     let err = patch_lean_source(&lean(&src2), &src2.parent().unwrap().join("out"), &series())
         .unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("patch 120-em-asm-pointer-width: src/runtime/io.cpp, edit 1"),
-        "{msg}"
+    util::assert_contains(
+        &msg,
+        &[
+            "patch 120-em-asm-pointer-width: src/runtime/io.cpp, edit 1",
+            "occurs 2 times (lines ",
+        ],
     );
-    assert!(msg.contains("occurs 2 times (lines "), "{msg}");
 }
 
 #[test]
@@ -416,11 +406,6 @@ fn regenerate_rebases_the_series_onto_a_tree_edited_by_hand() {
 // ------------------------------------------------------------------------------------------------
 // With the real toolchain: compile for wasm64, run in Node.
 
-/// The toolchain, or None after saying why the test is skipped.
-fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
-    crate::toolchain::for_tests()
-}
-
 fn stubs() -> PathBuf {
     project_root().join("stubs")
 }
@@ -448,6 +433,13 @@ fn em(tc: &Toolchain, cxx: bool, tree: &Path) -> Step {
 
 fn run(c: Step, what: &str) -> std::process::Output {
     c.output().unwrap_or_else(|e| panic!("{what}: {e:#}"))
+}
+
+/// [`run`], which must succeed: else the panic shows its stderr.
+fn run_ok(c: Step, what: &str) {
+    let out = run(c, what);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stderr}");
 }
 
 fn sources(tree: &Path) -> Vec<PathBuf> {
@@ -490,10 +482,9 @@ fn unpatched_with_headers(dir: &Path) -> PathBuf {
 
 #[test]
 fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
-    let Some(tc) = toolchain_or_skip("the_patched_fixture_compiles_for_wasm64") else {
+    let Some((tc, dir)) = toolchain_and_dir("patch-emcc") else {
         return;
     };
-    let dir = test_dir("patch-emcc");
     let patched = dir.join("patched");
     patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
     let objs = dir.join("objs");
@@ -504,22 +495,12 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
         .cwd(&objs)
         .arg("-c")
         .args(sources(&patched));
-    let out = run(c, "em++ patched fixture");
-    assert!(
-        out.status.success(),
-        "the patched fixture does not compile:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "em++ of the patched fixture");
     let c = em(&tc, false, &patched)
         .cwd(&objs)
         .arg("-c")
         .arg(stubs().join("uv_stubs.c"));
-    let out = run(c, "emcc uv_stubs.c");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "emcc uv_stubs.c");
     for obj in [
         "object.o",
         "io.o",
@@ -552,18 +533,13 @@ fn the_patched_fixture_compiles_for_wasm64_and_the_unpatched_one_does_not() {
     }
 }
 
-#[test]
-fn the_task_emulation_runs_in_node() {
-    let Some(tc) = toolchain_or_skip("the_task_emulation_runs_in_node") else {
-        return;
-    };
-    let dir = test_dir("patch-node");
-    let patched = dir.join("patched");
-    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
+/// The task emulation's driver (tests/fixtures/lean4-mini-driver) linked with the patched
+/// runtime into `<dir>/emulation.js`.
+fn link_emulation(tc: &Toolchain, dir: &Path, patched: &Path) -> PathBuf {
     let driver = project_root().join("tests/fixtures/lean4-mini-driver");
     let js = dir.join("emulation.js");
-    let c = em(&tc, true, &patched)
-        .cwd(&dir)
+    let c = em(tc, true, patched)
+        .cwd(dir)
         .arg(driver.join("emulation.cpp"))
         .args(
             ["object.cpp", "apply.cpp", "io.cpp", "platform.cpp"]
@@ -588,12 +564,18 @@ fn the_task_emulation_runs_in_node() {
         .arg(driver.join("post.js"))
         .arg("-o")
         .arg(&js);
-    let out = run(c, "link emulation.js");
-    assert!(
-        out.status.success(),
-        "link failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(c, "link emulation.js");
+    js
+}
+
+#[test]
+fn the_task_emulation_runs_in_node() {
+    let Some((tc, dir)) = toolchain_and_dir("patch-node") else {
+        return;
+    };
+    let patched = dir.join("patched");
+    patch_lean_source(&lean(&fixture()), &patched, &series()).unwrap();
+    let js = link_emulation(&tc, &dir, &patched);
 
     let node = |arg: &str| {
         let out = run(tc.cmd(&tc.node).arg(&js).arg(arg), arg);
@@ -665,9 +647,8 @@ fn the_task_emulation_runs_in_node() {
     assert!(stdout.contains("ok getenv"), "{stdout}");
     let (code, stdout, stderr) = node("getenv-high");
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(
-        stdout.contains("probe address above 2 GiB: yes"),
-        "{stdout}"
+    util::assert_contains(
+        &stdout,
+        &["probe address above 2 GiB: yes", "ok getenv-high"],
     );
-    assert!(stdout.contains("ok getenv-high"), "{stdout}");
 }

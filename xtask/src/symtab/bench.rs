@@ -83,8 +83,8 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
 }
 
 /// `<em_cache>/sysroot/lib/wasm64-emscripten/*.a`, sorted.
-fn system_libraries(tc: &Toolchain) -> Result<Vec<PathBuf>> {
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+pub(super) fn system_libraries(tc: &Toolchain) -> Result<Vec<PathBuf>> {
+    let dir = tc.wasm64_libs();
     let mut libs: Vec<PathBuf> = fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -238,14 +238,20 @@ fn compare(
 
     verify_same_set(tc, archives, &table, &pipeline_out)?;
 
+    report_timings(what, runs, &ours, &theirs);
+    Ok(())
+}
+
+/// Prints both sides' medians and best runs, the ratio, and the machine they ran on.
+fn report_timings(what: &str, runs: usize, ours: &[Timing], theirs: &[Timing]) {
     let summary = |t: &[Timing]| {
         let wall: Vec<f64> = t.iter().map(|x| x.wall).collect();
         let cpu: Vec<f64> = t.iter().map(|x| x.cpu).collect();
         let best = wall.iter().cloned().fold(f64::INFINITY, f64::min);
         (median(wall), best, median(cpu))
     };
-    let (ow, ob, oc) = summary(&ours);
-    let (pw, pb, pc) = summary(&theirs);
+    let (ow, ob, oc) = summary(ours);
+    let (pw, pb, pc) = summary(theirs);
     let ms = |s: f64| format!("{:.1} ms", s * 1e3);
     runner::note(&format!(
         "ours     (cargo xtask symtab, writes the C++): wall median {} (best {}), CPU median {}",
@@ -278,7 +284,6 @@ fn compare(
             .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_else(|_| "unknown".into())
     ));
-    Ok(())
 }
 
 /// Checks that the pipeline's sorted list is our table (same names, same byte order), that
@@ -306,13 +311,6 @@ fn verify_same_set(
         .filter(|n| !tags.contains(n))
         .collect();
     let explained: Vec<&[u8]> = theirs_set.intersection(&tags).copied().collect();
-    let show = |v: &[&[u8]]| {
-        v.iter()
-            .take(10)
-            .map(|n| String::from_utf8_lossy(n).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut verdict = String::new();
     if only_ours.is_empty() && only_theirs.is_empty() {
         let _ = write!(verdict, "same set ({} symbols)", ours.len());
@@ -332,9 +330,9 @@ fn verify_same_set(
             verdict,
             "DIFFERENT sets: {} only in ours ({}), {} only in the pipeline ({})",
             only_ours.len(),
-            show(&only_ours),
+            show_names(&only_ours),
             only_theirs.len(),
-            show(&only_theirs)
+            show_names(&only_theirs)
         );
     }
     if !explained.is_empty() {
@@ -343,11 +341,43 @@ fn verify_same_set(
             "; the pipeline also lists {} wasm tag(s) that C cannot address and the table rightly \
              leaves out: {}",
             explained.len(),
-            show(&explained)
+            show_names(&explained)
         );
     }
     runner::note(&verdict);
 
+    let disagree = kinds_disagreeing(tc, archives, table)?;
+    if disagree.is_empty() {
+        runner::note("kinds agree with llvm-nm's letters for every strongly defined symbol");
+    } else {
+        runner::warn(&format!(
+            "{} symbols have another kind than llvm-nm's letter: {}",
+            disagree.len(),
+            show_names(&disagree)
+        ));
+    }
+    if !only_ours.is_empty() || !only_theirs.is_empty() || !disagree.is_empty() {
+        bail!("the generator and the pipeline disagree (see above)");
+    }
+    Ok(())
+}
+
+/// The first ten of `names`, for a message.
+fn show_names(names: &[&[u8]]) -> String {
+    names
+        .iter()
+        .take(10)
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The table's symbols whose kind is not the one llvm-nm's letter says.
+fn kinds_disagreeing<'t>(
+    tc: &Toolchain,
+    archives: &[PathBuf],
+    table: &super::Table<'t>,
+) -> Result<Vec<&'t [u8]>> {
     // Kinds: llvm-nm says T for a function and D/B/R for data (weak ones are just W for both).
     let nm = runner::cmd(tc.llvm_tool("llvm-nm"))
         .arg("--defined-only")
@@ -373,19 +403,7 @@ fn verify_same_set(
             disagree.push(s.name);
         }
     }
-    if disagree.is_empty() {
-        runner::note("kinds agree with llvm-nm's letters for every strongly defined symbol");
-    } else {
-        runner::warn(&format!(
-            "{} symbols have another kind than llvm-nm's letter: {}",
-            disagree.len(),
-            show(&disagree)
-        ));
-    }
-    if !only_ours.is_empty() || !only_theirs.is_empty() || !disagree.is_empty() {
-        bail!("the generator and the pipeline disagree (see above)");
-    }
-    Ok(())
+    Ok(disagree)
 }
 
 /// Version of the generated sources: bump it when `generated_source` changes.

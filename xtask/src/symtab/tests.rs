@@ -5,7 +5,6 @@
 //! required (`crate::gate`; `cargo xtask ci`).
 
 use std::{
-    ffi::OsStr,
     fs,
     path::{Path, PathBuf},
 };
@@ -13,9 +12,10 @@ use std::{
 use super::*;
 use crate::{runner::Step, toolchain::Toolchain, util::test_dir};
 
-/// The installed toolchain, or `None` after saying why the test is skipped.
-pub(crate) fn toolchain_or_skip(_test: &str) -> Option<Toolchain> {
-    crate::toolchain::for_tests()
+/// The installed toolchain and the test's fresh directory, or `None` after saying why the test
+/// is skipped.
+pub(crate) fn toolchain_and_dir(test: &str) -> Option<(Toolchain, PathBuf)> {
+    Some((crate::toolchain::for_tests()?, test_dir(test)))
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -138,10 +138,9 @@ fn fixture_inputs(tc: &Toolchain, dir: &Path, target: Target) -> (PathBuf, PathB
 }
 
 fn table_links_and_resolves_under_node(target: Target, test: &str) {
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir(test) else {
         return;
     };
-    let dir = test_dir(test);
     let (lib, strong) = fixture_inputs(&tc, &dir, target);
     let inputs = [lib.clone(), strong.clone()];
     let filter = NameFilter::lean(&["plugin_".to_string()]).unwrap();
@@ -241,38 +240,30 @@ fn wasm32_table_links_and_every_entry_resolves_under_node() {
 
 #[test]
 fn a_function_and_data_clash_names_both_places() {
-    let test = "symtab-clash";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-clash") else {
         return;
     };
-    let dir = test_dir(test);
     let function = compile(&tc, &dir, Target::Wasm64, "clash_function.c", &[]);
     let data = compile(&tc, &dir, Target::Wasm64, "clash_data.c", &[]);
     let lib = archive(&tc, &dir, "libclash.a", &[&function]);
     let out = dir.join("table.cpp");
     let err = error_of(generate(&[lib.clone(), data.clone()], &[], &out));
-    assert!(err.contains("lean_fixture_clash"), "{err}");
-    assert!(
-        err.contains(&format!(
-            "a function in {}(clash_function.o)",
-            lib.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!("data in {}", data.display())),
-        "{err}"
+    util::assert_contains(
+        &err,
+        &[
+            "lean_fixture_clash",
+            &format!("a function in {}(clash_function.o)", lib.display()),
+            &format!("data in {}", data.display()),
+        ],
     );
     assert!(!out.exists(), "nothing is written after an error");
 }
 
 #[test]
 fn thread_local_symbols_are_left_out_and_reported() {
-    let test = "symtab-tls";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-tls") else {
         return;
     };
-    let dir = test_dir(test);
     let object = compile(&tc, &dir, Target::Wasm64, "threads.c", &["-pthread"]);
     let out = dir.join("table.cpp");
     let summary = generate(&[object], &[], &out).unwrap();
@@ -286,11 +277,9 @@ fn thread_local_symbols_are_left_out_and_reported() {
 
 #[test]
 fn damaged_inputs_are_clear_errors_naming_file_and_member() {
-    let test = "symtab-damaged";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-damaged") else {
         return;
     };
-    let dir = test_dir(test);
     let (lib, _) = fixture_inputs(&tc, &dir, Target::Wasm64);
     let bytes = fs::read(&lib).unwrap();
     let (kinds_start, kinds_len) = object::read::archive::ArchiveFile::parse(bytes.as_slice())
@@ -312,8 +301,7 @@ fn damaged_inputs_are_clear_errors_naming_file_and_member() {
 
     // Cut inside a member's data.
     let (p, err) = damaged("cut-in-member.a", kinds_start + kinds_len / 2);
-    assert!(err.contains(&format!("{}(kinds.o)", p.display())), "{err}");
-    assert!(err.contains("truncated"), "{err}");
+    util::assert_contains(&err, &[&format!("{}(kinds.o)", p.display()), "truncated"]);
     // Cut inside the next member's header.
     let (p, err) = damaged("cut-in-header.a", kinds_end + (kinds_end & 1) + 20);
     assert!(err.contains(&p.display().to_string()), "{err}");
@@ -350,11 +338,9 @@ fn damaged_inputs_are_clear_errors_naming_file_and_member() {
 
 #[test]
 fn a_native_object_member_is_an_error() {
-    let test = "symtab-native-member";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-native-member") else {
         return;
     };
-    let dir = test_dir(test);
     let native = dir.join("host.o");
     Step::new("clang-host", tc.llvm_tool("clang"))
         .args(["-c", "--target=x86_64-linux-gnu", "-o"])
@@ -380,18 +366,10 @@ fn a_native_object_member_is_an_error() {
 /// off, every name llvm-nm lists as a defined global is ours too, except wasm tags.
 #[test]
 fn agrees_with_llvm_nm_on_the_system_libraries() {
-    let test = "symtab-vs-llvm-nm";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
-    let dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
-    let mut libs: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension() == Some(OsStr::new("a")))
-        .collect();
-    libs.sort();
-    assert!(!libs.is_empty(), "no system libraries in {}", dir.display());
+    let libs = super::bench::system_libraries(&tc).unwrap();
     let files = inputs::read_inputs(&libs).unwrap();
     let table = collect(&files, &NameFilter::All).unwrap();
     let nm = crate::runner::cmd(tc.llvm_tool("llvm-nm"))
@@ -436,18 +414,10 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
 #[test]
 fn our_wasm_reader_agrees_with_the_object_crate() {
     use object::{read::wasm::WasmFile, Object, ObjectSymbol, SymbolKind as ObjKind};
-    let test = "symtab-reader-vs-object";
-    let Some(tc) = toolchain_or_skip(test) else {
+    let Some((tc, dir)) = toolchain_and_dir("symtab-reader-vs-object") else {
         return;
     };
-    let dir = test_dir(test);
-    let lib = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
-    let mut paths: Vec<PathBuf> = fs::read_dir(&lib)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension() == Some(OsStr::new("a")))
-        .collect();
-    paths.sort();
+    let mut paths = super::bench::system_libraries(&tc).unwrap();
     paths.push(compile(
         &tc,
         &dir,

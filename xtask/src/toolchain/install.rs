@@ -580,7 +580,7 @@ const SYSTEM_LIBRARIES: &[&str] = &[
 fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     let stamp = tc.em_cache.join("xlean-prebuilt.txt");
     let wanted = SYSTEM_LIBRARIES.join("\n") + "\n";
-    let lib_dir = tc.em_cache.join("sysroot/lib/wasm64-emscripten");
+    let lib_dir = tc.wasm64_libs();
     if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && lib_dir.is_dir() {
         runner::note(&format!(
             "wasm64 system libraries present: {}",

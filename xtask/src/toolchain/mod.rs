@@ -72,8 +72,7 @@ pub struct Toolchain {
     pub emscripten_dir: PathBuf,
     /// The `EM_CONFIG` file every emscripten tool must see.
     pub em_config: PathBuf,
-    /// emscripten's writable cache: the wasm64 system libraries live in
-    /// `<em_cache>/sysroot/lib/wasm64-emscripten/`.
+    /// emscripten's writable cache; it holds the system libraries ([`Self::wasm64_libs`]).
     pub em_cache: PathBuf,
     /// `clang`, `wasm-ld`, `llvm-ar`, `llvm-nm` live here.
     pub llvm_bin: PathBuf,
@@ -153,6 +152,11 @@ impl Toolchain {
     }
     pub fn python(&self) -> PathBuf {
         self.venv.join("bin/python")
+    }
+    /// `<em_cache>/sysroot/lib/wasm64-emscripten/`: the system libraries (libc, libc++...)
+    /// install prebuilds.
+    pub fn wasm64_libs(&self) -> PathBuf {
+        self.em_cache.join("sysroot/lib/wasm64-emscripten")
     }
 
     /// A logged step that runs with the toolchain's environment ([`Toolchain::env`]).

@@ -146,30 +146,26 @@ mod tests {
         assert!(without.validate_all(WASM64_PROBE).is_err());
     }
 
+    /// What a probe of Node `version` (`major.minor.patch`) would say.
+    fn probed(version: &str, wasm64_error: Option<&str>) -> NodeProbe {
+        NodeProbe {
+            version: version.into(),
+            major: version.split('.').next().unwrap().parse().unwrap(),
+            wasm64_error: wasm64_error.map(Into::into),
+        }
+    }
+
     #[test]
     fn verdict_names_the_reason() {
-        let old = NodeProbe {
-            version: "20.20.2".into(),
-            major: 20,
-            wasm64_error: None,
-        };
-        assert!(verdict(&old, 22)
+        assert!(verdict(&probed("20.20.2", None), 22)
             .unwrap_err()
             .contains("older than the required major 22"));
-        let no64 = NodeProbe {
-            version: "22.1.0".into(),
-            major: 22,
-            wasm64_error: Some("invalid table limits flags".into()),
-        };
-        assert!(verdict(&no64, 22)
-            .unwrap_err()
-            .contains("cannot run wasm64"));
-        let good = NodeProbe {
-            version: "24.19.0".into(),
-            major: 24,
-            wasm64_error: None,
-        };
-        assert!(verdict(&good, 22).is_ok());
+        assert!(
+            verdict(&probed("22.1.0", Some("invalid table limits flags")), 22)
+                .unwrap_err()
+                .contains("cannot run wasm64")
+        );
+        assert!(verdict(&probed("24.19.0", None), 22).is_ok());
     }
 
     #[test]
