@@ -160,7 +160,10 @@ pub fn patch(ctx: &Ctx, run: &mut Stages) -> Result<()> {
 /// lake: Lean's output made here with the official Lean of the pin, unless `--lean-c` gave it.
 pub fn lake(ctx: &Ctx, run: &mut Stages, origin: &Origin) -> Result<LeanOutput> {
     let lean_out = match origin {
-        Origin::Given(dir) => lean_out::read_given(dir, ctx.pins)?,
+        Origin::Given(dir) => {
+            run.used("lake", &format!("not run: --lean-c gave {}", dir.display()));
+            lean_out::read_given(dir, ctx.pins)?
+        }
         Origin::Host(host) => {
             let lean_src = &ctx.sources.lean4.dir;
             let out_dir = &ctx.layout.lean_out;
@@ -222,6 +225,7 @@ pub fn oleans(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Path
 /// files to install next to it (none without the flag).
 pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec<PathBuf>> {
     if !ctx.args.bundles {
+        run.used("bundles", "none (no --bundles)");
         return Ok(Vec::new());
     }
     let dir = ctx.layout.wasm.join("bundles");

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{ensure, Context, Result};
 
 use super::Toolchain;
-use crate::stamp;
+use crate::{paths, stamp};
 
 /// Compile flags every wasm64 object is built with, C and C++ alike (`CMAKE_C_FLAGS` must carry
 /// `-sMEMORY64` even for C++ projects: CMake's try-compile and any C file in a dependency use it).
@@ -29,7 +29,7 @@ impl Toolchain {
             tc: self,
             dir: dir.to_path_buf(),
             prefix: None,
-            logs: None,
+            logs: paths::logs_dir(),
         }
     }
 }
@@ -39,7 +39,7 @@ pub struct CmakeTree<'a> {
     tc: &'a Toolchain,
     dir: PathBuf,
     prefix: Option<PathBuf>,
-    logs: Option<PathBuf>,
+    logs: PathBuf,
 }
 
 impl CmakeTree<'_> {
@@ -50,9 +50,9 @@ impl CmakeTree<'_> {
         self
     }
 
-    /// Where the steps' logs go [default: the runner's].
+    /// Where the steps' logs go [default: the build's logs folder].
     pub fn logs(mut self, dir: &Path) -> Self {
-        self.logs = Some(dir.to_path_buf());
+        self.logs = dir.to_path_buf();
         self
     }
 
@@ -83,7 +83,7 @@ impl CmakeTree<'_> {
     /// `emcmake cmake -S source -B <tree>` with `options` (from [`CmakeTree::options`]); then
     /// every package found must come from the prefix.
     pub fn configure(&self, step: &str, source: &Path, options: &[String]) -> Result<()> {
-        self.logged(self.tc.step(step, self.tc.emcmake()))
+        self.step(step, self.tc.emcmake())
             .arg(&self.tc.cmake)
             .arg("-S")
             .arg(source)
@@ -100,7 +100,7 @@ impl CmakeTree<'_> {
     /// `cmake --build` of `targets` (none: all), with `jobs` parallel jobs [default: Ninja's].
     pub fn build(&self, step: &str, targets: &[&str], jobs: Option<usize>) -> Result<()> {
         let mut s = self
-            .logged(self.tc.step(step, &self.tc.cmake))
+            .step(step, &self.tc.cmake)
             .arg("--build")
             .arg(&self.dir);
         if !targets.is_empty() {
@@ -115,18 +115,15 @@ impl CmakeTree<'_> {
 
     /// `cmake --install` into the prefix.
     pub fn install(&self, step: &str) -> Result<()> {
-        self.logged(self.tc.step(step, &self.tc.cmake))
+        self.step(step, &self.tc.cmake)
             .arg("--install")
             .arg(&self.dir)
             .run()?;
         Ok(())
     }
 
-    fn logged(&self, step: crate::runner::Step) -> crate::runner::Step {
-        match &self.logs {
-            Some(dir) => step.log_dir(dir),
-            None => step,
-        }
+    fn step(&self, name: &str, program: impl AsRef<std::ffi::OsStr>) -> crate::runner::Step {
+        self.tc.step(name, program).log_dir(&self.logs)
     }
 }
 
