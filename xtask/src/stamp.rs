@@ -114,11 +114,8 @@ impl<'a> Stages<'a> {
         outputs: &[PathBuf],
         work: impl FnOnce() -> Result<()>,
     ) -> Result<()> {
-        let stamp = Stamp::new(&self.stamps, name);
-        let reason = match stamp.freshness(inputs, outputs) {
-            Freshness::UpToDate => None,
-            Freshness::Stale(reason) => Some(reason),
-        };
+        let stamp = self.stamps.join(format!("{name}.json"));
+        let reason = stale_because(&stamp, inputs, outputs);
         if self.explain {
             runner::note(&match &reason {
                 None => format!("{name}: up to date"),
@@ -128,9 +125,10 @@ impl<'a> Stages<'a> {
         let start = Instant::now();
         if reason.is_some() {
             runner::heading(&format!("stage {name}"));
-            stamp.clear()?;
+            // Forgotten before the outputs change; written only after the work succeeded.
+            util::remove_any(&stamp)?;
             work().with_context(|| format!("stage `{name}` failed"))?;
-            stamp.write(inputs)?;
+            util::write_if_changed(&stamp, serde_json::to_string_pretty(inputs)?.as_bytes())?;
             let secs = start.elapsed().as_secs_f64();
             runner::note(&format!("stage {name} done ({})", runner::fmt_secs(secs)));
         }
@@ -144,66 +142,33 @@ impl<'a> Stages<'a> {
     }
 }
 
-/// Why a stage must run, or that it need not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Freshness {
-    UpToDate,
-    Stale(String),
-}
-
-struct Stamp {
-    path: PathBuf,
-}
-
-impl Stamp {
-    fn new(stamps_dir: &Path, stage: &str) -> Stamp {
-        Stamp {
-            path: stamps_dir.join(format!("{stage}.json")),
-        }
-    }
-
-    /// Compares `inputs` with the stamp and checks that every output exists.
-    fn freshness(&self, inputs: &Inputs, outputs: &[PathBuf]) -> Freshness {
-        let old: Inputs = match fs::read_to_string(&self.path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-        {
-            Some(old) => old,
-            None => return Freshness::Stale("no stamp (first run, or the last run failed)".into()),
-        };
-        for (name, value) in &inputs.0 {
-            match old.0.get(name) {
-                None => return Freshness::Stale(format!("new input `{name}`")),
-                Some(v) if v != value => {
-                    return Freshness::Stale(format!(
-                        "input `{name}` changed ({} → {})",
-                        short(v),
-                        short(value)
-                    ))
-                }
-                Some(_) => {}
+/// Why the stage whose stamp is at `path` must run, or `None` when it need not: compares
+/// `inputs` with the stamp and checks that every output exists.
+fn stale_because(path: &Path, inputs: &Inputs, outputs: &[PathBuf]) -> Option<String> {
+    let Some(old) = fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Inputs>(&t).ok())
+    else {
+        return Some("no stamp (first run, or the last run failed)".into());
+    };
+    for (name, value) in &inputs.0 {
+        match old.0.get(name) {
+            None => return Some(format!("new input `{name}`")),
+            Some(v) if v != value => {
+                return Some(format!(
+                    "input `{name}` changed ({} → {})",
+                    short(v),
+                    short(value)
+                ))
             }
+            Some(_) => {}
         }
-        if let Some(name) = old.0.keys().find(|k| !inputs.0.contains_key(*k)) {
-            return Freshness::Stale(format!("input `{name}` is gone"));
-        }
-        if let Some(missing) = outputs.iter().find(|o| !o.exists()) {
-            return Freshness::Stale(format!("output {} is missing", missing.display()));
-        }
-        Freshness::UpToDate
     }
-
-    /// Records a successful run.
-    fn write(&self, inputs: &Inputs) -> Result<()> {
-        let text = serde_json::to_string_pretty(inputs)?;
-        util::write_if_changed(&self.path, text.as_bytes())?;
-        Ok(())
+    if let Some(name) = old.0.keys().find(|k| !inputs.0.contains_key(*k)) {
+        return Some(format!("input `{name}` is gone"));
     }
-
-    /// Forgets the last run (the stage's outputs are about to change).
-    fn clear(&self) -> Result<()> {
-        util::remove_any(&self.path)
-    }
+    let missing = outputs.iter().find(|o| !o.exists())?;
+    Some(format!("output {} is missing", missing.display()))
 }
 
 fn short(v: &str) -> String {
@@ -296,33 +261,31 @@ mod tests {
     #[test]
     fn a_stamp_says_why_a_stage_reruns() {
         let dir = test_dir("stamp");
-        let stamp = Stamp::new(&dir, "configure");
+        let stamp = dir.join("configure.json");
         let out = dir.join("out.txt");
+        let outs = std::slice::from_ref(&out);
         let mut inputs = Inputs::new();
         inputs.add("flags", "-O2").add("toolchain", "abc");
-        assert!(
-            matches!(stamp.freshness(&inputs, &[]), Freshness::Stale(r) if r.contains("no stamp"))
-        );
-        stamp.write(&inputs).unwrap();
-        assert!(
-            matches!(stamp.freshness(&inputs, std::slice::from_ref(&out)), Freshness::Stale(r) if r.contains("out.txt is missing"))
-        );
+        assert!(stale_because(&stamp, &inputs, &[])
+            .unwrap()
+            .contains("no stamp"));
+        fs::write(&stamp, serde_json::to_string(&inputs).unwrap()).unwrap();
+        let reason = stale_because(&stamp, &inputs, outs).unwrap();
+        assert!(reason.contains("out.txt is missing"), "{reason}");
         fs::write(&out, "x").unwrap();
-        assert_eq!(
-            stamp.freshness(&inputs, std::slice::from_ref(&out)),
-            Freshness::UpToDate
-        );
+        assert_eq!(stale_because(&stamp, &inputs, outs), None);
         let mut changed = inputs.clone();
         changed.add("flags", "-O0");
         assert_ne!(changed.key(), inputs.key(), "dependents see the change");
         assert_eq!(
-            stamp.freshness(&changed, std::slice::from_ref(&out)),
-            Freshness::Stale("input `flags` changed (-O2 → -O0)".into())
+            stale_because(&stamp, &changed, outs).as_deref(),
+            Some("input `flags` changed (-O2 → -O0)")
         );
         let mut more = inputs.clone();
         more.add("new", "1");
-        assert!(
-            matches!(stamp.freshness(&more, &[]), Freshness::Stale(r) if r.contains("new input `new`"))
+        assert_eq!(
+            stale_because(&stamp, &more, &[]).as_deref(),
+            Some("new input `new`")
         );
     }
 
