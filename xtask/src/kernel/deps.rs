@@ -57,12 +57,13 @@ pub(super) fn build_deps_in(
     let prefix = dirs.prefix();
     fs::create_dir_all(&prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
     let mut run = run.in_dir(dirs.stamps.clone());
-    let mut inputs = Inputs::new();
-    inputs.add("toolchain", tc.fingerprint()?);
+    // What every dependency depends on; each adds the key of the one before it.
+    let mut common = Inputs::new();
+    common.add("toolchain", tc.fingerprint()?);
 
     // nlohmann_json: a source tree, or Debian's package.
     let json_key = match &sources.nlohmann_json {
-        Some(tree) => cmake_dep(tc, dirs, &mut run, &NLOHMANN, tree, inputs.clone())?,
+        Some(tree) => cmake_dep(tc, dirs, &mut run, &NLOHMANN, tree, common.clone())?,
         None => {
             let deb = debian_nlohmann(pins)?;
             let mut inputs = Inputs::new();
@@ -76,11 +77,11 @@ pub(super) fn build_deps_in(
             inputs.key()
         }
     };
-    let mut xeus_inputs = inputs.clone();
+    let mut xeus_inputs = common.clone();
     xeus_inputs.add("nlohmann_json", json_key);
     let xeus_key = cmake_dep(tc, dirs, &mut run, &XEUS, &sources.xeus, xeus_inputs)?;
-    inputs.add("xeus", xeus_key);
-    let key = cmake_dep(tc, dirs, &mut run, &XEUS_LITE, &sources.xeus_lite, inputs)?;
+    common.add("xeus", xeus_key);
+    let key = cmake_dep(tc, dirs, &mut run, &XEUS_LITE, &sources.xeus_lite, common)?;
 
     let rebuilt = run.ran();
     if rebuilt.is_empty() {
