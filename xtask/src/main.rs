@@ -21,6 +21,7 @@ mod paths;
 mod pins;
 mod prefix;
 mod runner;
+mod stamp;
 mod symtab;
 mod test_node;
 mod toolchain;

@@ -21,7 +21,7 @@ pub fn run(layout: &Layout) -> Result<()> {
 }
 
 fn table(cold: &Report, noop: &Report) -> String {
-    let mut out = format!("{:<12} {:>10} {:>10}\n", "stage", "cold", "no-op");
+    let mut out = format!("{:<14} {:>10} {:>10}\n", "stage", "cold", "no-op");
     for s in &cold.stages {
         let n = noop.stages.iter().find(|x| x.name == s.name);
         let noop_cell = match n {
@@ -30,14 +30,14 @@ fn table(cold: &Report, noop: &Report) -> String {
             None => "-".to_string(),
         };
         out.push_str(&format!(
-            "{:<12} {:>10} {:>10}\n",
+            "{:<14} {:>10} {:>10}\n",
             s.name,
             runner::fmt_secs(s.secs),
             noop_cell
         ));
     }
     out.push_str(&format!(
-        "{:<12} {:>10} {:>10}\n",
+        "{:<14} {:>10} {:>10}\n",
         "total",
         runner::fmt_secs(cold.total_secs),
         format!("{:.3} s", noop.total_secs)

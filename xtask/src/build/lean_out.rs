@@ -24,7 +24,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::stamp;
+use crate::stamp;
 use crate::{
     paths,
     pins::Pins,

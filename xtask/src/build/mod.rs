@@ -1,27 +1,32 @@
 //! `cargo xtask build`: from pinned sources to an install prefix holding the wasm64 module.
 //!
 //! Stages, in order, each a function in `stages.rs` with declared inputs and outputs and a stamp
-//! written only after it succeeded (see `stamp.rs` and docs/design.md "Build stages"):
+//! written only after it succeeded (run by `crate::stamp::Stages`; docs/design.md "Build stages"):
 //!
 //! toolchain → sources → kernel deps → patch → lake (or `--lean-c`) → oleans → bundles →
 //! configure → libraries → abi-check → symtab → link → install
 //!
 //! A stage whose stamp matches its inputs, and whose outputs exist, does not run; when nothing
-//! ran the build says "up to date". `--explain` prints why each stage ran.
+//! ran the build says "up to date". `--explain` prints why each stage ran, or what was used
+//! (toolchain, sources); the kernel deps are stages of `kernel`, with its stamps, in the same report.
 
 pub mod bench;
 pub mod lean_out;
 pub mod oleans;
 pub mod prefix;
 mod stages;
-pub mod stamp;
 
 use std::{fmt::Write as _, path::PathBuf, time::Instant};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 
-use self::stamp::{Freshness, Inputs, Stamp};
-use crate::{fetch, paths, pins::Pins, prefix::Backend, runner};
+use crate::{
+    fetch, paths,
+    pins::Pins,
+    prefix::Backend,
+    runner,
+    stamp::{StageRun, Stages},
+};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
@@ -119,14 +124,6 @@ pub struct Report {
     pub total_secs: f64,
 }
 
-#[derive(Debug, Clone)]
-pub struct StageRun {
-    pub name: &'static str,
-    /// `None`: up to date. `Some(reason)`: it ran, because of this.
-    pub ran_because: Option<String>,
-    pub secs: f64,
-}
-
 impl Report {
     pub fn nothing_ran(&self) -> bool {
         self.stages.iter().all(|s| s.ran_because.is_none())
@@ -149,7 +146,7 @@ impl Report {
                 .stages
                 .iter()
                 .filter(|r| r.ran_because.is_some())
-                .map(|r| r.name)
+                .map(|r| r.name.as_str())
                 .collect();
             let _ = writeln!(
                 s,
@@ -160,56 +157,6 @@ impl Report {
             );
         }
         s
-    }
-}
-
-struct Stages<'a> {
-    stamps: PathBuf,
-    explain: bool,
-    report: &'a mut Report,
-}
-
-impl Stages<'_> {
-    /// Runs `work` unless the stage's stamp matches `inputs` and `outputs` exist.
-    fn stage(
-        &mut self,
-        name: &'static str,
-        inputs: &Inputs,
-        outputs: &[PathBuf],
-        work: impl FnOnce() -> Result<()>,
-    ) -> Result<()> {
-        let stamp = Stamp::new(&self.stamps, name);
-        let start = Instant::now();
-        match stamp.freshness(inputs, outputs) {
-            Freshness::UpToDate => {
-                if self.explain {
-                    runner::note(&format!("{name}: up to date"));
-                }
-                self.report.stages.push(StageRun {
-                    name,
-                    ran_because: None,
-                    secs: 0.0,
-                });
-                Ok(())
-            }
-            Freshness::Stale(reason) => {
-                if self.explain {
-                    runner::note(&format!("{name}: runs because {reason}"));
-                }
-                runner::heading(&format!("stage {name}"));
-                stamp.clear()?;
-                work().with_context(|| format!("build stage `{name}` failed"))?;
-                stamp.write(inputs)?;
-                let secs = start.elapsed().as_secs_f64();
-                runner::note(&format!("stage {name} done ({})", runner::fmt_secs(secs)));
-                self.report.stages.push(StageRun {
-                    name,
-                    ran_because: Some(reason),
-                    secs,
-                });
-                Ok(())
-            }
-        }
     }
 }
 
@@ -257,12 +204,21 @@ pub fn build(args: &Args, build_layout: &crate::layout::Layout) -> Result<Report
         ..Report::default()
     };
 
-    // Before any stage: the toolchain, the sources, where Lean's output comes from (without
-    // `--lean-c` or the official Lean of the pin nothing runs), and the kernel's dependencies.
-    let tc = stages::toolchain()?;
-    let sources = stages::Sources::fetch(args, &pins, build_layout)?;
+    // Toolchain and sources are used as found (installed or fetched when missing); where
+    // Lean's output comes from is decided before any stage (without `--lean-c` or the official
+    // Lean of the pin nothing runs).
+    let mut run = Stages::new(layout.stamps.clone(), args.explain, &mut report.stages);
+    let tc = stages::toolchain(&pins, &mut run)?;
+    let sources = stages::Sources::fetch(args, &pins, build_layout, &mut run)?;
     let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
-    let kernel = stages::kernel_deps(args, &pins, &tc, build_layout, &mut report.skipped)?;
+    let kernel = stages::kernel_deps(
+        args,
+        &pins,
+        &tc,
+        build_layout,
+        &mut run,
+        &mut report.skipped,
+    )?;
     let ctx = stages::Ctx {
         args,
         pins: &pins,
@@ -270,12 +226,6 @@ pub fn build(args: &Args, build_layout: &crate::layout::Layout) -> Result<Report
         tc: &tc,
         sources: &sources,
         kernel: kernel.as_ref(),
-    };
-
-    let mut run = Stages {
-        stamps: layout.stamps.clone(),
-        explain: args.explain,
-        report: &mut report,
     };
     stages::patch(&ctx, &mut run)?;
     let lean_out = stages::lake(&ctx, &mut run, &origin)?;

@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{ensure, Context, Result};
 
-use super::stamp;
+use crate::stamp;
 use crate::{
     prefix::{self, Bundle},
     util,

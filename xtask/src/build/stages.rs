@@ -2,7 +2,8 @@
 //!
 //! Each stage declares its inputs (a name → fingerprint map) and outputs and runs through
 //! [`Stages::stage`], which skips it when its stamp matches and its outputs exist. What a stage
-//! hands to the next is returned as a value, so the order of the calls is the data flow.
+//! hands to the next is returned as a value, so the order of the calls is the data flow. The
+//! CMake project is configured and built through [`toolchain::CmakeTree`], as the kernel's are.
 
 use std::{
     fmt::Write as _,
@@ -14,15 +15,15 @@ use anyhow::{ensure, Result};
 
 use super::{
     lean_out::{self, LeanOutput, Origin},
-    oleans, prefix,
-    stamp::{self, Inputs},
-    Args, Layout, Profile, Stages,
+    oleans, prefix, Args, Layout, Profile,
 };
 use crate::{
     abi_check, fetch, kernel, patch, paths,
     pins::Pins,
     prefix::{self as contract, Backend, KernelSpec},
-    runner, symtab,
+    runner,
+    stamp::{self, Inputs, Stages},
+    symtab,
     toolchain::{self, Toolchain},
     util,
 };
@@ -38,16 +39,25 @@ pub struct Ctx<'a> {
     pub kernel: Option<&'a kernel::DepsPrefix>,
 }
 
-/// The toolchain record; installed only when there is none (the installer's own checks take a
+/// toolchain: the record; installed only when there is none (the installer's own checks take a
 /// second, which a no-op build cannot afford).
-pub fn toolchain() -> Result<Toolchain> {
-    match Toolchain::load() {
-        Ok(tc) => Ok(tc),
+pub fn toolchain(pins: &Pins, run: &mut Stages) -> Result<Toolchain> {
+    let tc = match Toolchain::load() {
+        Ok(tc) => tc,
         Err(_) => {
             toolchain::install_default()?;
-            Toolchain::load()
+            Toolchain::load()?
         }
-    }
+    };
+    run.used(
+        "toolchain",
+        &format!(
+            "emscripten {} from {}",
+            pins.emscripten.version,
+            tc.emscripten_dir.display()
+        ),
+    );
+    Ok(tc)
 }
 
 /// The upstream sources the stages read: lean4 (a local copy is read in place and never written
@@ -62,10 +72,21 @@ pub struct Sources {
 }
 
 impl Sources {
-    pub fn fetch(args: &Args, pins: &Pins, layout: &crate::layout::Layout) -> Result<Sources> {
+    /// sources: fetched, or local copies read in place.
+    pub fn fetch(
+        args: &Args,
+        pins: &Pins,
+        layout: &crate::layout::Layout,
+        run: &mut Stages,
+    ) -> Result<Sources> {
         let fetcher = fetch::Fetcher::new(pins, &args.sources, fetch::Places::standard(layout))?;
         let lean4 = fetcher.source_dir("lean4")?;
-        let gmp_dir = fetcher.source_dir("mini-gmp")?.dir.join("mini-gmp");
+        let gmp = fetcher.source_dir("mini-gmp")?;
+        run.used(
+            "sources",
+            &format!("{}; {}", lean4.summary(), gmp.summary()),
+        );
+        let gmp_dir = gmp.dir.join("mini-gmp");
         let lean4_fingerprint = if lean4.is_local() {
             // A user's checkout can change under us: fingerprint what the patch stage copies.
             let mut files = Vec::new();
@@ -89,33 +110,35 @@ impl Sources {
     }
 }
 
-/// The kernel shell needs xeus and xeus-lite: sources (like lean4: fetched, a local copy or a
-/// mirror), built into a wasm64 prefix that every profile shares (their own stamps decide).
-/// `None`, with the reason in `skipped`, when the kernel module is not built.
+/// kernel deps: the kernel shell needs xeus and xeus-lite: sources (like lean4: fetched, a local
+/// copy or a mirror), built into a wasm64 prefix that every profile shares, each a stage of
+/// `kernel` with its own stamps. `None`, with the reason in `skipped`, when the kernel module is
+/// not built.
 pub fn kernel_deps(
     args: &Args,
     pins: &Pins,
     tc: &Toolchain,
     layout: &crate::layout::Layout,
+    run: &mut Stages,
     skipped: &mut Vec<String>,
 ) -> Result<Option<kernel::DepsPrefix>> {
     const WHAT: &str = "the kernel module (bin/xlean.js, kernel.json)";
-    if args.no_kernel {
-        skipped.push(format!(
-            "{WHAT}: --no-kernel was given; this build installs the probe module only"
-        ));
-        return Ok(None);
-    }
-    match kernel::kernel_sources(pins, &args.sources, layout)? {
-        None => {
-            skipped.push(format!(
-                "{WHAT}: {}. This build installs the probe module only",
-                kernel::SOURCES_MISSING
-            ));
-            Ok(None)
+    let why_not = if args.no_kernel {
+        "--no-kernel was given".to_string()
+    } else {
+        match kernel::kernel_sources(pins, &args.sources, layout)? {
+            Some(sources) => return Ok(Some(kernel::build_deps(tc, pins, &sources, layout, run)?)),
+            None => kernel::SOURCES_MISSING.to_string(),
         }
-        Some(sources) => Ok(Some(kernel::build_deps(tc, pins, &sources, layout)?)),
-    }
+    };
+    run.used(
+        "kernel deps",
+        "none, the kernel module is not built (SKIPPED below)",
+    );
+    skipped.push(format!(
+        "{WHAT}: {why_not}. This build installs the probe module only"
+    ));
+    Ok(None)
 }
 
 /// patch: a patched copy of the subset of lean4 the wasm build compiles, plus headers.
@@ -143,7 +166,10 @@ pub fn patch(ctx: &Ctx, run: &mut Stages) -> Result<()> {
 /// lake: Lean's output made here with the official Lean of the pin, unless `--lean-c` gave it.
 pub fn lake(ctx: &Ctx, run: &mut Stages, origin: &Origin) -> Result<LeanOutput> {
     let lean_out = match origin {
-        Origin::Given(dir) => lean_out::read_given(dir, ctx.pins)?,
+        Origin::Given(dir) => {
+            run.used("lake", &format!("not run: --lean-c gave {}", dir.display()));
+            lean_out::read_given(dir, ctx.pins)?
+        }
         Origin::Host(host) => {
             let lean_src = &ctx.sources.lean4.dir;
             let out_dir = &ctx.layout.lean_out;
@@ -205,6 +231,7 @@ pub fn oleans(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Path
 /// files to install next to it (none without the flag).
 pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec<PathBuf>> {
     if !ctx.args.bundles {
+        run.used("bundles", "none (no --bundles)");
         return Ok(Vec::new());
     }
     let dir = ctx.layout.wasm.join("bundles");
@@ -265,7 +292,7 @@ pub fn configure(
         // CMake needs the file to exist at configure time; the symtab stage fills it.
         util::write_atomic(&symtab_cpp, b"// filled by the symtab stage\n")?;
     }
-    let mut defs = cmake_definitions(
+    let mut own = cmake_definitions(
         args,
         layout,
         &sources_cmake,
@@ -273,20 +300,25 @@ pub fn configure(
         manifest,
         &ctx.sources.gmp_dir,
     );
+    let mut tree = ctx.tc.cmake_tree(&layout.wasm);
     if let Some(deps) = ctx.kernel {
-        defs.extend(kernel_definitions(args, ctx.pins, deps));
+        tree = tree.prefix(&deps.prefix);
+        own.extend(kernel_definitions(args, ctx.pins));
         if args.backend == Backend::Lean {
             let init = lean_out::kernel_module_init(&lean_out.c.join("XLean.c"))?;
-            defs.push(format!("-DXLEAN_LEAN_MODULE_INIT={init}"));
+            own.push(format!("-DXLEAN_LEAN_MODULE_INIT={init}"));
         }
     }
+    // -Wno-experimental: emcc warns on every file that MEMORY64 is experimental; we know.
+    let opt = match args.profile {
+        Profile::Release => "-O2",
+        Profile::Debug => "-O0 -g",
+    };
+    let defs = tree.options(&format!("-Wno-experimental {opt}"), &own);
     let project = project_dir();
     let mut inputs = Inputs::new();
     inputs
-        .add(
-            "toolchain",
-            stamp::content_fingerprint(&[Toolchain::record_path(), ctx.tc.em_config.clone()])?,
-        )
+        .add("toolchain", ctx.tc.fingerprint()?)
         .add(
             "CMakeLists.txt",
             stamp::content_fingerprint(&[
@@ -304,22 +336,10 @@ pub fn configure(
         "configure",
         &inputs,
         &[layout.wasm.join("build.ninja")],
-        || {
-            ctx.tc
-                .step("cmake-configure", ctx.tc.emcmake())
-                .arg(&ctx.tc.cmake)
-                .args(["-G", "Ninja", "-S"])
-                .arg(&project)
-                .arg("-B")
-                .arg(&layout.wasm)
-                .args(&defs)
-                .run()?;
-            Ok(())
-        },
+        || tree.configure("cmake-configure", &project, &defs),
     )?;
-    let joined = inputs.0.values().cloned().collect::<Vec<_>>().join("|");
     Ok(Configured {
-        fingerprint: util::sha256_bytes(joined.as_bytes()),
+        fingerprint: inputs.key(),
         c_groups,
         runtime_sources,
         symtab_cpp,
@@ -362,12 +382,10 @@ pub fn libraries(ctx: &Ctx, run: &mut Stages, configured: &Configured) -> Result
         stamp::metadata_fingerprint(Path::new("/"), &compile_inputs)?,
     );
     run.stage("libraries", &inputs, &checked, || {
-        cmake_build(
-            ctx.tc,
-            layout,
+        ctx.tc.cmake_tree(&layout.wasm).build(
+            "cmake-build-libraries",
             &["xlean_libraries"],
             args.jobs,
-            "cmake-build-libraries",
         )
     })?;
     Ok(Libraries { archives, checked })
@@ -469,7 +487,9 @@ pub fn link(
         .add("configure", &configured.fingerprint)
         .add("kernel shell", kernel_shell);
     run.stage("link", &inputs, &outputs, || {
-        cmake_build(ctx.tc, layout, &targets, ctx.args.jobs, "cmake-link")?;
+        ctx.tc
+            .cmake_tree(&layout.wasm)
+            .build("cmake-link", &targets, ctx.args.jobs)?;
         if let Some(js) = &kernel_js {
             let facts = kernel::check_module(&js.with_extension("wasm"))?;
             runner::note(&format!(
@@ -577,14 +597,11 @@ fn backend_object(layout: &Layout, backend: Backend) -> PathBuf {
         .join(object)
 }
 
-/// The settings that turn the kernel on: the xeus prefix and the backend.
-fn kernel_definitions(args: &Args, pins: &Pins, deps: &kernel::DepsPrefix) -> Vec<String> {
-    let p = deps.prefix.display();
+/// The settings that turn the kernel on (beside the xeus prefix): the backend, the versions.
+fn kernel_definitions(args: &Args, pins: &Pins) -> Vec<String> {
     vec![
         "-DXLEAN_KERNEL=ON".into(),
         format!("-DXLEAN_KERNEL_BACKEND={}", args.backend.name()),
-        format!("-DCMAKE_PREFIX_PATH={p}"),
-        format!("-DCMAKE_FIND_ROOT_PATH={p}"),
         format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
         format!(
             "-DXLEAN_LEAN_VERSION={}",
@@ -608,6 +625,7 @@ fn cmake_list(out: &mut String, var: &str, files: &[PathBuf]) {
     let _ = writeln!(out, ")");
 }
 
+/// The build's own definitions: build type, per-config flags emptied, where every input is.
 fn cmake_definitions(
     args: &Args,
     layout: &Layout,
@@ -616,18 +634,10 @@ fn cmake_definitions(
     manifest: &Path,
     gmp_dir: &Path,
 ) -> Vec<String> {
-    let opt = match args.profile {
-        Profile::Release => "-O2",
-        Profile::Debug => "-O0 -g",
-    };
-    // -sMEMORY64 and -fwasm-exceptions in both C and C++ flags (and so in every object).
-    // -Wno-experimental: emcc warns on every file that MEMORY64 is experimental; we know.
-    let flags = format!("-sMEMORY64 -fwasm-exceptions -Wno-experimental {opt}");
+    // The opt level is in CMAKE_C(XX)_FLAGS (CmakeTree::options), not the per-config flags.
     let d = |k: &str, v: &dyn std::fmt::Display| format!("-D{k}={v}");
     vec![
         d("CMAKE_BUILD_TYPE", &args.profile.cmake_build_type()),
-        d("CMAKE_C_FLAGS", &flags),
-        d("CMAKE_CXX_FLAGS", &flags),
         d("CMAKE_C_FLAGS_RELEASE", &""),
         d("CMAKE_CXX_FLAGS_RELEASE", &""),
         d("CMAKE_C_FLAGS_DEBUG", &""),
@@ -646,24 +656,4 @@ fn cmake_definitions(
         d("XLEAN_INITIAL_MEMORY_MB", &256),
         d("XLEAN_MAXIMUM_MEMORY_MB", &4096),
     ]
-}
-
-fn cmake_build(
-    tc: &Toolchain,
-    layout: &Layout,
-    targets: &[&str],
-    jobs: Option<usize>,
-    step: &str,
-) -> Result<()> {
-    let mut s = tc
-        .step(step, &tc.cmake)
-        .arg("--build")
-        .arg(&layout.wasm)
-        .arg("--target")
-        .args(targets);
-    if let Some(j) = jobs {
-        s = s.arg(format!("-j{j}"));
-    }
-    s.run()?;
-    Ok(())
 }

@@ -1,6 +1,6 @@
 //! nlohmann_json, xeus and xeus-lite as wasm64 static libraries, installed one after another
-//! into `<build>/wasm-deps/prefix` (the configuration that builds them for wasm64: static xeus,
-//! no tests, `-sMEMORY64 -fwasm-exceptions` in both C and C++ flags, prefix = install prefix =
+//! into `<build>/wasm-deps/prefix`, each a stage (`crate::stamp`) configured through
+//! `toolchain::CmakeTree` (static xeus, no tests, the wasm64 flags, prefix = install prefix =
 //! find root).
 //!
 //! nlohmann_json is header-only. From a source tree it is configured and installed like the
@@ -8,7 +8,7 @@
 //! downloaded (`apt-get download`, never installed: nothing lands in /usr), hash-checked against
 //! pins.lock, unpacked into the tool cache and its headers and CMake package copied into the
 //! prefix. CMake is never pointed at /usr, where host headers would leak into the cross build;
-//! each configure is checked to have found nlohmann_json in the prefix.
+//! each configure is checked to have found its packages in the prefix.
 
 use std::{
     fs,
@@ -16,18 +16,15 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use serde_json::json;
 
-use super::{
-    stamp::{self, Stamp},
-    KernelDirs, KernelSources, SourceTree, WASM_FLAGS,
-};
+use super::{KernelDirs, KernelSources, SourceTree};
 use crate::layout::Layout;
 use crate::{
     fetch::artifact,
     paths,
     pins::{Lock, Pins},
     runner,
+    stamp::{self, Inputs, Stages},
     toolchain::Toolchain,
     util,
 };
@@ -41,17 +38,20 @@ pub struct DepsPrefix {
     /// The dependencies built by this call (empty: everything was up to date).
     #[cfg_attr(not(test), allow(dead_code))]
     // the tests check that a second call rebuilds nothing
-    pub rebuilt: Vec<&'static str>,
+    pub rebuilt: Vec<String>,
 }
 
-/// Builds what is out of date and returns the prefix (`<build>/wasm-deps/prefix`).
+/// Builds what is out of date and returns the prefix (`<build>/wasm-deps/prefix`). Each
+/// dependency is a stage recorded by `run` (the build's report and `--explain`), with its stamp
+/// in `<build>/stamps/kernel`.
 pub fn build_deps(
     tc: &Toolchain,
     pins: &Pins,
     sources: &KernelSources,
     layout: &Layout,
+    run: &mut Stages,
 ) -> Result<DepsPrefix> {
-    build_deps_in(tc, pins, sources, &KernelDirs::of(layout))
+    build_deps_in(tc, pins, sources, &KernelDirs::of(layout), run)
 }
 
 pub(super) fn build_deps_in(
@@ -59,88 +59,38 @@ pub(super) fn build_deps_in(
     pins: &Pins,
     sources: &KernelSources,
     dirs: &KernelDirs,
+    run: &mut Stages,
 ) -> Result<DepsPrefix> {
     let prefix = dirs.prefix();
     fs::create_dir_all(&prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
-    let toolchain = stamp::toolchain_inputs(tc, pins);
-    let stamp_path = |name: &str| dirs.stamps.join(format!("{name}.json"));
-    let mut rebuilt = Vec::new();
+    let mut run = run.in_dir(dirs.stamps.clone());
+    // What every dependency depends on; each adds the key of the one before it.
+    let mut common = Inputs::new();
+    common.add("toolchain", tc.fingerprint()?);
 
     // nlohmann_json: a source tree, or Debian's package.
-    let json_stamp = match &sources.nlohmann_json {
-        Some(tree) => {
-            let stamp = Stamp::new(
-                stamp_path("nlohmann_json"),
-                json!({
-                    "source": tree_inputs(tree)?,
-                    "flags": WASM_FLAGS,
-                    "toolchain": toolchain,
-                    "options": NLOHMANN_OPTIONS,
-                }),
-            );
-            if !stamp.is_current() || !nlohmann_installed(&prefix) {
-                stamp.invalidate()?;
-                cmake_project(tc, dirs, "nlohmann_json", &tree.dir, NLOHMANN_OPTIONS)?;
-                stamp.record()?;
-                rebuilt.push("nlohmann_json");
-            }
-            stamp
-        }
+    let json_key = match &sources.nlohmann_json {
+        Some(tree) => cmake_dep(tc, dirs, &mut run, &NLOHMANN, tree, common.clone())?,
         None => {
             let deb = debian_nlohmann(pins)?;
-            let stamp = Stamp::new(
-                stamp_path("nlohmann_json"),
-                json!({ "debian": deb.artifact, "sha256": deb.sha256 }),
-            );
-            if !stamp.is_current() || !nlohmann_installed(&prefix) {
-                stamp.invalidate()?;
-                install_debian_nlohmann(&deb, &prefix)?;
-                stamp.record()?;
-                rebuilt.push("nlohmann_json");
-            }
-            stamp
+            let mut inputs = Inputs::new();
+            inputs
+                .add("debian", &deb.artifact)
+                .add("sha256", &deb.sha256);
+            let installed = NLOHMANN_INSTALLS.map(|f| prefix.join(f));
+            run.stage("nlohmann_json", &inputs, &installed, || {
+                install_debian_nlohmann(&deb, &prefix)
+            })?;
+            inputs.key()
         }
     };
+    let mut xeus_inputs = common.clone();
+    xeus_inputs.add("nlohmann_json", json_key);
+    let xeus_key = cmake_dep(tc, dirs, &mut run, &XEUS, &sources.xeus, xeus_inputs)?;
+    common.add("xeus", xeus_key);
+    let key = cmake_dep(tc, dirs, &mut run, &XEUS_LITE, &sources.xeus_lite, common)?;
 
-    let xeus_stamp = Stamp::new(
-        stamp_path("xeus"),
-        json!({
-            "source": tree_inputs(&sources.xeus)?,
-            "flags": WASM_FLAGS,
-            "options": XEUS_OPTIONS,
-            "toolchain": toolchain,
-            "nlohmann_json": json_stamp.key(),
-        }),
-    );
-    if !xeus_stamp.is_current() || !prefix.join("lib/libxeus.a").is_file() {
-        xeus_stamp.invalidate()?;
-        cmake_project(tc, dirs, "xeus", &sources.xeus.dir, XEUS_OPTIONS)?;
-        xeus_stamp.record()?;
-        rebuilt.push("xeus");
-    }
-
-    let lite_stamp = Stamp::new(
-        stamp_path("xeus-lite"),
-        json!({
-            "source": tree_inputs(&sources.xeus_lite)?,
-            "flags": WASM_FLAGS,
-            "options": XEUS_LITE_OPTIONS,
-            "toolchain": toolchain,
-            "xeus": xeus_stamp.key(),
-        }),
-    );
-    if !lite_stamp.is_current() || !prefix.join("lib/libxeus-lite.a").is_file() {
-        lite_stamp.invalidate()?;
-        cmake_project(
-            tc,
-            dirs,
-            "xeus-lite",
-            &sources.xeus_lite.dir,
-            XEUS_LITE_OPTIONS,
-        )?;
-        lite_stamp.record()?;
-        rebuilt.push("xeus-lite");
-    }
+    let rebuilt = run.ran();
     if rebuilt.is_empty() {
         runner::note(&format!(
             "wasm64 xeus, xeus-lite and nlohmann_json are up to date in {}",
@@ -149,117 +99,85 @@ pub(super) fn build_deps_in(
     }
     Ok(DepsPrefix {
         prefix,
-        key: lite_stamp.key().to_string(),
+        key,
         rebuilt,
     })
 }
 
-const NLOHMANN_OPTIONS: &[&str] = &["-DJSON_BuildTests=OFF", "-DJSON_Install=ON"];
-const XEUS_OPTIONS: &[&str] = &[
-    "-DXEUS_BUILD_SHARED_LIBS=OFF",
-    "-DXEUS_BUILD_STATIC_LIBS=ON",
-    "-DXEUS_BUILD_TESTS=OFF",
+/// A dependency built with CMake from a source tree: its stage name, its own options, what its
+/// install leaves in the prefix.
+struct CmakeDep {
+    name: &'static str,
+    options: &'static [&'static str],
+    installs: &'static [&'static str],
+}
+
+const NLOHMANN_INSTALLS: [&str; 2] = [
+    "include/nlohmann/json.hpp",
+    "share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake",
 ];
-const XEUS_LITE_OPTIONS: &[&str] = &[
-    "-DXEUS_LITE_USE_SHARED_XEUS=OFF",
-    "-DXEUS_LITE_BUILD_NODE_TESTS=OFF",
-];
+const NLOHMANN: CmakeDep = CmakeDep {
+    name: "nlohmann_json",
+    options: &["-DJSON_BuildTests=OFF", "-DJSON_Install=ON"],
+    installs: &NLOHMANN_INSTALLS,
+};
+const XEUS: CmakeDep = CmakeDep {
+    name: "xeus",
+    options: &[
+        "-DXEUS_BUILD_SHARED_LIBS=OFF",
+        "-DXEUS_BUILD_STATIC_LIBS=ON",
+        "-DXEUS_BUILD_TESTS=OFF",
+    ],
+    installs: &["lib/libxeus.a"],
+};
+const XEUS_LITE: CmakeDep = CmakeDep {
+    name: "xeus-lite",
+    options: &[
+        "-DXEUS_LITE_USE_SHARED_XEUS=OFF",
+        "-DXEUS_LITE_BUILD_NODE_TESTS=OFF",
+    ],
+    installs: &["lib/libxeus-lite.a"],
+};
 
-fn tree_inputs(tree: &SourceTree) -> Result<serde_json::Value> {
-    Ok(json!({
-        "name": tree.name,
-        "version": tree.version,
-        "dir": tree.dir,
-        "files": stamp::tree_fingerprint(&tree.dir)?,
-    }))
-}
-
-fn nlohmann_installed(prefix: &Path) -> bool {
-    prefix.join("include/nlohmann/json.hpp").is_file()
-        && prefix
-            .join("share/cmake/nlohmann_json/nlohmann_jsonConfig.cmake")
-            .is_file()
-}
-
-/// The options every dependency and the kernel shell are configured with.
-pub(super) fn common_cmake_options(tc: &Toolchain, prefix: &Path) -> Vec<String> {
-    let p = prefix.display();
-    vec![
-        "-G".into(),
-        "Ninja".into(),
-        format!("-DCMAKE_MAKE_PROGRAM={}", tc.ninja.display()),
-        "-DCMAKE_BUILD_TYPE=Release".into(),
-        format!("-DCMAKE_C_FLAGS={WASM_FLAGS}"),
-        format!("-DCMAKE_CXX_FLAGS={WASM_FLAGS}"),
-        format!("-DCMAKE_INSTALL_PREFIX={p}"),
-        format!("-DCMAKE_PREFIX_PATH={p}"),
-        format!("-DCMAKE_FIND_ROOT_PATH={p}"),
-    ]
-}
-
-/// Configures (from scratch), builds and installs one CMake project into the prefix.
-fn cmake_project(
+/// The stage that configures (from scratch), builds and installs one dependency into the
+/// prefix; `inputs` holds what it depends on besides its source and options. Returns the key of
+/// its inputs, for its dependents.
+fn cmake_dep(
     tc: &Toolchain,
     dirs: &KernelDirs,
-    name: &str,
-    source: &Path,
-    options: &[&str],
-) -> Result<()> {
-    let build = dirs.deps.join(format!("{name}-build"));
-    // A stale build tree may hold another source's or toolchain's cache: start clean.
-    util::remove_any(&build)?;
+    run: &mut Stages,
+    dep: &CmakeDep,
+    tree: &SourceTree,
+    mut inputs: Inputs,
+) -> Result<String> {
+    let name = dep.name;
     let prefix = dirs.prefix();
-    tc.step(format!("{name}-configure"), tc.emcmake())
-        .arg(&tc.cmake)
-        .arg("-S")
-        .arg(source)
-        .arg("-B")
-        .arg(&build)
-        .args(common_cmake_options(tc, &prefix))
-        .args(options)
-        .log_dir(&dirs.logs)
-        .run()?;
-    check_found_in_prefix(&build, &prefix)?;
-    tc.step(format!("{name}-build"), &tc.cmake)
-        .arg("--build")
-        .arg(&build)
-        .args(["-j", "2"])
-        .log_dir(&dirs.logs)
-        .run()?;
-    tc.step(format!("{name}-install"), &tc.cmake)
-        .arg("--install")
-        .arg(&build)
-        .log_dir(&dirs.logs)
-        .run()?;
-    Ok(())
-}
-
-/// Every package a configure found must come from the prefix: a `*_DIR` outside it means host
-/// headers or libraries would be compiled into the wasm64 build.
-pub(super) fn check_found_in_prefix(build: &Path, prefix: &Path) -> Result<()> {
-    let cache = build.join("CMakeCache.txt");
-    let text =
-        fs::read_to_string(&cache).with_context(|| format!("cannot read {}", cache.display()))?;
-    for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let Some((var, kind)) = key.split_once(':') else {
-            continue;
-        };
-        let package = ["nlohmann_json_DIR", "xeus_DIR", "xeus-lite_DIR"];
-        if kind == "PATH" && package.contains(&var) && !value.ends_with("-NOTFOUND") {
-            ensure!(
-                Path::new(value).starts_with(prefix),
-                "{} found {var} outside the wasm64 prefix: {value}\n  \
-                 host packages must not reach the cross build; the prefix is {}\n  \
-                 fix: remove that package from CMake's search path, or report this as a bug",
-                cache.display(),
-                prefix.display()
-            );
-        }
-    }
-    Ok(())
+    let build = dirs.deps.join(format!("{name}-build"));
+    let cmake = tc.cmake_tree(&build).prefix(&prefix).logs(&dirs.logs);
+    let own: Vec<String> = ["-DCMAKE_BUILD_TYPE=Release"]
+        .iter()
+        .chain(dep.options)
+        .map(|o| o.to_string())
+        .collect();
+    let options = cmake.options("", &own);
+    // Source trees can be large: by file metadata (`.git` left out).
+    let files = stamp::files_under(&tree.dir, &[""])?;
+    inputs
+        .add(
+            "source",
+            format!("{} {} {}", tree.name, tree.version, tree.dir.display()),
+        )
+        .add("files", stamp::metadata_fingerprint(&tree.dir, &files)?)
+        .add("options", options.join(" "));
+    let installed: Vec<PathBuf> = dep.installs.iter().map(|f| prefix.join(f)).collect();
+    run.stage(name, &inputs, &installed, || {
+        // A stale build tree may hold another source's or toolchain's cache: start clean.
+        util::remove_any(&build)?;
+        cmake.configure(&format!("{name}-configure"), &tree.dir, &options)?;
+        cmake.build(&format!("{name}-build"), &[], Some(2))?;
+        cmake.install(&format!("{name}-install"))
+    })?;
+    Ok(inputs.key())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,9 +5,10 @@
 //!   will, but linked against a fake Lean (tests/fixtures/kernel/fake-lean: our own stand-in for
 //!   lean.h, the Lean runtime and the XLean exports, which cannot be built here).
 //!
-//! CMake + Ninja, one build tree per module: configured again only when the configuration's
-//! stamp (options, the prefix's key, the toolchain) changes; otherwise `cmake --build` lets Ninja
-//! decide (an edited source, CMakeLists.txt or JS glue file relinks; nothing changed is a no-op).
+//! CMake + Ninja (`toolchain::CmakeTree`), one build tree per module: configured again only when
+//! its configure stage's stamp (options, the prefix's key, the toolchain) says so; otherwise
+//! `cmake --build` lets Ninja decide (an edited source, CMakeLists.txt or JS glue file relinks;
+//! nothing changed is a no-op).
 
 use std::{
     fs,
@@ -15,15 +16,19 @@ use std::{
 };
 
 use anyhow::{bail, ensure, Context, Result};
-use serde_json::json;
 
 use super::{
-    deps::{self, build_deps_in, DepsPrefix},
-    stamp::{self, Stamp},
-    KernelDirs, KernelSources, WASM_FLAGS,
+    deps::{build_deps_in, DepsPrefix},
+    KernelDirs, KernelSources,
 };
 use crate::layout::Layout;
-use crate::{paths, pins::Pins, toolchain::Toolchain, util};
+use crate::{
+    paths,
+    pins::Pins,
+    stamp::{self, Inputs, Stages},
+    toolchain::{Toolchain, WASM64_FLAGS},
+    util,
+};
 
 /// The modules the Node tests load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,33 +47,38 @@ pub fn build_test_kernel(
     sources: &KernelSources,
     layout: &Layout,
 ) -> Result<TestModules> {
-    build_test_kernel_in(tc, pins, sources, &KernelDirs::of(layout))
+    let dirs = KernelDirs::of(layout);
+    let mut runs = Vec::new();
+    let mut run = Stages::new(dirs.stamps.clone(), false, &mut runs);
+    build_test_kernel_in(tc, pins, sources, &dirs, &mut run)
 }
 
+/// `run`: records the stages; they keep their stamps in `dirs.stamps`.
 pub(super) fn build_test_kernel_in(
     tc: &Toolchain,
     pins: &Pins,
     sources: &KernelSources,
     dirs: &KernelDirs,
+    run: &mut Stages,
 ) -> Result<TestModules> {
-    let deps = build_deps_in(tc, pins, sources, dirs)?;
+    let deps = build_deps_in(tc, pins, sources, dirs, run)?;
+    let mut run = run.in_dir(dirs.stamps.clone());
     let test_backend = link_module(
         tc,
-        pins,
         &deps,
         dirs,
+        &mut run,
         "kernel-test",
-        &["-DXLEAN_BACKEND=test".to_string()],
-        "xlean",
+        vec!["-DXLEAN_BACKEND=test".to_string()],
     )?;
-    let fake = fake_lean_library(tc, dirs)?;
+    let fake = fake_lean_library(tc, dirs, &mut run)?;
     let lean_backend = link_module(
         tc,
-        pins,
         &deps,
         dirs,
+        &mut run,
         "kernel-fake-lean",
-        &[
+        vec![
             "-DXLEAN_BACKEND=lean".to_string(),
             format!("-DLEAN_INCLUDE_DIR={}", fake_lean_dir().display()),
             format!("-DXLEAN_LEAN_LIBRARIES={}", fake.display()),
@@ -77,7 +87,6 @@ pub(super) fn build_test_kernel_in(
                 pins.lean.tag.trim_start_matches('v')
             ),
         ],
-        "xlean",
     )?;
     Ok(TestModules {
         test_backend,
@@ -89,61 +98,44 @@ fn fake_lean_dir() -> PathBuf {
     paths::project_root().join("tests/fixtures/kernel/fake-lean")
 }
 
-/// Configures (when its stamp says so) and builds one module of the kernel CMake project in
-/// `<build>/<name>`; returns `<target>.js`, checked to be a wasm64 module with native exceptions.
+/// Configures (the stage `<name>-configure`) and builds one module of the kernel CMake project
+/// in `<build>/<name>`; returns `xlean.js`, checked to be a wasm64 module with native exceptions.
 fn link_module(
     tc: &Toolchain,
-    pins: &Pins,
     deps: &DepsPrefix,
     dirs: &KernelDirs,
+    run: &mut Stages,
     name: &str,
-    backend_options: &[String],
-    target: &str,
+    backend_options: Vec<String>,
 ) -> Result<PathBuf> {
     let source = paths::project_root().join("lean-wasm/kernel");
     let build = dirs.root.join(name);
-    let mut options = deps::common_cmake_options(tc, &deps.prefix);
-    options.extend([
+    let cmake = tc.cmake_tree(&build).prefix(&deps.prefix).logs(&dirs.logs);
+    let mut own = vec![
+        "-DCMAKE_BUILD_TYPE=Release".to_string(),
         format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
         // -O2, not Release's -O3: the link takes about a third less time (toolchain.md: 10.7 s
         // against 16.6 s) for the same behaviour.
         "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DXLEAN_LINK_OPT=-O2".to_string(),
-    ]);
-    options.extend(backend_options.iter().cloned());
-    let stamp = Stamp::new(
-        dirs.stamps.join(format!("{name}-configure.json")),
-        json!({
-            "options": options,
-            "source": source,
-            "deps": deps.key,
-            "toolchain": stamp::toolchain_inputs(tc, pins),
-        }),
-    );
-    if !stamp.is_current() || !build.join("build.ninja").is_file() {
-        stamp.invalidate()?;
+    ];
+    own.extend(backend_options);
+    let options = cmake.options("", &own);
+    let mut inputs = Inputs::new();
+    inputs
+        .add("options", options.join(" "))
+        .add("source", source.display().to_string())
+        .add("deps", &deps.key)
+        .add("toolchain", tc.fingerprint()?);
+    let configure = format!("{name}-configure");
+    run.stage(&configure, &inputs, &[build.join("build.ninja")], || {
         util::remove_any(&build)?;
-        tc.step(format!("{name}-configure"), tc.emcmake())
-            .arg(&tc.cmake)
-            .arg("-S")
-            .arg(&source)
-            .arg("-B")
-            .arg(&build)
-            .args(&options)
-            .log_dir(&dirs.logs)
-            .run()?;
-        deps::check_found_in_prefix(&build, &deps.prefix)?;
-        stamp.record()?;
-    }
-    tc.step(format!("{name}-link"), &tc.cmake)
-        .arg("--build")
-        .arg(&build)
-        .args(["-j", "2", "--target", target])
-        .log_dir(&dirs.logs)
-        .run()?;
-    let js = build.join(format!("{target}.js"));
-    let wasm = build.join(format!("{target}.wasm"));
+        cmake.configure(&configure, &source, &options)
+    })?;
+    cmake.build(&format!("{name}-link"), &["xlean"], Some(2))?;
+    let js = build.join("xlean.js");
+    let wasm = build.join("xlean.wasm");
     ensure!(
         js.is_file() && wasm.is_file(),
         "the kernel link succeeded but left no {} and {}\n  log: {}",
@@ -156,43 +148,46 @@ fn link_module(
 }
 
 /// The fake Lean (fake_xlean.c) as a wasm64 archive, rebuilt when the fixture changes.
-fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs) -> Result<PathBuf> {
+fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs, run: &mut Stages) -> Result<PathBuf> {
     let fixture = fake_lean_dir();
     let out = dirs.root.join("kernel-fake-lean-lib");
     let archive = out.join("libfakelean.a");
-    let stamp = Stamp::new(
-        dirs.stamps.join("fake-lean-lib.json"),
-        json!({
-            // Our own small files: by content (git checkouts re-date files).
-            "fixture": stamp::content_fingerprint(&fixture)?,
-            "flags": WASM_FLAGS,
-            "emcc": tc.emcc(),
-        }),
-    );
-    if stamp.is_current() && archive.is_file() {
-        return Ok(archive);
-    }
-    stamp.invalidate()?;
-    fs::create_dir_all(&out)?;
-    let object = out.join("fake_xlean.o");
-    tc.step("fake-lean-compile", tc.emcc())
-        .args(WASM_FLAGS.split(' '))
-        .args(["-O2", "-Wall", "-Wextra", "-c"])
-        .arg("-I")
-        .arg(&fixture)
-        .arg(fixture.join("fake_xlean.c"))
-        .arg("-o")
-        .arg(&object)
-        .log_dir(&dirs.logs)
-        .run()?;
-    util::remove_any(&archive)?;
-    tc.step("fake-lean-archive", tc.emar())
-        .arg("rcs")
-        .arg(&archive)
-        .arg(&object)
-        .log_dir(&dirs.logs)
-        .run()?;
-    stamp.record()?;
+    let mut inputs = Inputs::new();
+    inputs
+        // Our own small files: by content (git checkouts re-date files).
+        .add(
+            "fixture",
+            stamp::content_fingerprint(&stamp::files_under(&fixture, &[""])?)?,
+        )
+        .add("flags", WASM64_FLAGS)
+        .add("toolchain", tc.fingerprint()?);
+    run.stage(
+        "fake-lean-lib",
+        &inputs,
+        std::slice::from_ref(&archive),
+        || {
+            fs::create_dir_all(&out)?;
+            let object = out.join("fake_xlean.o");
+            tc.step("fake-lean-compile", tc.emcc())
+                .args(WASM64_FLAGS.split(' '))
+                .args(["-O2", "-Wall", "-Wextra", "-c"])
+                .arg("-I")
+                .arg(&fixture)
+                .arg(fixture.join("fake_xlean.c"))
+                .arg("-o")
+                .arg(&object)
+                .log_dir(&dirs.logs)
+                .run()?;
+            util::remove_any(&archive)?;
+            tc.step("fake-lean-archive", tc.emar())
+                .arg("rcs")
+                .arg(&archive)
+                .arg(&object)
+                .log_dir(&dirs.logs)
+                .run()?;
+            Ok(())
+        },
+    )?;
     Ok(archive)
 }
 

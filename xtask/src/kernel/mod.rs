@@ -4,7 +4,8 @@
 //!
 //! What the other commands call:
 //! - [`build_deps`]: nlohmann_json, xeus and xeus-lite installed into the wasm64 prefix
-//!   `<build>/wasm-deps/prefix`, each step skipped when its stamp says it is up to date;
+//!   `<build>/wasm-deps/prefix`, each a stage (`crate::stamp::Stages`) skipped when its stamp
+//!   says it is up to date;
 //! - [`build_test_kernel`]: the above, then the kernel shell linked twice: with the test backend,
 //!   and with the real backend over a fake Lean ([`TestModules`]);
 //! - [`run_node_tests`]: `node --test` over `lean-wasm/tests/*.test.mjs` against those modules;
@@ -15,7 +16,6 @@ mod deps;
 mod link;
 mod node_tests;
 mod sources;
-mod stamp;
 #[cfg(test)]
 mod tests;
 
@@ -31,11 +31,6 @@ pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 use crate::layout::Layout;
 use crate::{fetch::SourceOptions, node_test::NodeTestSummary, pins::Pins, toolchain::Toolchain};
 
-/// Compile flags every wasm64 object of the kernel is built with, C and C++ alike
-/// (`CMAKE_C_FLAGS` must carry `-sMEMORY64` even for C++ projects: CMake's try-compile and any C
-/// file in a dependency use it).
-pub const WASM_FLAGS: &str = "-sMEMORY64 -fwasm-exceptions";
-
 /// Where the kernel's build outputs live, under one root (the build directory, or a test's).
 #[derive(Debug, Clone)]
 pub struct KernelDirs {
@@ -44,7 +39,8 @@ pub struct KernelDirs {
     pub root: PathBuf,
     /// `<build>/wasm-deps`: dependency build trees and the prefix.
     pub deps: PathBuf,
-    /// `<build>/stamps/kernel`: one stamp per step (docs/design.md, "Build stages").
+    /// `<build>/stamps/kernel`: one stamp per stage (`nlohmann_json`, `xeus`, `xeus-lite`,
+    /// `fake-lean-lib`, `<module>-configure`; docs/design.md, "Build stages").
     pub stamps: PathBuf,
     /// Step logs.
     pub logs: PathBuf,

@@ -1,17 +1,17 @@
 use std::fs;
 
 use super::{
-    deps::{self, deb_upstream_version, madison_versions, upstream_of},
+    deps::{deb_upstream_version, madison_versions, upstream_of},
     link::{build_test_kernel_in, check_module, module_facts},
     node_tests::run_node_tests,
     sources::{header_version, kernel_sources_with},
-    stamp::{content_fingerprint, tree_fingerprint, Stamp},
     KernelDirs, SOURCES_MISSING,
 };
 use crate::{
     fetch::{LocalSource, Places, SourceOptions},
     layout::Layout,
     pins::Pins,
+    stamp::Stages,
     util,
 };
 
@@ -177,77 +177,6 @@ fn debian_versions_map_to_upstream_ones() {
     assert!(madison_versions(madison, "3.10.0").is_empty());
 }
 
-#[test]
-fn a_stamp_is_current_only_for_the_same_inputs_after_a_record() {
-    let dir = util::test_dir("kernel-stamp");
-    let a = Stamp::new(dir.join("s.json"), serde_json::json!({"flags": "-O2"}));
-    assert!(!a.is_current());
-    a.record().unwrap();
-    assert!(a.is_current());
-    let b = Stamp::new(dir.join("s.json"), serde_json::json!({"flags": "-O3"}));
-    assert!(!b.is_current());
-    assert_ne!(a.key(), b.key());
-    a.invalidate().unwrap();
-    assert!(!a.is_current());
-}
-
-#[test]
-fn a_tree_fingerprint_changes_with_its_files_but_not_with_git() {
-    let dir = util::test_dir("kernel-fingerprint");
-    fs::write(dir.join("a.txt"), "one").unwrap();
-    let first = tree_fingerprint(&dir).unwrap();
-    fs::create_dir_all(dir.join(".git")).unwrap();
-    fs::write(dir.join(".git/HEAD"), "ref").unwrap();
-    assert_eq!(tree_fingerprint(&dir).unwrap(), first);
-    fs::write(dir.join("a.txt"), "one, longer").unwrap();
-    assert_ne!(tree_fingerprint(&dir).unwrap(), first);
-}
-
-#[test]
-fn a_content_fingerprint_ignores_dates_but_not_bytes() {
-    let dir = util::test_dir("kernel-content-fingerprint");
-    fs::create_dir_all(dir.join("sub")).unwrap();
-    fs::write(dir.join("sub/a.c"), "int a;").unwrap();
-    let first = content_fingerprint(&dir).unwrap();
-    // Rewritten with the same bytes (a new mtime, as a git checkout gives): same fingerprint.
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    fs::write(dir.join("sub/a.c"), "int a;").unwrap();
-    assert_eq!(content_fingerprint(&dir).unwrap(), first);
-    fs::write(dir.join("sub/a.c"), "int b;").unwrap();
-    assert_ne!(content_fingerprint(&dir).unwrap(), first);
-}
-
-#[test]
-fn a_package_found_outside_the_prefix_is_refused() {
-    let dir = util::test_dir("kernel-cache-check");
-    let prefix = dir.join("prefix");
-    fs::write(
-        dir.join("CMakeCache.txt"),
-        format!(
-            "xeus_DIR:PATH={}/lib/cmake/xeus\nnlohmann_json_DIR:PATH=/usr/share/cmake/nlohmann_json\n",
-            prefix.display()
-        ),
-    )
-    .unwrap();
-    let err = format!(
-        "{:#}",
-        deps::check_found_in_prefix(&dir, &prefix).unwrap_err()
-    );
-    assert!(
-        err.contains("nlohmann_json_DIR outside the wasm64 prefix"),
-        "{err}"
-    );
-    fs::write(
-        dir.join("CMakeCache.txt"),
-        format!(
-            "nlohmann_json_DIR:PATH={}/share/cmake/nlohmann_json\n",
-            prefix.display()
-        ),
-    )
-    .unwrap();
-    deps::check_found_in_prefix(&dir, &prefix).unwrap();
-}
-
 /// A hand-assembled module: a 64-bit table and memory, and optionally an import named like
 /// emscripten's JS exception helpers (what a `-fexceptions` object would bring into a link).
 fn tiny_wasm64(with_invoke_import: bool) -> Vec<u8> {
@@ -298,7 +227,9 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
         return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);
     };
     let dirs = KernelDirs::of(&layout);
-    let modules = build_test_kernel_in(&tc, &pins, &sources, &dirs).unwrap();
+    let mut runs = Vec::new();
+    let mut run = Stages::new(dirs.stamps.clone(), true, &mut runs);
+    let modules = build_test_kernel_in(&tc, &pins, &sources, &dirs, &mut run).unwrap();
     assert!(modules.test_backend.ends_with("kernel-test/xlean.js"));
     assert!(modules.lean_backend.ends_with("kernel-fake-lean/xlean.js"));
     for js in [&modules.test_backend, &modules.lean_backend] {
@@ -306,9 +237,18 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
         assert!(facts.imports > 10, "{facts:?}");
     }
 
-    // A second build finds everything up to date.
-    let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs).unwrap();
+    // A second build finds everything up to date: the modules' configures too.
+    let mut again_runs = Vec::new();
+    let mut again_run = Stages::new(dirs.stamps.clone(), true, &mut again_runs);
+    let again = build_test_kernel_in(&tc, &pins, &sources, &dirs, &mut again_run).unwrap();
+    assert_eq!(again, modules);
+    assert!(again_run.ran().is_empty(), "{again_runs:?}");
+    let mut deps_runs = Vec::new();
+    let mut deps_run = Stages::new(dirs.stamps.clone(), true, &mut deps_runs);
+    let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs, &mut deps_run).unwrap();
     assert!(again.rebuilt.is_empty(), "rebuilt {:?}", again.rebuilt);
+    let names: Vec<&str> = deps_runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["nlohmann_json", "xeus", "xeus-lite"]);
     assert!(again.prefix.join("lib/libxeus.a").is_file());
     assert!(again.prefix.join("include/nlohmann/json.hpp").is_file());
 

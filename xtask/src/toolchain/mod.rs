@@ -27,6 +27,8 @@ pub mod lean_host;
 pub mod node;
 #[cfg(test)]
 mod smoke;
+mod wasm64;
+pub use wasm64::WASM64_FLAGS;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
