@@ -76,9 +76,46 @@ impl Layout {
         }
     }
 
-    /// The stamps of the kernel's dependencies and test modules.
+    /// The stamps of the kernel's dependencies and test modules (`nlohmann_json`, `xeus`,
+    /// `xeus-lite`, `fake-lean-lib`, `<module>-configure`).
     pub fn kernel_stamps(&self) -> PathBuf {
         self.stamps.join("kernel")
+    }
+
+    /// The prefix nlohmann_json, xeus and xeus-lite are installed into.
+    pub fn wasm_deps_prefix(&self) -> PathBuf {
+        self.wasm_deps.join("prefix")
+    }
+}
+
+/// The build's folders for one profile and one choice of embedded `.olean` files.
+pub struct BuildDirs {
+    /// `<stamps>/<profile>`.
+    pub stamps: PathBuf,
+    pub patched: PathBuf,
+    pub lean_out: PathBuf,
+    /// The embedded `.olean` files, staged: `oleans-<embed>`.
+    pub oleans: PathBuf,
+    /// The CMake build tree: `wasm-<profile>`.
+    pub wasm: PathBuf,
+    /// Files the build writes for CMake (`sources.cmake`, the symbol table).
+    pub generated: PathBuf,
+    /// The install prefix: `prefix` (from `--prefix`, made absolute) or the layout's.
+    pub prefix: PathBuf,
+}
+
+impl Layout {
+    pub fn build_dirs(&self, profile: &str, embed: &str, prefix: Option<&Path>) -> BuildDirs {
+        let wasm = self.root.join(format!("wasm-{profile}"));
+        BuildDirs {
+            stamps: self.stamps.join(profile),
+            patched: self.patched.clone(),
+            lean_out: self.lean_out.clone(),
+            oleans: self.root.join(format!("oleans-{embed}")),
+            generated: wasm.join("generated"),
+            prefix: prefix.map_or_else(|| self.prefix.clone(), paths::absolute),
+            wasm,
+        }
     }
 }
 

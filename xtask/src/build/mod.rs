@@ -21,7 +21,9 @@ use std::{fmt::Write as _, path::PathBuf, time::Instant};
 use anyhow::{ensure, Result};
 
 use crate::{
-    fetch, paths,
+    fetch,
+    layout::Layout,
+    paths,
     pins::Pins,
     prefix::Backend,
     runner,
@@ -87,7 +89,7 @@ impl Profile {
     }
 }
 
-pub fn run(args: Args, layout: &crate::layout::Layout) -> Result<()> {
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let report = build(&args, layout)?;
     eprint!("{}", report.render());
     Ok(())
@@ -96,7 +98,7 @@ pub fn run(args: Args, layout: &crate::layout::Layout) -> Result<()> {
 /// A build of the fixtures (tests/fixtures/lean4-mini for lean4, tests/fixtures/lean-out for
 /// the pinned Lean's output), installing into `layout`'s prefix: what `bench build` and `ci`
 /// build, each in a layout of its own, where the real inputs cannot be had.
-pub fn fixture_args(layout: &crate::layout::Layout, backend: Backend) -> Args {
+pub fn fixture_args(layout: &Layout, backend: Backend) -> Args {
     let root = paths::project_root();
     Args {
         sources: fetch::SourceOptions {
@@ -160,69 +162,35 @@ impl Report {
     }
 }
 
-/// Where the build puts things, for one profile (under the command's [`crate::layout::Layout`]).
-pub struct Layout {
-    pub stamps: PathBuf,
-    pub patched: PathBuf,
-    pub lean_out: PathBuf,
-    pub oleans: PathBuf,
-    pub wasm: PathBuf,
-    pub generated: PathBuf,
-    pub prefix: PathBuf,
-}
-
-impl Layout {
-    pub fn new(args: &Args, build: &crate::layout::Layout) -> Layout {
-        let profile = args.profile.name();
-        let wasm = build.root.join(format!("wasm-{profile}"));
-        Layout {
-            stamps: build.stamps.join(profile),
-            patched: build.patched.clone(),
-            lean_out: build.lean_out.clone(),
-            oleans: build.root.join(format!("oleans-{}", args.embed.name())),
-            generated: wasm.join("generated"),
-            prefix: args
-                .prefix
-                .as_deref()
-                .map(paths::absolute)
-                .unwrap_or_else(|| build.prefix.clone()),
-            wasm,
-        }
-    }
-}
-
-pub fn build(args: &Args, build_layout: &crate::layout::Layout) -> Result<Report> {
+pub fn build(args: &Args, layout: &Layout) -> Result<Report> {
     let start = Instant::now();
     ensure!(
         !(args.bundles && args.embed == oleans::Embed::All),
         "--bundles ships Std and Lean beside the module, --embed all puts them inside it: choose one"
     );
     let pins = Pins::load()?;
-    let layout = Layout::new(args, build_layout);
+    let dirs = layout.build_dirs(
+        args.profile.name(),
+        args.embed.name(),
+        args.prefix.as_deref(),
+    );
     let mut report = Report {
-        prefix: layout.prefix.clone(),
+        prefix: dirs.prefix.clone(),
         ..Report::default()
     };
 
     // Toolchain and sources are used as found (installed or fetched when missing); where
     // Lean's output comes from is decided before any stage (without `--lean-c` or the official
     // Lean of the pin nothing runs).
-    let mut run = Stages::new(layout.stamps.clone(), args.explain, &mut report.stages);
+    let mut run = Stages::new(dirs.stamps.clone(), args.explain, &mut report.stages);
     let tc = stages::toolchain(&pins, &mut run)?;
-    let sources = stages::Sources::fetch(args, &pins, build_layout, &mut run)?;
+    let sources = stages::Sources::fetch(args, &pins, layout, &mut run)?;
     let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
-    let kernel = stages::kernel_deps(
-        args,
-        &pins,
-        &tc,
-        build_layout,
-        &mut run,
-        &mut report.skipped,
-    )?;
+    let kernel = stages::kernel_deps(args, &pins, &tc, layout, &mut run, &mut report.skipped)?;
     let ctx = stages::Ctx {
         args,
         pins: &pins,
-        layout: &layout,
+        dirs: &dirs,
         tc: &tc,
         sources: &sources,
         kernel: kernel.as_ref(),

@@ -15,10 +15,12 @@ use anyhow::{ensure, Result};
 
 use super::{
     lean_out::{self, LeanOutput, Origin},
-    oleans, prefix, Args, Layout, Profile,
+    oleans, prefix, Args, Profile,
 };
 use crate::{
-    abi_check, fetch, kernel, patch, paths,
+    abi_check, fetch, kernel,
+    layout::{BuildDirs, Layout},
+    patch, paths,
     pins::Pins,
     prefix::{self as contract, Backend, KernelSpec},
     runner,
@@ -32,7 +34,7 @@ use crate::{
 pub struct Ctx<'a> {
     pub args: &'a Args,
     pub pins: &'a Pins,
-    pub layout: &'a Layout,
+    pub dirs: &'a BuildDirs,
     pub tc: &'a Toolchain,
     pub sources: &'a Sources,
     /// The wasm64 prefix holding xeus and xeus-lite, when the kernel module is built.
@@ -73,12 +75,7 @@ pub struct Sources {
 
 impl Sources {
     /// sources: fetched, or local copies read in place.
-    pub fn fetch(
-        args: &Args,
-        pins: &Pins,
-        layout: &crate::layout::Layout,
-        run: &mut Stages,
-    ) -> Result<Sources> {
+    pub fn fetch(args: &Args, pins: &Pins, layout: &Layout, run: &mut Stages) -> Result<Sources> {
         let fetcher = fetch::Fetcher::new(pins, &args.sources, fetch::Places::standard(layout))?;
         let lean4 = fetcher.source_dir("lean4")?;
         let gmp = fetcher.source_dir("mini-gmp")?;
@@ -118,7 +115,7 @@ pub fn kernel_deps(
     args: &Args,
     pins: &Pins,
     tc: &Toolchain,
-    layout: &crate::layout::Layout,
+    layout: &Layout,
     run: &mut Stages,
     skipped: &mut Vec<String>,
 ) -> Result<Option<kernel::DepsPrefix>> {
@@ -153,11 +150,11 @@ pub fn patch(ctx: &Ctx, run: &mut Stages) -> Result<()> {
     run.stage(
         "patch",
         &inputs,
-        &[ctx.layout.patched.join("src/include/lean/version.h")],
+        &[ctx.dirs.patched.join("src/include/lean/version.h")],
         || {
             let series = patch::load_series(&series_dir)?;
             let source = patch::LeanSource::new(&ctx.sources.lean4, ctx.pins);
-            patch::patch_lean_source(&source, &ctx.layout.patched, &series)?;
+            patch::patch_lean_source(&source, &ctx.dirs.patched, &series)?;
             Ok(())
         },
     )
@@ -172,7 +169,7 @@ pub fn lake(ctx: &Ctx, run: &mut Stages, origin: &Origin) -> Result<LeanOutput> 
         }
         Origin::Host(host) => {
             let lean_src = &ctx.sources.lean4.dir;
-            let out_dir = &ctx.layout.lean_out;
+            let out_dir = &ctx.dirs.lean_out;
             let package = paths::project_root().join("lean-wasm");
             let stdlib: Vec<PathBuf> = lean_out::stdlib_modules(lean_src)?
                 .into_iter()
@@ -210,7 +207,7 @@ pub fn lake(ctx: &Ctx, run: &mut Stages, origin: &Origin) -> Result<LeanOutput> 
 /// (the link depends on it).
 pub fn oleans(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<PathBuf> {
     let embedded = oleans::select(&lean_out.lib, ctx.args.embed)?;
-    let manifest = ctx.layout.oleans.join("manifest.txt");
+    let manifest = ctx.dirs.oleans.join("manifest.txt");
     let mut inputs = Inputs::new();
     inputs.add(
         "oleans",
@@ -220,7 +217,7 @@ pub fn oleans(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Path
         oleans::stage(
             &lean_out.lib,
             &embedded,
-            &ctx.layout.oleans.join("lib/lean"),
+            &ctx.dirs.oleans.join("lib/lean"),
             &manifest,
         )
     })?;
@@ -234,7 +231,7 @@ pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec
         run.used("bundles", "none (no --bundles)");
         return Ok(Vec::new());
     }
-    let dir = ctx.layout.wasm.join("bundles");
+    let dir = ctx.dirs.wasm.join("bundles");
     let mut files = Vec::new();
     for root in oleans::BUNDLED_ROOTS {
         files.extend(oleans::select_root(&lean_out.lib, root)?);
@@ -274,12 +271,12 @@ pub fn configure(
     lean_out: &LeanOutput,
     manifest: &Path,
 ) -> Result<Configured> {
-    let (args, layout) = (ctx.args, ctx.layout);
-    let runtime_sources = runtime_sources(&layout.patched)?;
+    let (args, dirs) = (ctx.args, ctx.dirs);
+    let runtime_sources = runtime_sources(&dirs.patched)?;
     let stub_sources = stamp::files_under(&paths::project_root().join("stubs"), &[".c", ".cpp"])?;
     let c_groups = lean_out.c_groups()?;
-    let sources_cmake = layout.generated.join("sources.cmake");
-    let symtab_cpp = layout.generated.join("wasm_symbol_table.cpp");
+    let sources_cmake = dirs.generated.join("sources.cmake");
+    let symtab_cpp = dirs.generated.join("wasm_symbol_table.cpp");
     let mut text =
         String::from("# Written by `cargo xtask build`: the files each target compiles.\n");
     cmake_list(&mut text, "XLEAN_RUNTIME_SOURCES", &runtime_sources);
@@ -294,13 +291,13 @@ pub fn configure(
     }
     let mut own = cmake_definitions(
         args,
-        layout,
+        dirs,
         &sources_cmake,
         &symtab_cpp,
         manifest,
         &ctx.sources.gmp_dir,
     );
-    let mut tree = ctx.tc.cmake_tree(&layout.wasm);
+    let mut tree = ctx.tc.cmake_tree(&dirs.wasm);
     if let Some(deps) = ctx.kernel {
         tree = tree.prefix(&deps.prefix);
         own.extend(kernel_definitions(args, ctx.pins));
@@ -335,7 +332,7 @@ pub fn configure(
     run.stage(
         "configure",
         &inputs,
-        &[layout.wasm.join("build.ninja")],
+        &[dirs.wasm.join("build.ninja")],
         || tree.configure("cmake-configure", &project, &defs),
     )?;
     Ok(Configured {
@@ -357,10 +354,10 @@ pub struct Libraries {
 /// libraries: compile everything that goes into the link. Ninja knows the exact dependencies;
 /// the stamp only lets a no-op build skip starting it.
 pub fn libraries(ctx: &Ctx, run: &mut Stages, configured: &Configured) -> Result<Libraries> {
-    let (args, layout) = (ctx.args, ctx.layout);
+    let (args, dirs) = (ctx.args, ctx.dirs);
     let gmp_dir = &ctx.sources.gmp_dir;
     let mut compile_inputs: Vec<PathBuf> = configured.runtime_sources.clone();
-    compile_inputs.extend(stamp::files_under(&layout.patched.join("src"), &[".h"])?);
+    compile_inputs.extend(stamp::files_under(&dirs.patched.join("src"), &[".h"])?);
     compile_inputs.extend(stamp::files_under(
         &paths::project_root().join("stubs"),
         &[".h", ".c", ".cpp"],
@@ -369,12 +366,12 @@ pub fn libraries(ctx: &Ctx, run: &mut Stages, configured: &Configured) -> Result
     for (_, files) in &configured.c_groups {
         compile_inputs.extend(files.iter().cloned());
     }
-    let backend = ctx.kernel.map(|_| backend_object(layout, args.backend));
+    let backend = ctx.kernel.map(|_| backend_object(dirs, args.backend));
     if ctx.kernel.is_some() {
         compile_inputs.push(project_dir().join(backend_source(args.backend)));
         compile_inputs.push(project_dir().join("kernel/xlean_backend.h"));
     }
-    let archives = archives(layout, &configured.c_groups);
+    let archives = archives(dirs, &configured.c_groups);
     let checked: Vec<PathBuf> = archives.iter().cloned().chain(backend).collect();
     let mut inputs = Inputs::new();
     inputs.add("configure", &configured.fingerprint).add(
@@ -382,7 +379,7 @@ pub fn libraries(ctx: &Ctx, run: &mut Stages, configured: &Configured) -> Result
         stamp::metadata_fingerprint(Path::new("/"), &compile_inputs)?,
     );
     run.stage("libraries", &inputs, &checked, || {
-        ctx.tc.cmake_tree(&layout.wasm).build(
+        ctx.tc.cmake_tree(&dirs.wasm).build(
             "cmake-build-libraries",
             &["xlean_libraries"],
             args.jobs,
@@ -445,10 +442,10 @@ pub fn link(
     configured: &Configured,
     manifest: &Path,
 ) -> Result<Linked> {
-    let layout = ctx.layout;
+    let dirs = ctx.dirs;
     let project = project_dir();
-    let probe_js = layout.wasm.join("xlean-probe.js");
-    let kernel_js = ctx.kernel.map(|_| layout.wasm.join("kernel/xlean.js"));
+    let probe_js = dirs.wasm.join("xlean-probe.js");
+    let kernel_js = ctx.kernel.map(|_| dirs.wasm.join("kernel/xlean.js"));
     let mut outputs = vec![probe_js.clone(), probe_js.with_extension("wasm")];
     let mut targets = vec!["xlean-probe"];
     if let Some(js) = &kernel_js {
@@ -488,7 +485,7 @@ pub fn link(
         .add("kernel shell", kernel_shell);
     run.stage("link", &inputs, &outputs, || {
         ctx.tc
-            .cmake_tree(&layout.wasm)
+            .cmake_tree(&dirs.wasm)
             .build("cmake-link", &targets, ctx.args.jobs)?;
         if let Some(js) = &kernel_js {
             let facts = kernel::check_module(&js.with_extension("wasm"))?;
@@ -509,7 +506,7 @@ pub fn link(
 /// install: a new prefix next to the old one, switched over in one rename; with the kernel,
 /// its kernel.json, logos and the bundles.
 pub fn install(ctx: &Ctx, run: &mut Stages, linked: &Linked, bundles: &[PathBuf]) -> Result<()> {
-    let layout = ctx.layout;
+    let dirs = ctx.dirs;
     let mut modules = vec![linked.probe_js.clone()];
     modules.extend(linked.kernel_js.clone());
     let spec = linked.kernel_js.as_ref().map(|_| KernelSpec {
@@ -526,19 +523,19 @@ pub fn install(ctx: &Ctx, run: &mut Stages, linked: &Linked, bundles: &[PathBuf]
             "bundles",
             stamp::metadata_fingerprint(Path::new("/"), bundles)?,
         )
-        .add("prefix", layout.prefix.display().to_string())
+        .add("prefix", dirs.prefix.display().to_string())
         .add(
             "kernel spec",
             spec.as_ref()
-                .map_or("none".into(), |s| s.json(&layout.prefix).to_string()),
+                .map_or("none".into(), |s| s.json(&dirs.prefix).to_string()),
         );
-    let bin = layout.prefix.join(contract::BIN_DIR);
+    let bin = dirs.prefix.join(contract::BIN_DIR);
     let mut installed = vec![bin.join("xlean-probe.js")];
     if spec.is_some() {
-        installed.push(contract::kernel_json(&layout.prefix));
+        installed.push(contract::kernel_json(&dirs.prefix));
     }
     run.stage("install", &inputs, &installed, || {
-        prefix::install_with(&layout.prefix, &modules, bundles, spec.as_ref())
+        prefix::install_with(&dirs.prefix, &modules, bundles, spec.as_ref())
     })
 }
 
@@ -564,15 +561,15 @@ fn runtime_sources(patched: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn archives(layout: &Layout, c_groups: &[(&'static str, Vec<PathBuf>)]) -> Vec<PathBuf> {
-    let mut v = vec![layout.wasm.join("libleanrt.a")];
+fn archives(dirs: &BuildDirs, c_groups: &[(&'static str, Vec<PathBuf>)]) -> Vec<PathBuf> {
+    let mut v = vec![dirs.wasm.join("libleanrt.a")];
     for (var, files) in c_groups {
         if !files.is_empty() {
             let name = var
                 .trim_start_matches("XLEAN_")
                 .trim_end_matches("_C")
                 .to_lowercase();
-            v.push(layout.wasm.join(format!("liblean_c_{name}.a")));
+            v.push(dirs.wasm.join(format!("liblean_c_{name}.a")));
         }
     }
     v
@@ -587,12 +584,11 @@ fn backend_source(backend: Backend) -> &'static str {
 }
 
 /// Where CMake puts the backend's object (an OBJECT library in the kernel subdirectory).
-fn backend_object(layout: &Layout, backend: Backend) -> PathBuf {
+fn backend_object(dirs: &BuildDirs, backend: Backend) -> PathBuf {
     let file = Path::new(backend_source(backend)).file_name().unwrap();
     let mut object = file.to_os_string();
     object.push(".o");
-    layout
-        .wasm
+    dirs.wasm
         .join("kernel/CMakeFiles/xlean_backend.dir")
         .join(object)
 }
@@ -628,7 +624,7 @@ fn cmake_list(out: &mut String, var: &str, files: &[PathBuf]) {
 /// The build's own definitions: build type, per-config flags emptied, where every input is.
 fn cmake_definitions(
     args: &Args,
-    layout: &Layout,
+    dirs: &BuildDirs,
     sources: &Path,
     symtab: &Path,
     manifest: &Path,
@@ -643,14 +639,14 @@ fn cmake_definitions(
         d("CMAKE_C_FLAGS_DEBUG", &""),
         d("CMAKE_CXX_FLAGS_DEBUG", &""),
         d("XLEAN_SOURCES_FILE", &sources.display()),
-        d("XLEAN_LEAN_SRC", &layout.patched.display()),
+        d("XLEAN_LEAN_SRC", &dirs.patched.display()),
         d(
             "XLEAN_STUBS_DIR",
             &paths::project_root().join("stubs").display(),
         ),
         d("XLEAN_SYMTAB_CPP", &symtab.display()),
         d("XLEAN_GMP_DIR", &gmp_dir.display()),
-        d("XLEAN_EMBED_DIR", &layout.oleans.join("lib/lean").display()),
+        d("XLEAN_EMBED_DIR", &dirs.oleans.join("lib/lean").display()),
         d("XLEAN_EMBED_MANIFEST", &manifest.display()),
         d("XLEAN_STACK_MB", &64),
         d("XLEAN_INITIAL_MEMORY_MB", &256),

@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::{KernelDirs, KernelSources, SourceTree};
+use super::{KernelSources, SourceTree};
 use crate::layout::Layout;
 use crate::{
     fetch::artifact,
@@ -51,26 +51,16 @@ pub fn build_deps(
     layout: &Layout,
     run: &mut Stages,
 ) -> Result<DepsPrefix> {
-    build_deps_in(tc, pins, sources, &KernelDirs::of(layout), run)
-}
-
-pub(super) fn build_deps_in(
-    tc: &Toolchain,
-    pins: &Pins,
-    sources: &KernelSources,
-    dirs: &KernelDirs,
-    run: &mut Stages,
-) -> Result<DepsPrefix> {
-    let prefix = dirs.prefix();
+    let prefix = layout.wasm_deps_prefix();
     fs::create_dir_all(&prefix).with_context(|| format!("cannot create {}", prefix.display()))?;
-    let mut run = run.in_dir(dirs.stamps.clone());
+    let mut run = run.in_dir(layout.kernel_stamps());
     // What every dependency depends on; each adds the key of the one before it.
     let mut common = Inputs::new();
     common.add("toolchain", tc.fingerprint()?);
 
     // nlohmann_json: a source tree, or Debian's package.
     let json_key = match &sources.nlohmann_json {
-        Some(tree) => cmake_dep(tc, dirs, &mut run, &NLOHMANN, tree, common.clone())?,
+        Some(tree) => cmake_dep(tc, layout, &mut run, &NLOHMANN, tree, common.clone())?,
         None => {
             let deb = debian_nlohmann(pins)?;
             let mut inputs = Inputs::new();
@@ -86,9 +76,9 @@ pub(super) fn build_deps_in(
     };
     let mut xeus_inputs = common.clone();
     xeus_inputs.add("nlohmann_json", json_key);
-    let xeus_key = cmake_dep(tc, dirs, &mut run, &XEUS, &sources.xeus, xeus_inputs)?;
+    let xeus_key = cmake_dep(tc, layout, &mut run, &XEUS, &sources.xeus, xeus_inputs)?;
     common.add("xeus", xeus_key);
-    let key = cmake_dep(tc, dirs, &mut run, &XEUS_LITE, &sources.xeus_lite, common)?;
+    let key = cmake_dep(tc, layout, &mut run, &XEUS_LITE, &sources.xeus_lite, common)?;
 
     let rebuilt = run.ran();
     if rebuilt.is_empty() {
@@ -144,16 +134,16 @@ const XEUS_LITE: CmakeDep = CmakeDep {
 /// its inputs, for its dependents.
 fn cmake_dep(
     tc: &Toolchain,
-    dirs: &KernelDirs,
+    layout: &Layout,
     run: &mut Stages,
     dep: &CmakeDep,
     tree: &SourceTree,
     mut inputs: Inputs,
 ) -> Result<String> {
     let name = dep.name;
-    let prefix = dirs.prefix();
-    let build = dirs.deps.join(format!("{name}-build"));
-    let cmake = tc.cmake_tree(&build).prefix(&prefix).logs(&dirs.logs);
+    let prefix = layout.wasm_deps_prefix();
+    let build = layout.wasm_deps.join(format!("{name}-build"));
+    let cmake = tc.cmake_tree(&build).prefix(&prefix).logs(&layout.logs);
     let own: Vec<String> = ["-DCMAKE_BUILD_TYPE=Release"]
         .iter()
         .chain(dep.options)

@@ -18,8 +18,8 @@ use std::{
 use anyhow::{bail, ensure, Context, Result};
 
 use super::{
-    deps::{build_deps_in, DepsPrefix},
-    KernelDirs, KernelSources,
+    deps::{build_deps, DepsPrefix},
+    KernelSources,
 };
 use crate::layout::Layout;
 use crate::{
@@ -47,35 +47,34 @@ pub fn build_test_kernel(
     sources: &KernelSources,
     layout: &Layout,
 ) -> Result<TestModules> {
-    let dirs = KernelDirs::of(layout);
     let mut runs = Vec::new();
-    let mut run = Stages::new(dirs.stamps.clone(), false, &mut runs);
-    build_test_kernel_in(tc, pins, sources, &dirs, &mut run)
+    let mut run = Stages::new(layout.kernel_stamps(), false, &mut runs);
+    build_test_kernel_in(tc, pins, sources, layout, &mut run)
 }
 
-/// `run`: records the stages; they keep their stamps in `dirs.stamps`.
+/// `run`: records the stages; they keep their stamps in `layout.kernel_stamps()`.
 pub(super) fn build_test_kernel_in(
     tc: &Toolchain,
     pins: &Pins,
     sources: &KernelSources,
-    dirs: &KernelDirs,
+    layout: &Layout,
     run: &mut Stages,
 ) -> Result<TestModules> {
-    let deps = build_deps_in(tc, pins, sources, dirs, run)?;
-    let mut run = run.in_dir(dirs.stamps.clone());
+    let deps = build_deps(tc, pins, sources, layout, run)?;
+    let mut run = run.in_dir(layout.kernel_stamps());
     let test_backend = link_module(
         tc,
         &deps,
-        dirs,
+        layout,
         &mut run,
         "kernel-test",
         vec!["-DXLEAN_BACKEND=test".to_string()],
     )?;
-    let fake = fake_lean_library(tc, dirs, &mut run)?;
+    let fake = fake_lean_library(tc, layout, &mut run)?;
     let lean_backend = link_module(
         tc,
         &deps,
-        dirs,
+        layout,
         &mut run,
         "kernel-fake-lean",
         vec![
@@ -103,14 +102,17 @@ fn fake_lean_dir() -> PathBuf {
 fn link_module(
     tc: &Toolchain,
     deps: &DepsPrefix,
-    dirs: &KernelDirs,
+    layout: &Layout,
     run: &mut Stages,
     name: &str,
     backend_options: Vec<String>,
 ) -> Result<PathBuf> {
     let source = paths::project_root().join("lean-wasm/kernel");
-    let build = dirs.root.join(name);
-    let cmake = tc.cmake_tree(&build).prefix(&deps.prefix).logs(&dirs.logs);
+    let build = layout.root.join(name);
+    let cmake = tc
+        .cmake_tree(&build)
+        .prefix(&deps.prefix)
+        .logs(&layout.logs);
     let mut own = vec![
         "-DCMAKE_BUILD_TYPE=Release".to_string(),
         format!("-DXLEAN_VERSION={}", env!("CARGO_PKG_VERSION")),
@@ -141,16 +143,16 @@ fn link_module(
         "the kernel link succeeded but left no {} and {}\n  log: {}",
         js.display(),
         wasm.display(),
-        dirs.logs.join(format!("{name}-link.log")).display()
+        layout.logs.join(format!("{name}-link.log")).display()
     );
     check_module(&wasm)?;
     Ok(js)
 }
 
 /// The fake Lean (fake_xlean.c) as a wasm64 archive, rebuilt when the fixture changes.
-fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs, run: &mut Stages) -> Result<PathBuf> {
+fn fake_lean_library(tc: &Toolchain, layout: &Layout, run: &mut Stages) -> Result<PathBuf> {
     let fixture = fake_lean_dir();
-    let out = dirs.root.join("kernel-fake-lean-lib");
+    let out = layout.root.join("kernel-fake-lean-lib");
     let archive = out.join("libfakelean.a");
     let mut inputs = Inputs::new();
     inputs
@@ -176,14 +178,14 @@ fn fake_lean_library(tc: &Toolchain, dirs: &KernelDirs, run: &mut Stages) -> Res
                 .arg(fixture.join("fake_xlean.c"))
                 .arg("-o")
                 .arg(&object)
-                .log_dir(&dirs.logs)
+                .log_dir(&layout.logs)
                 .run()?;
             util::remove_any(&archive)?;
             tc.step("fake-lean-archive", tc.emar())
                 .arg("rcs")
                 .arg(&archive)
                 .arg(&object)
-                .log_dir(&dirs.logs)
+                .log_dir(&layout.logs)
                 .run()?;
             Ok(())
         },

@@ -19,8 +19,6 @@ mod sources;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 
 pub use deps::{build_deps, DepsPrefix};
@@ -30,37 +28,6 @@ pub use sources::{kernel_sources, KernelSources, SourceTree, SOURCES_MISSING};
 
 use crate::layout::Layout;
 use crate::{fetch::SourceOptions, node_test::NodeTestSummary, pins::Pins, toolchain::Toolchain};
-
-/// Where the kernel's build outputs live, under one root (the build directory, or a test's).
-#[derive(Debug, Clone)]
-pub struct KernelDirs {
-    /// The build directory: each module's CMake build is `<root>/<name>`
-    /// (`kernel-test`, `kernel-fake-lean`).
-    pub root: PathBuf,
-    /// `<build>/wasm-deps`: dependency build trees and the prefix.
-    pub deps: PathBuf,
-    /// `<build>/stamps/kernel`: one stamp per stage (`nlohmann_json`, `xeus`, `xeus-lite`,
-    /// `fake-lean-lib`, `<module>-configure`; docs/design.md, "Build stages").
-    pub stamps: PathBuf,
-    /// Step logs.
-    pub logs: PathBuf,
-}
-
-impl KernelDirs {
-    pub fn of(layout: &Layout) -> KernelDirs {
-        KernelDirs {
-            root: layout.root.clone(),
-            deps: layout.wasm_deps.clone(),
-            stamps: layout.kernel_stamps(),
-            logs: layout.logs.clone(),
-        }
-    }
-
-    /// The install prefix shared by nlohmann_json, xeus and xeus-lite.
-    pub fn prefix(&self) -> PathBuf {
-        self.deps.join("prefix")
-    }
-}
 
 /// The kernel test suite as `ci` runs it: fetch the xeus sources, build the test modules, run
 /// the Node tests. Without the sources, nothing is built and the summary says SKIPPED and why

@@ -5,7 +5,7 @@ use super::{
     link::{build_test_kernel_in, check_module, module_facts},
     node_tests::run_node_tests,
     sources::{header_version, kernel_sources_with},
-    KernelDirs, SOURCES_MISSING,
+    SOURCES_MISSING,
 };
 use crate::{
     fetch::{LocalSource, Places, SourceOptions},
@@ -226,10 +226,9 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     else {
         return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);
     };
-    let dirs = KernelDirs::of(&layout);
     let mut runs = Vec::new();
-    let mut run = Stages::new(dirs.stamps.clone(), true, &mut runs);
-    let modules = build_test_kernel_in(&tc, &pins, &sources, &dirs, &mut run).unwrap();
+    let mut run = Stages::new(layout.kernel_stamps(), true, &mut runs);
+    let modules = build_test_kernel_in(&tc, &pins, &sources, &layout, &mut run).unwrap();
     assert!(modules.test_backend.ends_with("kernel-test/xlean.js"));
     assert!(modules.lean_backend.ends_with("kernel-fake-lean/xlean.js"));
     for js in [&modules.test_backend, &modules.lean_backend] {
@@ -239,13 +238,13 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
 
     // A second build finds everything up to date: the modules' configures too.
     let mut again_runs = Vec::new();
-    let mut again_run = Stages::new(dirs.stamps.clone(), true, &mut again_runs);
-    let again = build_test_kernel_in(&tc, &pins, &sources, &dirs, &mut again_run).unwrap();
+    let mut again_run = Stages::new(layout.kernel_stamps(), true, &mut again_runs);
+    let again = build_test_kernel_in(&tc, &pins, &sources, &layout, &mut again_run).unwrap();
     assert_eq!(again, modules);
     assert!(again_run.ran().is_empty(), "{again_runs:?}");
     let mut deps_runs = Vec::new();
-    let mut deps_run = Stages::new(dirs.stamps.clone(), true, &mut deps_runs);
-    let again = super::deps::build_deps_in(&tc, &pins, &sources, &dirs, &mut deps_run).unwrap();
+    let mut deps_run = Stages::new(layout.kernel_stamps(), true, &mut deps_runs);
+    let again = super::deps::build_deps(&tc, &pins, &sources, &layout, &mut deps_run).unwrap();
     assert!(again.rebuilt.is_empty(), "rebuilt {:?}", again.rebuilt);
     let names: Vec<&str> = deps_runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["nlohmann_json", "xeus", "xeus-lite"]);
