@@ -79,7 +79,15 @@ impl Store {
                 return Ok(None);
             }
         }
-        Ok(Some(self.candidate(artifact, file, None, pinned)))
+        let pinned = pinned.map(str::to_string);
+        let store = self.clone();
+        Ok(Some(Candidate {
+            file,
+            pinned,
+            partial: None,
+            artifact: artifact.into(),
+            store,
+        }))
     }
 
     /// `artifact` obtained now by `make`, which is given `<artifact>.partial` and returns the
@@ -96,27 +104,17 @@ impl Store {
         fs::create_dir_all(&self.downloads)
             .with_context(|| format!("cannot create {}", self.downloads.display()))?;
         match make(&partial) {
-            Ok(file) => Ok(self.candidate(artifact, file, Some(partial), pinned)),
+            Ok(file) => Ok(Candidate {
+                file,
+                pinned: pinned.map(str::to_string),
+                partial: Some(partial),
+                artifact: artifact.into(),
+                store: self.clone(),
+            }),
             Err(e) => {
                 util::remove_any(&partial)?;
                 Err(e)
             }
-        }
-    }
-
-    fn candidate(
-        &self,
-        artifact: &str,
-        file: PathBuf,
-        partial: Option<PathBuf>,
-        pinned: Option<&str>,
-    ) -> Candidate {
-        Candidate {
-            file,
-            pinned: pinned.map(str::to_string),
-            partial,
-            artifact: artifact.to_string(),
-            store: self.clone(),
         }
     }
 

@@ -243,7 +243,22 @@ pub fn check(
     for d in [&layout.results, &layout.out, &layout.tmp, &opts.log_dir] {
         fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    let mut scheduler = Scheduler::new(host, pkg, order, opts, layout);
+    let (tx, rx) = mpsc::channel();
+    let mut scheduler = Scheduler {
+        keys: cache_keys(host, pkg, order),
+        imported: imported_by_others(pkg, order),
+        jobs: opts.jobs.clamp(1, 2),
+        host,
+        pkg,
+        order,
+        opts,
+        layout,
+        done: HashMap::new(),
+        running: Vec::new(),
+        runs: 0,
+        tx,
+        rx,
+    };
     loop {
         scheduler.start_what_can(print)?;
         if scheduler.done.len() == order.len() {
@@ -289,6 +304,8 @@ struct Scheduler<'a> {
     layout: Layout,
     keys: HashMap<String, String>,
     imported: HashSet<&'a str>,
+    /// Processes at the same time (1 or 2).
+    jobs: usize,
     done: HashMap<String, ModuleResult>,
     /// The modules running, each with the processes it may have (2 when it speculates).
     running: Vec<(String, usize)>,
@@ -297,31 +314,7 @@ struct Scheduler<'a> {
     rx: mpsc::Receiver<RunDone>,
 }
 
-impl<'a> Scheduler<'a> {
-    fn new(
-        host: &'a LeanHost,
-        pkg: &'a Package,
-        order: &'a [String],
-        opts: &'a Options,
-        layout: Layout,
-    ) -> Scheduler<'a> {
-        let (tx, rx) = mpsc::channel();
-        Scheduler {
-            host,
-            pkg,
-            order,
-            opts,
-            layout,
-            keys: cache_keys(host, pkg, order),
-            imported: imported_by_others(pkg, order),
-            done: HashMap::new(),
-            running: Vec::new(),
-            runs: 0,
-            tx,
-            rx,
-        }
-    }
-
+impl Scheduler<'_> {
     fn report(mut self) -> Report {
         let results = self
             .order
@@ -353,7 +346,7 @@ impl<'a> Scheduler<'a> {
                     print(&r);
                     self.done.insert(name.clone(), r);
                     progressed = true;
-                } else if self.busy() < self.jobs() {
+                } else if self.busy() < self.jobs {
                     self.start(name)?;
                 }
             }
@@ -362,10 +355,6 @@ impl<'a> Scheduler<'a> {
             bail!("lean-check: no module can start (internal error: the order is not topological)");
         }
         Ok(())
-    }
-
-    fn jobs(&self) -> usize {
-        self.opts.jobs.clamp(1, 2)
     }
 
     /// Not decided, not running, and every module of ours it imports has a result.
@@ -448,7 +437,7 @@ impl<'a> Scheduler<'a> {
             // wait for each other, so one usually is).
             speculate: imported
                 && self.host.kind() == HostKind::Checker
-                && self.busy() + 2 <= self.jobs(),
+                && self.busy() + 2 <= self.jobs,
             imports_olean_without_code: imports_without_code(self.pkg, &m.name, &self.done),
             key: self.keys[&m.name].clone(),
             out_dir: self.layout.out.clone(),
