@@ -9,6 +9,14 @@ use std::{
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+/// Whether this process runs as root (`id -u` says 0).
+pub fn is_root() -> bool {
+    crate::runner::cmd("id")
+        .arg("-u")
+        .read()
+        .is_ok_and(|u| u.trim() == "0")
+}
+
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path)
         .with_context(|| format!("cannot open {} to hash it", path.display()))?;

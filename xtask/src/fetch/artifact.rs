@@ -1,9 +1,10 @@
-//! Pinned files that are not source archives: npm packages (`npm pack`) and Debian packages
-//! (`apt-get download`). Each is obtained into the download cache through `<artifact>.partial/`,
-//! hash-checked against `pins.lock` (or its hash recorded on the first download) before it
-//! enters the cache, and unpacked by the one safe unpacker ([`super::extract`]); `.deb` files by
-//! `dpkg -x`. Release archives from a URL go through [`super::Fetcher`] (download.rs), which
-//! keeps the same rules.
+//! The pinned-artifact service: every file of the download cache (`<cache>/downloads`) comes in
+//! one way. It lands in `<artifact>.partial` (a release archive by curl or from a mirror, an npm
+//! package by `npm pack`, a Debian package by `apt-get download`), is checked against its
+//! sha256 in `pins.lock` (or, with nothing pinned, has its hash recorded there on its first
+//! download), and only then is moved into the cache. A cached file is checked too. Tarballs are
+//! unpacked by the one safe unpacker ([`super::extract`]); `.deb` files by `dpkg -x`. Where a
+//! release archive comes from (mirror, network) is download.rs's business.
 
 use std::{
     fs,
@@ -17,8 +18,7 @@ use super::extract::{self, Extracted};
 use crate::{
     paths,
     pins::Lock,
-    runner::Step,
-    toolchain::{is_root, node::Npm},
+    runner::{self, Step},
     util,
 };
 
@@ -31,6 +31,21 @@ pub(crate) struct Store {
     pub lock: PathBuf,
 }
 
+/// A file of the download cache in hand: the cached copy, or one obtained now that waits in
+/// `<artifact>.partial` until [`Candidate::admit`] moves it into the cache.
+#[derive(Debug)]
+pub(crate) struct Candidate {
+    /// The file to read.
+    pub file: PathBuf,
+    /// The sha256 pinned in `pins.lock`, which the file was checked against; `None` if nothing
+    /// was pinned (its hash is recorded when it is admitted).
+    pub pinned: Option<String>,
+    /// `<artifact>.partial` for a file obtained now: the file itself, or the folder it was made in.
+    partial: Option<PathBuf>,
+    artifact: String,
+    store: Store,
+}
+
 impl Store {
     pub fn standard() -> Store {
         Store {
@@ -38,60 +53,160 @@ impl Store {
             lock: Lock::path(),
         }
     }
-}
 
-/// `dir/artifact`, made by `make` when it is not cached: `make` gets an empty staging folder
-/// (`<artifact>.partial/`) and returns the file it produced there, which is hash-checked before
-/// it is moved into the cache. A cached file is hash-checked too.
-fn obtain(
-    dir: &Path,
-    lock: &Path,
-    artifact: &str,
-    make: impl FnOnce(&Path) -> Result<PathBuf>,
-) -> Result<PathBuf> {
-    let dest = dir.join(artifact);
-    if dest.exists() {
-        Lock::verify_or_record(lock, artifact, &dest)?;
-        return Ok(dest);
+    /// The sha256 `pins.lock` pins for `artifact`, if any.
+    pub fn pinned(&self, artifact: &str) -> Result<Option<String>> {
+        Ok(Lock::load_from(&self.lock)?.sha256.get(artifact).cloned())
     }
-    let staging = util::partial_path(&dest);
-    util::remove_any(&staging)?;
-    fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-    let file = make(&staging)?;
-    // Hash-check before the file enters the cache.
-    Lock::verify_or_record(lock, artifact, &file)?;
-    fs::rename(&file, &dest)
-        .with_context(|| format!("cannot move {} to {}", file.display(), dest.display()))?;
-    util::remove_any(&staging)?;
-    Ok(dest)
+
+    /// The cached `artifact`, unless it does not match its pin: then it is removed, to be
+    /// obtained again. A leftover `.partial` of an interrupted run is never trusted: removed.
+    pub fn cached(&self, artifact: &str, pinned: Option<&str>) -> Result<Option<Candidate>> {
+        let file = self.downloads.join(artifact);
+        util::remove_any(&util::partial_path(&file))?;
+        if !file.is_file() {
+            return Ok(None);
+        }
+        if let Some(expected) = pinned {
+            let actual = util::sha256_file(&file)?;
+            if actual != expected {
+                runner::warn(&format!(
+                    "the cached {} does not match pins.lock (pinned {expected}, cached {actual}): \
+                     removing it and fetching it again",
+                    file.display()
+                ));
+                util::remove_any(&file)?;
+                return Ok(None);
+            }
+        }
+        let pinned = pinned.map(str::to_string);
+        let store = self.clone();
+        Ok(Some(Candidate {
+            file,
+            pinned,
+            partial: None,
+            artifact: artifact.into(),
+            store,
+        }))
+    }
+
+    /// `artifact` obtained now by `make`, which is given `<artifact>.partial` and returns the
+    /// file it made: that path itself, or a file in a folder it made there. Not yet checked
+    /// ([`Candidate::verify`]); a failure leaves nothing behind.
+    pub fn receive(
+        &self,
+        artifact: &str,
+        pinned: Option<&str>,
+        make: impl FnOnce(&Path) -> Result<PathBuf>,
+    ) -> Result<Candidate> {
+        let partial = util::partial_path(&self.downloads.join(artifact));
+        util::remove_any(&partial)?;
+        fs::create_dir_all(&self.downloads)
+            .with_context(|| format!("cannot create {}", self.downloads.display()))?;
+        match make(&partial) {
+            Ok(file) => Ok(Candidate {
+                file,
+                pinned: pinned.map(str::to_string),
+                partial: Some(partial),
+                artifact: artifact.into(),
+                store: self.clone(),
+            }),
+            Err(e) => {
+                util::remove_any(&partial)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// `<downloads>/artifact`: the cached file, or one `make` obtains into `<artifact>.partial`
+    /// ([`Store::receive`]), checked against its pin or recorded, then cached.
+    fn obtain(
+        &self,
+        artifact: &str,
+        make: impl FnOnce(&Path) -> Result<PathBuf>,
+    ) -> Result<PathBuf> {
+        let pinned = self.pinned(artifact)?;
+        let candidate = match self.cached(artifact, pinned.as_deref())? {
+            Some(cached) => cached,
+            None => self.receive(artifact, pinned.as_deref(), make)?.verify()?,
+        };
+        candidate.admit()
+    }
 }
 
-/// `npm pack NAME@VERSION` with the toolchain's npm (never the first on PATH) into
-/// `<downloads>/npm/`, hash-checked against pins.lock.
-pub fn npm_pack(npm: &Npm, name: &str, version: &str) -> Result<PathBuf> {
+impl Candidate {
+    /// Checks a file obtained now against its pin; on a mismatch it is removed, so a bad file
+    /// never reaches the cache.
+    pub fn verify(self) -> Result<Candidate> {
+        if self.pinned.is_none() || self.partial.is_none() {
+            return Ok(self);
+        }
+        if let Err(e) = Lock::verify_or_record(&self.store.lock, &self.artifact, &self.file) {
+            self.discard()?;
+            return Err(e);
+        }
+        Ok(self)
+    }
+
+    /// Records the hash of a file nothing pinned (its first download), and moves a file
+    /// obtained now into the cache. Returns the cached file.
+    pub fn admit(self) -> Result<PathBuf> {
+        if self.pinned.is_none() {
+            Lock::verify_or_record(&self.store.lock, &self.artifact, &self.file)?;
+        }
+        let dest = self.store.downloads.join(&self.artifact);
+        if let Some(partial) = &self.partial {
+            fs::rename(&self.file, &dest).with_context(|| {
+                format!("cannot move {} to {}", self.file.display(), dest.display())
+            })?;
+            util::remove_any(partial)?;
+        }
+        Ok(dest)
+    }
+
+    /// Drops a file found unusable: one obtained now, or a cached one that was never checked
+    /// (nothing pinned). A cached file matching its pin stays: the fault is elsewhere.
+    pub fn discard(&self) -> Result<()> {
+        if self.partial.is_some() || self.pinned.is_none() {
+            util::remove_any(&self.file)?;
+        }
+        match &self.partial {
+            Some(partial) => util::remove_any(partial),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `npm pack NAME@VERSION` into `<downloads>/npm/`, hash-checked against pins.lock. `npm` is the
+/// toolchain's npm (never the first on PATH), as a step with no arguments yet.
+pub fn npm_pack(npm: Step, name: &str, version: &str) -> Result<PathBuf> {
     npm_pack_in(&Store::standard(), npm, name, version)
 }
 
-pub(crate) fn npm_pack_in(store: &Store, npm: &Npm, name: &str, version: &str) -> Result<PathBuf> {
+pub(crate) fn npm_pack_in(store: &Store, npm: Step, name: &str, version: &str) -> Result<PathBuf> {
     let artifact = format!(
         "{}-{version}.tgz",
         name.trim_start_matches('@').replace('/', "-")
     );
-    obtain(
-        &store.downloads.join("npm"),
-        &store.lock,
-        &artifact,
-        |staging| {
-            Step::new(format!("npm-pack-{name}"), &npm.node)
-                .arg(&npm.cli)
-                .args(["pack", "--silent", &format!("{name}@{version}")])
-                .cwd(staging)
-                .run()?;
-            let file = staging.join(&artifact);
-            ensure!(file.exists(), "npm pack did not produce {}", file.display());
-            Ok(file)
-        },
-    )
+    let store = Store {
+        downloads: store.downloads.join("npm"),
+        lock: store.lock.clone(),
+    };
+    store.obtain(&artifact, |staging| {
+        fs::create_dir_all(staging)
+            .with_context(|| format!("cannot create {}", staging.display()))?;
+        npm.args(["pack", "--silent", &format!("{name}@{version}")])
+            .cwd(staging)
+            .run()?;
+        made(staging, &artifact, "npm pack")
+    })
+}
+
+/// The file a tool was to leave in `staging`.
+fn made(staging: &Path, artifact: &str, tool: &str) -> Result<PathBuf> {
+    let file = staging.join(artifact);
+    ensure!(file.exists(), "{tool} did not produce {}", file.display());
+    Ok(file)
 }
 
 /// A Debian package of an exact version.
@@ -123,14 +238,15 @@ impl Deb<'_> {
 /// `apt-get download PACKAGE=VERSION` into the download cache, hash-checked. Nothing is
 /// installed.
 pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
-    let store = Store::standard();
     let artifact = deb.file_name();
-    obtain(&store.downloads, &store.lock, &artifact, |staging| {
+    Store::standard().obtain(&artifact, |staging| {
+        fs::create_dir_all(staging)
+            .with_context(|| format!("cannot create {}", staging.display()))?;
         let mut opts = match deb.suite {
             Some(suite) => private_apt(suite)?,
             None => Vec::new(),
         };
-        if is_root() {
+        if util::is_root() {
             // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
             opts.push("-oAPT::Sandbox::User=root".to_string());
         }
@@ -146,13 +262,7 @@ pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
             .arg(format!("{}={}", deb.package, deb.version))
             .cwd(staging)
             .run()?;
-        let file = staging.join(&artifact);
-        ensure!(
-            file.exists(),
-            "apt-get download did not produce {}",
-            file.display()
-        );
-        Ok(file)
+        made(staging, &artifact, "apt-get download")
     })
 }
 
@@ -206,73 +316,89 @@ pub fn unpack_npm(tgz: &Path, dest: &Path) -> Result<Extracted> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pins::Pins;
 
-    /// From nothing: an empty downloads folder, packed with the npm the record names (never the
-    /// first on PATH), verified against the pinned hash, and unpacked.
-    #[test]
-    fn the_recorded_npm_packs_a_pinned_tarball_into_an_empty_cache() {
-        let Some(tc) = crate::toolchain::for_tests() else {
-            return;
-        };
-        let dir = util::test_dir("npm-pack-from-nothing");
-        let store = Store {
-            downloads: dir.join("downloads"),
+    fn store(name: &str) -> Store {
+        let dir = util::test_dir(name);
+        Store {
             lock: dir.join("pins.lock"),
-        };
-        fs::copy(Lock::path(), &store.lock).unwrap();
-        let version = Pins::load().unwrap().emscripten.acorn;
-        let tgz = npm_pack_in(&store, &tc.npm, "acorn", &version).unwrap();
-        assert_eq!(tgz, dir.join(format!("downloads/npm/acorn-{version}.tgz")));
-        assert!(!dir
-            .join(format!("downloads/npm/acorn-{version}.tgz.partial"))
-            .exists());
-        // Recorded hashes are verified, not rewritten: the lock file is unchanged.
-        assert_eq!(
-            fs::read(&store.lock).unwrap(),
-            fs::read(Lock::path()).unwrap()
-        );
-        let unpacked = dir.join("acorn");
-        let out = unpack_npm(&tgz, &unpacked).unwrap();
-        assert!(unpacked.join("package.json").is_file());
-        assert!(out.files > 1);
+            downloads: dir,
+        }
+    }
+
+    fn make(bytes: &'static [u8]) -> impl FnOnce(&Path) -> Result<PathBuf> {
+        move |partial| {
+            fs::write(partial, bytes)?;
+            Ok(partial.to_path_buf())
+        }
     }
 
     #[test]
-    fn a_cached_file_that_does_not_match_its_pin_is_refused() {
-        let dir = util::test_dir("artifact-cached-mismatch");
-        let lock = dir.join("pins.lock");
+    fn a_cached_file_that_does_not_match_its_pin_is_obtained_again() {
+        let store = store("artifact-cached-mismatch");
+        let right = util::sha256_bytes(b"right");
         fs::write(
-            &lock,
-            format!("[sha256]\n\"x-1.tgz\" = \"{}\"\n", "0".repeat(64)),
+            &store.lock,
+            format!("[sha256]\n\"x-1.tgz\" = \"{right}\"\n"),
         )
         .unwrap();
-        fs::write(dir.join("x-1.tgz"), b"not it").unwrap();
-        let err = obtain(&dir, &lock, "x-1.tgz", |_| unreachable!()).unwrap_err();
+        let cached = store.downloads.join("x-1.tgz");
+        fs::write(&cached, b"not it").unwrap();
+        // Obtained again, it is still not the pinned file: refused, nothing is cached.
+        let err = store.obtain("x-1.tgz", make(b"still not it")).unwrap_err();
         assert!(
             format!("{err:#}").contains("sha256 mismatch for x-1.tgz"),
             "{err:#}"
         );
+        assert!(!cached.exists() && !util::partial_path(&cached).exists());
+        // The pinned file is cached.
+        fs::write(&cached, b"not it").unwrap();
+        assert_eq!(store.obtain("x-1.tgz", make(b"right")).unwrap(), cached);
+        assert_eq!(fs::read(&cached).unwrap(), b"right");
     }
 
     #[test]
     fn a_made_file_enters_the_cache_only_after_its_hash_is_recorded() {
-        let dir = util::test_dir("artifact-made");
-        let lock = dir.join("pins.lock");
-        let got = obtain(&dir, &lock, "y-1.tgz", |staging| {
-            let f = staging.join("y-1.tgz");
-            fs::write(&f, b"bytes").unwrap();
-            Ok(f)
-        })
-        .unwrap();
-        assert_eq!(got, dir.join("y-1.tgz"));
-        assert!(!dir.join("y-1.tgz.partial").exists());
-        let text = fs::read_to_string(&lock).unwrap();
+        let store = store("artifact-made");
+        let got = store
+            .obtain("y-1.tgz", |staging| {
+                fs::create_dir_all(staging)?;
+                let f = staging.join("y-1.tgz");
+                fs::write(&f, b"bytes").unwrap();
+                Ok(f)
+            })
+            .unwrap();
+        assert_eq!(got, store.downloads.join("y-1.tgz"));
+        assert!(!store.downloads.join("y-1.tgz.partial").exists());
+        let text = fs::read_to_string(&store.lock).unwrap();
         assert!(text.contains(&util::sha256_file(&got).unwrap()), "{text}");
         // A failure leaves nothing in the cache.
-        let err = obtain(&dir, &lock, "z-1.tgz", |_| anyhow::bail!("no network")).unwrap_err();
+        let err = store
+            .obtain("z-1.tgz", |_| anyhow::bail!("no network"))
+            .unwrap_err();
         assert!(err.to_string().contains("no network"));
-        assert!(!dir.join("z-1.tgz").exists());
+        assert!(!store.downloads.join("z-1.tgz").exists());
+    }
+
+    #[test]
+    fn a_discarded_file_leaves_the_cache_as_it_was() {
+        let store = store("artifact-discard");
+        let pinned = util::sha256_bytes(b"good");
+        // Obtained now: dropped with its partial file.
+        let c = store
+            .receive("a-1.tgz", Some(&pinned), make(b"good"))
+            .unwrap();
+        let c = c.verify().unwrap();
+        c.discard().unwrap();
+        assert!(!c.file.exists());
+        // Cached and matching its pin: kept (the fault is elsewhere).
+        fs::write(store.downloads.join("a-1.tgz"), b"good").unwrap();
+        let c = store.cached("a-1.tgz", Some(&pinned)).unwrap().unwrap();
+        c.discard().unwrap();
+        assert!(c.file.exists());
+        // Cached, never checked: dropped.
+        let c = store.cached("a-1.tgz", None).unwrap().unwrap();
+        c.discard().unwrap();
+        assert!(!c.file.exists());
     }
 
     #[test]

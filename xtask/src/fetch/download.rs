@@ -1,20 +1,20 @@
-//! Getting a release archive into the download cache: from the cache itself, a mirror folder or
-//! the network, always through `<artifact>.partial` and always hash-checked against `pins.lock`
-//! before it is trusted.
+//! Where a release archive comes from: the download cache, a mirror folder or the network (curl).
+//! Each way goes through the pinned-artifact service ([`super::artifact`]): `<artifact>.partial`,
+//! checked against `pins.lock` before it is trusted.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{fs, path::PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{settings::Settings, Places};
+use super::{
+    artifact::{Candidate, Store},
+    settings::{Mirror, Settings},
+    Places,
+};
 use crate::{
-    pins::{Lock, ResolvedSource},
+    pins::ResolvedSource,
     runner::{self, Step},
-    util,
 };
 
 /// Where the archive in hand came from.
@@ -31,170 +31,133 @@ pub enum Obtained {
     AlreadyExtracted,
 }
 
-/// An archive ready to extract. `file` is either the cached download or, for one obtained now,
-/// its `.partial` file, which becomes the cached download only after it extracted cleanly.
-pub(crate) struct Candidate {
-    pub file: PathBuf,
-    pub is_partial: bool,
-    pub obtained: Obtained,
-    /// The sha256 pinned in the lock, which the file was checked against; `None` if nothing was
-    /// pinned (the hash is recorded once the archive has extracted cleanly).
-    pub pinned: Option<String>,
-}
-
-pub(crate) fn cached_path(places: &Places, src: &ResolvedSource) -> PathBuf {
-    places.downloads.join(&src.artifact)
-}
-
 /// Finds the archive of `src`: the download cache, then each mirror, then (unless offline) the
-/// network. Whatever is found is checked against the pinned hash, if there is one.
+/// network. Whatever is found is checked against the pinned hash, if there is one; one obtained
+/// now stays in `<artifact>.partial` until it has extracted cleanly ([`Candidate::admit`]).
 pub(crate) fn obtain(
     src: &ResolvedSource,
     pinned: Option<&str>,
     settings: &Settings,
     places: &Places,
-) -> Result<Candidate> {
-    let cached = cached_path(places, src);
-    let partial = util::partial_path(&cached);
-    // A leftover from an interrupted run is never trusted.
-    util::remove_any(&partial)?;
-    let candidate = |file: PathBuf, is_partial, obtained| Candidate {
-        file,
-        is_partial,
-        obtained,
-        pinned: pinned.map(str::to_string),
+) -> Result<(Candidate, Obtained)> {
+    let store = Store {
+        downloads: places.downloads.clone(),
+        lock: places.lock_file.clone(),
     };
-
-    if cached.is_file() {
-        match pinned {
-            None => return Ok(candidate(cached, false, Obtained::Cache)),
-            Some(expected) => {
-                let actual = util::sha256_file(&cached)?;
-                if actual == expected {
-                    return Ok(candidate(cached, false, Obtained::Cache));
-                }
-                runner::warn(&format!(
-                    "the cached {} does not match pins.lock (pinned {expected}, cached {actual}): \
-                     removing it and fetching it again",
-                    cached.display()
-                ));
-                util::remove_any(&cached)?;
-            }
-        }
+    if let Some(cached) = store.cached(&src.artifact, pinned)? {
+        return Ok((cached, Obtained::Cache));
     }
-
-    fs::create_dir_all(&places.downloads)
-        .with_context(|| format!("cannot create {}", places.downloads.display()))?;
-
     for mirror in &settings.mirrors {
-        super::settings::check_dir(&mirror.dir)
-            .with_context(|| format!("the mirror set by {}", mirror.set_by))?;
-        let file = mirror.dir.join(&src.artifact);
-        if !file.is_file() {
-            continue;
+        if let Some(copied) = from_mirror(&store, src, pinned, mirror)? {
+            let dir = mirror.dir.clone();
+            return Ok((copied, Obtained::Mirror { dir }));
         }
-        runner::note(&format!(
-            "copying {} from the mirror {}",
-            src.artifact,
-            mirror.dir.display()
-        ));
-        let copied = fs::copy(&file, &partial)
-            .with_context(|| format!("cannot copy {} to {}", file.display(), partial.display()));
-        if let Err(e) = copied {
-            util::remove_any(&partial)?;
-            return Err(e);
-        }
-        check_pinned(places, src, pinned, &partial).with_context(|| {
-            format!(
-                "the mirror's {} (mirror set by {}) is not the pinned file; nothing was extracted\n  \
-                 fix: replace it in the mirror with the real {}",
-                file.display(),
-                mirror.set_by,
-                src.url
-            )
-        })?;
-        return Ok(candidate(
-            partial,
-            true,
-            Obtained::Mirror {
-                dir: mirror.dir.clone(),
-            },
-        ));
     }
-
     if settings.offline {
-        let searched = if settings.mirrors.is_empty() {
-            "no mirror is set".to_string()
-        } else {
-            let dirs: Vec<_> = settings
-                .mirrors
-                .iter()
-                .map(|m| m.dir.display().to_string())
-                .collect();
-            format!("not in the mirror(s) {}", dirs.join(", "))
-        };
-        bail!(
-            "{} {} is needed but the network is off (--offline): it is not in the download cache \
-             ({}), {searched}, and no local copy is set\n  it would come from {}\n{}",
-            src.name,
-            src.version,
-            cached.display(),
-            src.url,
-            local_copy_help(src, places)
-        );
+        bail!(offline_error(src, settings, places));
     }
+    Ok((
+        from_network(&store, src, pinned, places)?,
+        Obtained::Network,
+    ))
+}
 
-    let download = Step::new(format!("download-{}", src.artifact), "curl")
-        .args([
-            "--fail",
-            "--location",
-            "--retry",
-            "2",
-            "--connect-timeout",
-            "20",
-            "--silent",
-            "--show-error",
-            "-o",
-        ])
-        .arg(&partial)
-        .arg(&src.url)
-        .log_dir(&places.logs)
-        .run();
-    if let Err(e) = download {
-        util::remove_any(&partial)?;
-        return Err(e.context(format!(
-            "cannot download {} {} from {}\n{}",
-            src.name,
-            src.version,
-            src.url,
-            local_copy_help(src, places)
-        )));
+/// A copy of the mirror's archive, if it has one.
+fn from_mirror(
+    store: &Store,
+    src: &ResolvedSource,
+    pinned: Option<&str>,
+    mirror: &Mirror,
+) -> Result<Option<Candidate>> {
+    super::settings::check_dir(&mirror.dir)
+        .with_context(|| format!("the mirror set by {}", mirror.set_by))?;
+    let file = mirror.dir.join(&src.artifact);
+    if !file.is_file() {
+        return Ok(None);
     }
-    check_pinned(places, src, pinned, &partial).with_context(|| {
+    runner::note(&format!(
+        "copying {} from the mirror {}",
+        src.artifact,
+        mirror.dir.display()
+    ));
+    let copied = store.receive(&src.artifact, pinned, |partial| {
+        fs::copy(&file, partial)
+            .with_context(|| format!("cannot copy {} to {}", file.display(), partial.display()))?;
+        Ok(partial.to_path_buf())
+    })?;
+    let verified = copied.verify().with_context(|| {
+        format!(
+            "the mirror's {} (mirror set by {}) is not the pinned file; nothing was extracted\n  \
+             fix: replace it in the mirror with the real {}",
+            file.display(),
+            mirror.set_by,
+            src.url
+        )
+    })?;
+    Ok(Some(verified))
+}
+
+/// The archive downloaded from its pinned URL by curl.
+fn from_network(
+    store: &Store,
+    src: &ResolvedSource,
+    pinned: Option<&str>,
+    places: &Places,
+) -> Result<Candidate> {
+    let downloaded = store.receive(&src.artifact, pinned, |partial| {
+        Step::new(format!("download-{}", src.artifact), "curl")
+            .args([
+                "--fail",
+                "--location",
+                "--retry",
+                "2",
+                "--connect-timeout",
+                "20",
+            ])
+            .args(["--silent", "--show-error", "-o"])
+            .arg(partial)
+            .arg(&src.url)
+            .log_dir(&places.logs)
+            .run()
+            .with_context(|| {
+                format!(
+                    "cannot download {} {} from {}\n{}",
+                    src.name,
+                    src.version,
+                    src.url,
+                    local_copy_help(src, places)
+                )
+            })?;
+        Ok(partial.to_path_buf())
+    })?;
+    downloaded.verify().with_context(|| {
         format!(
             "the download from {} is not the pinned file; nothing was extracted",
             src.url
         )
-    })?;
-    Ok(candidate(partial, true, Obtained::Network))
+    })
 }
 
-/// Checks a freshly obtained `.partial` file against the pinned hash (if any); removes it on a
-/// mismatch, so a bad file never reaches the cache.
-fn check_pinned(
-    places: &Places,
-    src: &ResolvedSource,
-    pinned: Option<&str>,
-    partial: &Path,
-) -> Result<()> {
-    if pinned.is_none() {
-        return Ok(());
-    }
-    let verified = Lock::verify_or_record(&places.lock_file, &src.artifact, partial);
-    if verified.is_err() {
-        util::remove_any(partial)?;
-    }
-    verified.map(|_| ())
+/// Offline, with the archive in no cache and no mirror: where it was looked for, where it would
+/// come from, and how to build from a local copy instead.
+fn offline_error(src: &ResolvedSource, settings: &Settings, places: &Places) -> String {
+    let searched = if settings.mirrors.is_empty() {
+        "no mirror is set".to_string()
+    } else {
+        let dirs: Vec<_> = (settings.mirrors.iter())
+            .map(|m| m.dir.display().to_string())
+            .collect();
+        format!("not in the mirror(s) {}", dirs.join(", "))
+    };
+    format!(
+        "{} {} is needed but the network is off (--offline): it is not in the download cache \
+         ({}), {searched}, and no local copy is set\n  it would come from {}\n{}",
+        src.name,
+        src.version,
+        places.downloads.join(&src.artifact).display(),
+        src.url,
+        local_copy_help(src, places)
+    )
 }
 
 /// The exact ways to build without the network, for the error a user sees when offline.

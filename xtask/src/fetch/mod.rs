@@ -24,6 +24,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use artifact::Candidate;
 pub use download::Obtained;
 use settings::Settings;
 
@@ -423,33 +424,27 @@ impl<'a> Fetcher<'a> {
             }
         }
 
-        let candidate = download::obtain(src, pinned.as_deref(), &self.settings, &self.places)?;
-        let outcome = self.extract_and_record(src, &candidate, &dest, &stamp_path);
-        // A file that failed is dropped: a new one obtained now, or a cached one that was never
-        // verified (nothing pinned). A cached file matching the pin stays: the fault is elsewhere.
-        if outcome.is_err() && (candidate.is_partial || candidate.pinned.is_none()) {
-            util::remove_any(&candidate.file)?;
+        let (candidate, obtained) =
+            download::obtain(src, pinned.as_deref(), &self.settings, &self.places)?;
+        match self.extract(src, &candidate, &obtained, &dest, &stamp_path) {
+            // Admitted (its hash recorded if nothing was pinned) only once it extracted cleanly.
+            Ok((sha256, commit)) => {
+                candidate.admit()?;
+                Ok(result(sha256, commit, obtained))
+            }
+            Err(e) => {
+                candidate.discard()?;
+                Err(e)
+            }
         }
-        let (sha256, commit) = outcome?;
-        if candidate.is_partial {
-            let cached = download::cached_path(&self.places, src);
-            fs::rename(&candidate.file, &cached).with_context(|| {
-                format!(
-                    "cannot move {} to {}",
-                    candidate.file.display(),
-                    cached.display()
-                )
-            })?;
-        }
-        Ok(result(sha256, commit, candidate.obtained))
     }
 
-    /// Extracts a verified (or not yet pinned) archive, then records its hash if it was not
-    /// pinned: an archive that does not extract cleanly is never recorded.
-    fn extract_and_record(
+    /// Extracts a verified (or not yet pinned) archive, unless the stamp says it was.
+    fn extract(
         &self,
         src: &ResolvedSource,
-        candidate: &download::Candidate,
+        candidate: &Candidate,
+        obtained: &Obtained,
         dest: &Path,
         stamp_path: &Path,
     ) -> Result<(String, Option<String>)> {
@@ -461,7 +456,6 @@ impl<'a> Fetcher<'a> {
         if let Some(s) =
             stamp.filter(|s| s.artifact == src.artifact && s.sha256 == sha256 && dest.is_dir())
         {
-            self.record_if_new(src, candidate)?;
             return Ok((sha256, s.commit));
         }
 
@@ -475,7 +469,7 @@ impl<'a> Fetcher<'a> {
         let mut extracted = None;
         let made = util::make_dir_atomically(dest, |partial| {
             let out = extract::extract_tarball(&candidate.file, &src.artifact, partial)
-                .with_context(|| refusal(src, &candidate.obtained))?;
+                .with_context(|| refusal(src, obtained))?;
             if let (Some(expected), Some(found)) = (expected_commit, &out.commit) {
                 if found != expected {
                     bail!(
@@ -498,7 +492,6 @@ impl<'a> Fetcher<'a> {
         }
         made?;
         let extracted = extracted.expect("set by the closure");
-        self.record_if_new(src, candidate)?;
         let stamp = Stamp {
             artifact: src.artifact.clone(),
             sha256: sha256.clone(),
@@ -510,13 +503,6 @@ impl<'a> Fetcher<'a> {
             extracted.files, src.artifact
         ));
         Ok((sha256, extracted.commit))
-    }
-
-    fn record_if_new(&self, src: &ResolvedSource, candidate: &download::Candidate) -> Result<()> {
-        if candidate.pinned.is_none() {
-            Lock::verify_or_record(&self.places.lock_file, &src.artifact, &candidate.file)?;
-        }
-        Ok(())
     }
 }
 

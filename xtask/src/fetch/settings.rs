@@ -71,106 +71,106 @@ enum Scope {
 
 impl Settings {
     pub fn resolve(pins: &Pins, opts: &SourceOptions, places: &Places) -> Result<Settings> {
-        let mut settings = Settings {
-            locals: BTreeMap::new(),
-            mirrors: Vec::new(),
-            offline: opts.offline,
-        };
-        // Lowest precedence first; later layers overwrite local copies. Mirrors are collected
-        // highest first (searched in order).
+        let mut locals = BTreeMap::new();
+        // Collected lowest precedence first, searched highest first.
+        let mut mirrors = Vec::new();
+        // Lowest precedence first; later layers overwrite local copies.
         let user = read_config(&places.user_config)?;
         let repo = read_config(&places.repo_config)?;
-        let mut mirrors_low_to_high = Vec::new();
         for (file, config, scope) in [
             (&places.user_config, user, Scope::User),
             (&places.repo_config, repo, Scope::Repo),
         ] {
-            let Some(config) = config else { continue };
-            let base = file.parent().unwrap_or(Path::new("/"));
-            let set_by = file.display().to_string();
-            if let Some(m) = &config.mirror {
-                let dir = resolve_in(base, m)
-                    .with_context(|| format!("{}: key `mirror`", file.display()))?;
-                mirrors_low_to_high.push(Mirror {
-                    dir,
-                    set_by: set_by.clone(),
-                });
-            }
-            for (name, dir) in &config.sources {
-                if !pins.sources.contains_key(name) {
-                    let msg = format!(
-                        "{}: [sources].{name}: pins.toml has no source named `{name}` (known: {})",
-                        file.display(),
-                        known_names(pins)
-                    );
-                    match scope {
-                        Scope::Repo => bail!(msg),
-                        Scope::User => {
-                            runner::warn(&format!("{msg}; ignored"));
-                            continue;
-                        }
-                    }
-                }
-                let dir = resolve_in(base, dir)
-                    .with_context(|| format!("{}: [sources].{name}", file.display()))?;
-                settings.locals.insert(
-                    name.clone(),
-                    Local {
-                        dir,
-                        set_by: set_by.clone(),
-                    },
-                );
+            if let Some(config) = config {
+                apply_config(pins, file, config, scope, &mut locals, &mut mirrors)?;
             }
         }
-
         // The environment, then the flags: relative paths are relative to where the command
         // was run. A directory named there is checked at once: a typo is never what was meant.
         for (name, dir) in source_trees(pins, places.source_trees.as_deref())? {
             let set_by = format!("{SOURCE_TREES_ENV}={}", dir.display());
             let local = checked_local(pins, &name, &dir, set_by)?;
-            settings.locals.insert(name, local);
+            locals.insert(name, local);
         }
-        let mut flag_locals: Vec<(String, PathBuf, String)> = Vec::new();
-        if let Some(dir) = &opts.lean_src {
-            flag_locals.push(("lean4".into(), dir.clone(), "--lean-src".into()));
-        }
-        for s in &opts.sources {
-            flag_locals.push((
-                s.name.clone(),
-                s.dir.clone(),
-                format!("--source {}={}", s.name, s.dir.display()),
-            ));
-        }
-        let mut from_flags: BTreeMap<String, Local> = BTreeMap::new();
-        for (name, dir, set_by) in flag_locals {
-            let local = checked_local(pins, &name, &dir, set_by)?;
-            if let Some(earlier) = from_flags.get(&name) {
-                if earlier.dir != local.dir {
-                    bail!(
-                        "two local copies of {name} on the command line: {} ({}) and {} ({})\n  \
-                         fix: keep one",
-                        earlier.dir.display(),
-                        earlier.set_by,
-                        local.dir.display(),
-                        local.set_by
-                    );
-                }
-                continue;
-            }
-            from_flags.insert(name, local);
-        }
-        settings.locals.extend(from_flags);
-
+        locals.extend(flag_locals(pins, opts)?);
         if let Some(dir) = &opts.mirror {
-            mirrors_low_to_high.push(Mirror {
+            mirrors.push(Mirror {
                 dir: paths::absolute(dir),
                 set_by: "--mirror (or XLEAN_MIRROR)".into(),
             });
         }
-        mirrors_low_to_high.reverse();
-        settings.mirrors = mirrors_low_to_high;
-        Ok(settings)
+        mirrors.reverse();
+        Ok(Settings {
+            locals,
+            mirrors,
+            offline: opts.offline,
+        })
     }
+}
+
+/// One config file's mirror (after those of lower precedence) and local copies (over them).
+fn apply_config(
+    pins: &Pins,
+    file: &Path,
+    config: ConfigFile,
+    scope: Scope,
+    locals: &mut BTreeMap<String, Local>,
+    mirrors: &mut Vec<Mirror>,
+) -> Result<()> {
+    let base = file.parent().unwrap_or(Path::new("/"));
+    let set_by = file.display().to_string();
+    if let Some(m) = &config.mirror {
+        let dir = resolve_in(base, m).with_context(|| format!("{set_by}: key `mirror`"))?;
+        let set_by = set_by.clone();
+        mirrors.push(Mirror { dir, set_by });
+    }
+    for (name, dir) in &config.sources {
+        if !pins.sources.contains_key(name) {
+            let msg = format!(
+                "{set_by}: [sources].{name}: pins.toml has no source named `{name}` (known: {})",
+                known_names(pins)
+            );
+            match scope {
+                Scope::Repo => bail!(msg),
+                Scope::User => {
+                    runner::warn(&format!("{msg}; ignored"));
+                    continue;
+                }
+            }
+        }
+        let dir = resolve_in(base, dir).with_context(|| format!("{set_by}: [sources].{name}"))?;
+        let set_by = set_by.clone();
+        locals.insert(name.clone(), Local { dir, set_by });
+    }
+    Ok(())
+}
+
+/// The local copies `--lean-src` and `--source` name; one source named twice must be one folder.
+fn flag_locals(pins: &Pins, opts: &SourceOptions) -> Result<BTreeMap<String, Local>> {
+    let lean_src = (opts.lean_src.iter()).map(|dir| ("lean4".into(), dir, "--lean-src".into()));
+    let sources = opts.sources.iter().map(|s| {
+        let set_by = format!("--source {}={}", s.name, s.dir.display());
+        (s.name.clone(), &s.dir, set_by)
+    });
+    let mut from_flags: BTreeMap<String, Local> = BTreeMap::new();
+    for (name, dir, set_by) in lean_src.chain(sources) {
+        let local = checked_local(pins, &name, dir, set_by)?;
+        match from_flags.get(&name) {
+            Some(earlier) if earlier.dir != local.dir => bail!(
+                "two local copies of {name} on the command line: {} ({}) and {} ({})\n  \
+                 fix: keep one",
+                earlier.dir.display(),
+                earlier.set_by,
+                local.dir.display(),
+                local.set_by
+            ),
+            Some(_) => {}
+            None => {
+                from_flags.insert(name, local);
+            }
+        }
+    }
+    Ok(from_flags)
 }
 
 /// A folder of unpacked upstream trees named `<name>-<version>` (as a release archive or `git

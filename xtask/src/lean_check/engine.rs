@@ -15,12 +15,11 @@
 //! the arguments, the module's name and text, and the keys of the modules of ours it imports.
 
 use std::{
-    collections::{BTreeMap, HashMap},
-    ffi::OsString,
+    collections::{BTreeMap, HashMap, HashSet},
+    ffi::OsStr,
     fs,
     io::Write as _,
     path::{Path, PathBuf},
-    process::Command,
     sync::mpsc,
     time::Instant,
 };
@@ -33,7 +32,7 @@ use super::{
     package::{Module, Package},
 };
 use crate::{
-    runner::fmt_secs,
+    runner::{self, fmt_secs},
     toolchain::lean_host::{HostKind, LeanHost},
     util,
 };
@@ -81,7 +80,8 @@ pub struct ModuleResult {
     pub name: String,
     pub outcome: Outcome,
     pub messages: Vec<Message>,
-    /// The time the check took (for a cached result: the time it took when it ran).
+    /// The module's wall time: from the start of its first `lean` run to the end of its last
+    /// (a check and a run without code may overlap). For a cached result: that of the run then.
     pub seconds: f64,
     pub cached: bool,
     /// The C file this host generated, for a module that passed.
@@ -240,13 +240,37 @@ pub fn check(
 ) -> Result<Report> {
     host.prepare()?;
     let layout = Layout::new(opts, host, pkg);
-    for d in [&layout.results, &layout.out, &layout.tmp] {
+    for d in [&layout.results, &layout.out, &layout.tmp, &opts.log_dir] {
         fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
-    fs::create_dir_all(&opts.log_dir)
-        .with_context(|| format!("cannot create {}", opts.log_dir.display()))?;
+    let (tx, rx) = mpsc::channel();
+    let mut scheduler = Scheduler {
+        keys: cache_keys(host, pkg, order),
+        imported: imported_by_others(pkg, order),
+        jobs: opts.jobs.clamp(1, 2),
+        host,
+        pkg,
+        order,
+        opts,
+        layout,
+        done: HashMap::new(),
+        running: Vec::new(),
+        runs: 0,
+        tx,
+        rx,
+    };
+    loop {
+        scheduler.start_what_can(print)?;
+        if scheduler.done.len() == order.len() {
+            return Ok(scheduler.report());
+        }
+        scheduler.wait_for_one(print)?;
+    }
+}
 
-    // Keys first: they depend only on texts, in import order.
+/// The keys of `order`'s modules: they depend only on texts, so they are made first, in import
+/// order.
+fn cache_keys(host: &LeanHost, pkg: &Package, order: &[String]) -> HashMap<String, String> {
     let mut keys: HashMap<String, String> = HashMap::new();
     for name in order {
         let m = &pkg.modules[name];
@@ -259,160 +283,188 @@ pub fn check(
         let options = pkg.options.args_for(name);
         keys.insert(name.clone(), cache_key(host, m, &options, &import_keys));
     }
+    keys
+}
 
-    // Which modules are imported by others in this check (only those need an `.olean` from a
-    // module that is not checkable).
-    let mut importers: HashMap<&str, Vec<&str>> = HashMap::new();
-    for name in order {
-        for i in &pkg.modules[name].own_imports {
-            importers.entry(i.as_str()).or_default().push(name.as_str());
+/// Which modules are imported by others in this check (only those need an `.olean` from a
+/// module that is not checkable).
+fn imported_by_others<'a>(pkg: &'a Package, order: &'a [String]) -> HashSet<&'a str> {
+    order
+        .iter()
+        .flat_map(|name| pkg.modules[name].own_imports.iter().map(String::as_str))
+        .collect()
+}
+
+/// Decides, starts and collects the modules of one check, at most `jobs` processes at a time.
+struct Scheduler<'a> {
+    host: &'a LeanHost,
+    pkg: &'a Package,
+    order: &'a [String],
+    opts: &'a Options,
+    layout: Layout,
+    keys: HashMap<String, String>,
+    imported: HashSet<&'a str>,
+    /// Processes at the same time (1 or 2).
+    jobs: usize,
+    done: HashMap<String, ModuleResult>,
+    /// The modules running, each with the processes it may have (2 when it speculates).
+    running: Vec<(String, usize)>,
+    runs: usize,
+    tx: mpsc::Sender<RunDone>,
+    rx: mpsc::Receiver<RunDone>,
+}
+
+impl Scheduler<'_> {
+    fn report(mut self) -> Report {
+        let results = self
+            .order
+            .iter()
+            .map(|n| self.done.remove(n).expect("every module has a result"))
+            .collect();
+        Report {
+            results,
+            runs: self.runs,
         }
     }
 
-    let mut done: HashMap<String, ModuleResult> = HashMap::new();
-    // The modules running, each with the processes it may have (2 when it speculates).
-    let mut running: Vec<(String, usize)> = Vec::new();
-    let busy = |running: &[(String, usize)]| running.iter().map(|(_, n)| n).sum::<usize>();
-    let mut runs = 0;
-    let (tx, rx) = mpsc::channel::<RunDone>();
-    let jobs = opts.jobs.clamp(1, 2);
+    fn busy(&self) -> usize {
+        self.running.iter().map(|(_, n)| n).sum()
+    }
 
-    while done.len() < order.len() {
+    /// Gives every module that can have a result without a run its result, and starts the
+    /// others that are ready while a slot is free; again until nothing changes.
+    fn start_what_can(&mut self, print: &mut dyn FnMut(&ModuleResult)) -> Result<()> {
+        let order = self.order;
         let mut progressed = true;
         while progressed {
             progressed = false;
             for name in order {
-                if done.contains_key(name) || running.iter().any(|(n, _)| n == name) {
+                if !self.ready(name) {
                     continue;
                 }
-                let m = &pkg.modules[name];
-                if !m.own_imports.iter().all(|i| done.contains_key(i)) {
-                    continue;
-                }
-                if let Some((dep, why)) = m.own_imports.iter().find_map(|i| {
-                    let r = &done[i];
-                    (!r.importable()).then(|| (i.clone(), describe(r)))
-                }) {
-                    let r = ModuleResult::not_run(
-                        name,
-                        Outcome::NotChecked(format!("imports {dep}, which {why}")),
-                    );
+                if let Some(r) = self.result_without_run(name) {
                     print(&r);
-                    done.insert(name.clone(), r);
+                    self.done.insert(name.clone(), r);
                     progressed = true;
-                    continue;
-                }
-                // The checker writes the .olean of a file that is not a `module` without its
-                // definitions (only its types get through): whatever imports one would report
-                // errors that are not in the code. Measured; see docs/lean-host.md.
-                if host.kind() == HostKind::Checker {
-                    if let Some(dep) = m
-                        .own_imports
-                        .iter()
-                        .find(|i| !pkg.modules[*i].header.is_module)
-                    {
-                        let r = ModuleResult::not_run(
-                            name,
-                            Outcome::NotChecked(format!(
-                                "imports {dep}, which is not a `module` file: the checker host \
-                                 writes its .olean without its definitions, so what uses them \
-                                 cannot be checked (make {dep} a `module` with `public` \
-                                 declarations, or use the official Lean)"
-                            )),
-                        );
-                        print(&r);
-                        done.insert(name.clone(), r);
-                        progressed = true;
-                        continue;
-                    }
-                }
-                let key = &keys[name];
-                if !opts.no_cache {
-                    if let Some(r) = cached_result(&layout, m, key).filter(|r| {
-                        // Cached before anything imported it: its `.olean` is needed now.
-                        !(r.outcome == Outcome::NotCheckable
-                            && r.olean_without_code.is_none()
-                            && importers.contains_key(name.as_str()))
-                    }) {
-                        print(&r);
-                        done.insert(name.clone(), r);
-                        progressed = true;
-                        continue;
-                    }
-                }
-                if busy(&running) < jobs {
-                    forget(&layout, m)?;
-                    let imported = importers.contains_key(name.as_str());
-                    // With the checker nearly every module of ours is "not checkable" (its
-                    // code-generation gaps), and one that others import then needs the run
-                    // without code too: start it beside the check where a slot is free (the
-                    // modules of a chain wait for each other, so one usually is).
-                    let job_speculates =
-                        imported && host.kind() == HostKind::Checker && busy(&running) + 2 <= jobs;
-                    let job = Job {
-                        host: host.clone(),
-                        root: pkg.root.clone(),
-                        module: m.clone(),
-                        options: pkg.options.args_for(name),
-                        imported_by_others: imported,
-                        speculate: job_speculates,
-                        imports_olean_without_code: imports_without_code(pkg, name, &done),
-                        key: key.clone(),
-                        out_dir: layout.out.clone(),
-                        tmp: layout.tmp.join(&m.name),
-                        log: opts.log_dir.join(format!("{}.log", m.name)),
-                    };
-                    crate::runner::note(&format!(
-                        "checking {} ({}) …",
-                        m.name,
-                        display_path(&opts.display_base, &m.path)
-                    ));
-                    let tx = tx.clone();
-                    std::thread::spawn(move || {
-                        let name = job.module.name.clone();
-                        // A run that could not even be made (no program, a full disk) is a host
-                        // error of this module; the other runs go on.
-                        let result = job.run().or_else(|e| {
-                            let mut r =
-                                ModuleResult::not_run(&name, Outcome::HostError(format!("{e:#}")));
-                            r.log = Some(job.log.clone());
-                            Ok((r, None))
-                        });
-                        let _ = tx.send(RunDone { name, result });
-                    });
-                    let processes = if job_speculates { 2 } else { 1 };
-                    running.push((name.clone(), processes));
-                    runs += 1;
+                } else if self.busy() < self.jobs {
+                    self.start(name)?;
                 }
             }
         }
-        if done.len() == order.len() {
-            break;
-        }
-        if running.is_empty() {
+        if self.done.len() < order.len() && self.running.is_empty() {
             bail!("lean-check: no module can start (internal error: the order is not topological)");
         }
-        let finished = rx
+        Ok(())
+    }
+
+    /// Not decided, not running, and every module of ours it imports has a result.
+    fn ready(&self, name: &str) -> bool {
+        !self.done.contains_key(name)
+            && !self.running.iter().any(|(n, _)| n == name)
+            && (self.pkg.modules[name].own_imports.iter()).all(|i| self.done.contains_key(i))
+    }
+
+    /// A module's result when no run is needed: an import it cannot use, or a current cache entry.
+    fn result_without_run(&self, name: &str) -> Option<ModuleResult> {
+        self.unusable_import(name)
+            .map(|why| ModuleResult::not_run(name, Outcome::NotChecked(why)))
+            .or_else(|| self.cached(name))
+    }
+
+    /// Why a module it imports keeps it from being checked, if one does.
+    fn unusable_import(&self, name: &str) -> Option<String> {
+        let imports = &self.pkg.modules[name].own_imports;
+        if let Some(dep) = imports.iter().find(|i| !self.done[*i].importable()) {
+            return Some(format!(
+                "imports {dep}, which {}",
+                describe(&self.done[dep])
+            ));
+        }
+        // The checker writes the .olean of a file that is not a `module` without its
+        // definitions (only its types get through): whatever imports one would report errors
+        // that are not in the code. Measured; see docs/lean-host.md.
+        let checker = self.host.kind() == HostKind::Checker;
+        let dep = imports
+            .iter()
+            .find(|i| checker && !self.pkg.modules[*i].header.is_module)?;
+        Some(format!(
+            "imports {dep}, which is not a `module` file: the checker host writes its .olean \
+             without its definitions, so what uses them cannot be checked (make {dep} a `module` \
+             with `public` declarations, or use the official Lean)"
+        ))
+    }
+
+    fn cached(&self, name: &str) -> Option<ModuleResult> {
+        if self.opts.no_cache {
+            return None;
+        }
+        cached_result(&self.layout, &self.pkg.modules[name], &self.keys[name]).filter(|r| {
+            // Cached before anything imported it: its `.olean` is needed now.
+            !(r.outcome == Outcome::NotCheckable
+                && r.olean_without_code.is_none()
+                && self.imported.contains(name))
+        })
+    }
+
+    /// Starts the run of `name` on a thread of its own.
+    fn start(&mut self, name: &str) -> Result<()> {
+        let m = &self.pkg.modules[name];
+        forget(&self.layout, m)?;
+        let job = self.job(m);
+        crate::runner::note(&format!(
+            "checking {} ({}) …",
+            m.name,
+            display_path(&self.opts.display_base, &m.path)
+        ));
+        let processes = if job.speculate { 2 } else { 1 };
+        job.spawn(self.tx.clone());
+        self.running.push((name.to_string(), processes));
+        self.runs += 1;
+        Ok(())
+    }
+
+    fn job(&self, m: &Module) -> Job {
+        let imported = self.imported.contains(m.name.as_str());
+        Job {
+            host: self.host.clone(),
+            root: self.pkg.root.clone(),
+            module: m.clone(),
+            options: self.pkg.options.args_for(&m.name),
+            imported_by_others: imported,
+            // With the checker nearly every module of ours is "not checkable" (its
+            // code-generation gaps), and one that others import then needs the run without
+            // code too: start it beside the check where a slot is free (the modules of a chain
+            // wait for each other, so one usually is).
+            speculate: imported
+                && self.host.kind() == HostKind::Checker
+                && self.busy() + 2 <= self.jobs,
+            imports_olean_without_code: imports_without_code(self.pkg, &m.name, &self.done),
+            key: self.keys[&m.name].clone(),
+            out_dir: self.layout.out.clone(),
+            tmp: self.layout.tmp.join(&m.name),
+            log: self.opts.log_dir.join(format!("{}.log", m.name)),
+        }
+    }
+
+    /// Waits for a run to end, records its cache entry and prints its result.
+    fn wait_for_one(&mut self, print: &mut dyn FnMut(&ModuleResult)) -> Result<()> {
+        let finished = self
+            .rx
             .recv()
             .context("a check thread ended without an answer")?;
-        running.retain(|(n, _)| n != &finished.name);
+        self.running.retain(|(n, _)| n != &finished.name);
         let (r, entry) = finished.result?;
         if let Some(entry) = entry {
             // Recorded last: a run interrupted before this point is run again next time.
             util::write_atomic(
-                &layout.result_file(&r.name),
+                &self.layout.result_file(&r.name),
                 serde_json::to_string_pretty(&entry)?.as_bytes(),
             )?;
         }
         print(&r);
-        done.insert(finished.name, r);
+        self.done.insert(finished.name, r);
+        Ok(())
     }
-
-    let results = order
-        .iter()
-        .map(|n| done.remove(n).expect("every module has a result"))
-        .collect();
-    Ok(Report { results, runs })
 }
 
 /// For "imports X, which …".
@@ -487,18 +539,13 @@ fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult>
             return None;
         }
     }
-    let c_file = entry
-        .outputs
-        .keys()
-        .find(|k| k.ends_with(".c"))
-        .map(|k| layout.out.join(k));
     Some(ModuleResult {
         name: m.name.clone(),
         outcome: entry.outcome,
         messages: entry.messages,
         seconds: entry.seconds,
         cached: true,
-        c_file,
+        c_file: c_file(&layout.out, &entry.outputs),
         olean_without_code: entry.olean_without_code,
         log: None,
     })
@@ -533,10 +580,32 @@ struct LeanRun {
     status: std::process::ExitStatus,
     stdout: String,
     stderr: String,
-    seconds: f64,
+}
+
+/// What the check run of a module came to.
+struct Checked {
+    outcome: Outcome,
+    messages: Vec<Message>,
+    /// Output file (relative to `out/`) → sha256 of what was kept.
+    outputs: BTreeMap<String, String>,
 }
 
 impl Job {
+    /// Runs the job on a thread of its own; its result goes to `tx`.
+    fn spawn(self, tx: mpsc::Sender<RunDone>) {
+        std::thread::spawn(move || {
+            let name = self.module.name.clone();
+            // A run that could not even be made (no program, a full disk) is a host error of
+            // this module; the other runs go on.
+            let result = self.run().or_else(|e| {
+                let mut r = ModuleResult::not_run(&name, Outcome::HostError(format!("{e:#}")));
+                r.log = Some(self.log.clone());
+                Ok((r, None))
+            });
+            let _ = tx.send(RunDone { name, result });
+        });
+    }
+
     /// Runs `lean --json <options> -R <root> <outputs> <file>` in `root`, logs everything to `log`.
     fn lean(
         &self,
@@ -548,135 +617,62 @@ impl Job {
         let lean = self
             .host
             .lean_command(&[&self.root, self.out_dir.parent().unwrap_or(&self.out_dir)])?;
-        let mut args: Vec<OsString> = lean.args.clone();
-        args.extend(LEAN_ARGS.iter().map(OsString::from));
-        args.extend(self.options.iter().map(OsString::from));
-        args.push("-R".into());
-        args.push(root.into());
-        for (flag, path) in outputs {
-            args.push(flag.into());
-            args.push(path.into());
-        }
-        args.push(file.into());
-
-        let start = Instant::now();
-        let output = Command::new(&lean.program)
-            .args(&args)
-            .current_dir(root)
+        let step = runner::cmd(&lean.program)
+            .args(&lean.args)
+            .args(LEAN_ARGS)
+            .args(&self.options)
+            .arg("-R")
+            .arg(root)
+            .args(
+                outputs
+                    .iter()
+                    .flat_map(|(flag, p)| [OsStr::new(flag), p.as_os_str()]),
+            )
+            .arg(file)
+            .cwd(root)
             .envs(lean.env.iter().map(|(k, v)| (k, v)))
-            .env("LEAN_PATH", &self.out_dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .with_context(|| {
-                format!(
-                    "cannot start {} to check {}\n  fix: cargo xtask doctor",
-                    lean.program.display(),
-                    self.module.rel_path
-                )
-            })?;
-        let seconds = start.elapsed().as_secs_f64();
+            .env("LEAN_PATH", &self.out_dir);
+        let command_line = step.command_line();
+        let start = Instant::now();
+        let output = step.output().with_context(|| {
+            format!(
+                "cannot start {} to check {}\n  fix: cargo xtask doctor",
+                lean.program.display(),
+                self.module.rel_path
+            )
+        })?;
         write_log(
             log,
-            &lean.program,
-            &args,
+            &command_line,
             root,
-            &self.out_dir,
             &output,
-            seconds,
+            start.elapsed().as_secs_f64(),
         )?;
         Ok(LeanRun {
             program: lean.program,
             status: output.status,
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            seconds,
         })
     }
 
-    fn run(&self) -> Result<(ModuleResult, Option<CacheEntry>)> {
+    /// The file name of the module's outputs, without extension (`Base` for `Pkg/Base.lean`).
+    fn stem(&self) -> String {
         let m = &self.module;
+        let path = m.rel_path.trim_end_matches(".lean");
+        path.rsplit('/').next().unwrap_or(&m.name).to_string()
+    }
+
+    fn run(&self) -> Result<(ModuleResult, Option<CacheEntry>)> {
+        let start = Instant::now();
         util::remove_any(&self.tmp)?;
-        let stem = m
-            .rel_path
-            .trim_end_matches(".lean")
-            .rsplit('/')
-            .next()
-            .unwrap_or(&m.name)
-            .to_string();
-        let pass1 = self.tmp.join("check");
-        fs::create_dir_all(&pass1).with_context(|| format!("cannot create {}", pass1.display()))?;
-        let tmp_out = |ext: &str| pass1.join(format!("{stem}.{ext}"));
+        let stem = self.stem();
         let without_code = self.speculate.then(|| {
             let job = self.clone();
             let stem = stem.clone();
             std::thread::spawn(move || job.run_without_code(&stem))
         });
-
-        let run = self.lean(
-            &self.root,
-            &m.rel_path,
-            &[
-                ("-o", tmp_out("olean")),
-                ("-i", tmp_out("ilean")),
-                ("-c", tmp_out("c")),
-            ],
-            &self.log,
-        )?;
-        let mut seconds = run.seconds;
-        let mut parsed = messages::parse(&run.stdout, &run.stderr, &m.text);
-        if self.host.kind() == HostKind::Checker {
-            for x in &mut parsed.messages {
-                x.gap = x.severity == Severity::Error
-                    && (messages::is_codegen_gap(&x.text)
-                        || (self.imports_olean_without_code
-                            && messages::is_inherited_noncomputable(&x.text)));
-            }
-        }
-        let errors: Vec<&Message> = parsed
-            .messages
-            .iter()
-            .filter(|x| x.severity == Severity::Error)
-            .collect();
-        let real_errors = errors.iter().filter(|x| !x.gap).count();
-        let outcome = if !run.status.success() && errors.is_empty() {
-            let tail = &parsed.other[parsed.other.len().saturating_sub(15)..];
-            Outcome::HostError(format!(
-                "{} ended with {} and printed no Lean message{}",
-                run.program.display(),
-                run.status,
-                if tail.is_empty() {
-                    String::new()
-                } else {
-                    format!("; last lines:\n      {}", tail.join("\n      "))
-                }
-            ))
-        } else if real_errors > 0 {
-            Outcome::Failed
-        } else if !errors.is_empty() {
-            Outcome::NotCheckable
-        } else if !tmp_out("olean").is_file() {
-            Outcome::HostError(format!(
-                "{} reported no error but wrote no {}",
-                run.program.display(),
-                tmp_out("olean").display()
-            ))
-        } else {
-            Outcome::Passed
-        };
-
-        let mut outputs = BTreeMap::new();
-        let mut c_file = None;
-        let mut olean_without_code = None;
-        if outcome == Outcome::Passed {
-            for (ext, rel, dest) in output_paths(&self.out_dir, m) {
-                if let Some(hash) = self.keep(&tmp_out(ext), &dest)? {
-                    outputs.insert(rel, hash);
-                    if ext == "c" {
-                        c_file = Some(dest);
-                    }
-                }
-            }
-        }
+        let mut checked = self.check_run(&stem)?;
         // Waited for whatever the outcome: no process is left running behind the result.
         let early = match without_code {
             Some(thread) => Some(
@@ -686,65 +682,135 @@ impl Job {
             ),
             None => None,
         };
-        if outcome == Outcome::NotCheckable && self.imported_by_others {
-            let (made, secs) = match early {
-                Some(done) => done,
-                None => self.run_without_code(&stem)?,
+        let olean_without_code =
+            if checked.outcome == Outcome::NotCheckable && self.imported_by_others {
+                Some(self.olean_without_code(&stem, early, &mut checked.outputs)?)
+            } else {
+                None
             };
-            if made {
-                self.keep_without_code(&stem, &mut outputs)?;
-            }
-            olean_without_code = Some(made);
-            seconds += secs;
-        }
         util::remove_any(&self.tmp)?;
+        Ok(self.finish(checked, olean_without_code, start.elapsed().as_secs_f64()))
+    }
 
+    /// The module's own run: `lean -o -i -c` into `tmp/<Module>/check/`; what passed is kept.
+    fn check_run(&self, stem: &str) -> Result<Checked> {
+        let m = &self.module;
+        let pass1 = self.tmp.join("check");
+        fs::create_dir_all(&pass1).with_context(|| format!("cannot create {}", pass1.display()))?;
+        let tmp_out = |ext: &str| pass1.join(format!("{stem}.{ext}"));
+        let outputs = [("-o", "olean"), ("-i", "ilean"), ("-c", "c")].map(|(f, e)| (f, tmp_out(e)));
+        let run = self.lean(&self.root, &m.rel_path, &outputs, &self.log)?;
+        let mut parsed = messages::parse(&run.stdout, &run.stderr, &m.text);
+        self.mark_gaps(&mut parsed.messages);
+        let outcome = outcome(&run, &parsed, &tmp_out("olean"));
+        let mut kept = BTreeMap::new();
+        if outcome == Outcome::Passed {
+            self.keep_outputs(&pass1, stem, |_| true, &mut kept)?;
+        }
+        Ok(Checked {
+            outcome,
+            messages: parsed.messages,
+            outputs: kept,
+        })
+    }
+
+    /// With the checker, marks the errors that are its code-generation gaps (and, below an
+    /// `.olean` made without code, the "noncomputable" errors that come from it).
+    fn mark_gaps(&self, messages: &mut [Message]) {
+        if self.host.kind() != HostKind::Checker {
+            return;
+        }
+        for x in messages {
+            x.gap = x.severity == Severity::Error
+                && (messages::is_codegen_gap(&x.text)
+                    || (self.imports_olean_without_code
+                        && messages::is_inherited_noncomputable(&x.text)));
+        }
+    }
+
+    /// The result, and the cache entry of a run that says something about the module.
+    fn finish(
+        &self,
+        checked: Checked,
+        olean_without_code: Option<bool>,
+        seconds: f64,
+    ) -> (ModuleResult, Option<CacheEntry>) {
         let result = ModuleResult {
-            name: m.name.clone(),
-            outcome: outcome.clone(),
-            messages: parsed.messages.clone(),
+            name: self.module.name.clone(),
+            outcome: checked.outcome.clone(),
+            messages: checked.messages.clone(),
             seconds,
             cached: false,
-            c_file,
+            c_file: c_file(&self.out_dir, &checked.outputs),
             olean_without_code,
             log: Some(self.log.clone()),
         };
-        let entry = match outcome {
+        let entry = match checked.outcome {
             Outcome::HostError(_) | Outcome::NotChecked(_) => None,
-            _ => Some(CacheEntry {
+            outcome => Some(CacheEntry {
                 key: self.key.clone(),
                 outcome,
-                messages: parsed.messages,
+                messages: checked.messages,
                 seconds,
-                outputs,
+                outputs: checked.outputs,
                 olean_without_code,
                 host: self.host.version_line().to_string(),
             }),
         };
-        Ok((result, entry))
+        (result, entry)
     }
 
-    /// Moves a run's output into `out/` and returns its sha256 (`None` if the run did not write it).
-    fn keep(&self, src: &Path, dest: &Path) -> Result<Option<String>> {
-        if !src.is_file() {
-            return Ok(None);
+    /// Moves `from/<stem>.<ext>` into `out/` for each output extension `wanted` accepts that
+    /// the run wrote, and records its sha256 in `kept`.
+    fn keep_outputs(
+        &self,
+        from: &Path,
+        stem: &str,
+        wanted: fn(&str) -> bool,
+        kept: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        for (ext, rel, dest) in output_paths(&self.out_dir, &self.module) {
+            let src = from.join(format!("{stem}.{ext}"));
+            if !wanted(ext) || !src.is_file() {
+                continue;
+            }
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::rename(&src, &dest)
+                .with_context(|| format!("cannot move {} to {}", src.display(), dest.display()))?;
+            kept.insert(rel, util::sha256_file(&dest)?);
         }
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)?;
+        Ok(())
+    }
+
+    /// For a module that is not checkable but that others import: whether an `.olean` without
+    /// its code was made (by the run started beside the check, or by one run now), kept in
+    /// `out/` when it was.
+    fn olean_without_code(
+        &self,
+        stem: &str,
+        early: Option<bool>,
+        kept: &mut BTreeMap<String, String>,
+    ) -> Result<bool> {
+        let made = match early {
+            Some(made) => made,
+            None => self.run_without_code(stem)?,
+        };
+        if made {
+            let from = self.tmp.join("without-code");
+            self.keep_outputs(&from, stem, |ext| ext.starts_with("olean"), kept)?;
         }
-        fs::rename(src, dest)
-            .with_context(|| format!("cannot move {} to {}", src.display(), dest.display()))?;
-        Ok(Some(util::sha256_file(dest)?))
+        Ok(made)
     }
 
     /// The second run for a module that is not checkable with this host but is imported by
     /// others: the same text with `noncomputable section` after its header (Lean then marks a
     /// definition it cannot compile `noncomputable` instead of failing), from a copy at the same
-    /// module path under `tmp/<Module>/shadow/`. Only its `.olean` parts are kept; its C never is
-    /// (it lacks the code that could not be generated). Returns whether it worked, and its time.
-    /// Runs the module again inside `noncomputable section`, writing only its `.olean` into
-    /// `tmp/without-code/`: whether it was made, and the time it took.
-    fn run_without_code(&self, stem: &str) -> Result<(bool, f64)> {
+    /// module path under `tmp/<Module>/shadow/`, writing only its `.olean` into
+    /// `tmp/<Module>/without-code/` (its C would lack the code that could not be generated).
+    /// Returns whether it worked.
+    fn run_without_code(&self, stem: &str) -> Result<bool> {
         let m = &self.module;
         let shadow_root = self.tmp.join("shadow");
         let at = m.header.end.min(m.text.len());
@@ -759,45 +825,66 @@ impl Job {
         let olean = pass2.join(format!("{stem}.olean"));
         let log = self.log.with_extension("without-code.log");
         let run = self.lean(&shadow_root, &m.rel_path, &[("-o", olean.clone())], &log)?;
-        Ok((run.status.success() && olean.is_file(), run.seconds))
-    }
-
-    /// Moves the `.olean` files of [`Job::run_without_code`] into `out/`.
-    fn keep_without_code(&self, stem: &str, outputs: &mut BTreeMap<String, String>) -> Result<()> {
-        let m = &self.module;
-        let pass2 = self.tmp.join("without-code");
-        for (ext, rel, dest) in output_paths(&self.out_dir, m) {
-            if !ext.starts_with("olean") {
-                continue;
-            }
-            if let Some(hash) = self.keep(&pass2.join(format!("{stem}.{ext}")), &dest)? {
-                outputs.insert(rel, hash);
-            }
-        }
-        Ok(())
+        Ok(run.status.success() && olean.is_file())
     }
 }
 
+/// What a check run says about the module: a host error when `lean` failed without a Lean
+/// message or reported no error but wrote no `.olean`; otherwise by its errors.
+fn outcome(run: &LeanRun, parsed: &messages::HostOutput, olean: &Path) -> Outcome {
+    let errors: Vec<&Message> = (parsed.messages.iter())
+        .filter(|x| x.severity == Severity::Error)
+        .collect();
+    if !run.status.success() && errors.is_empty() {
+        let tail = &parsed.other[parsed.other.len().saturating_sub(15)..];
+        Outcome::HostError(format!(
+            "{} ended with {} and printed no Lean message{}",
+            run.program.display(),
+            run.status,
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; last lines:\n      {}", tail.join("\n      "))
+            }
+        ))
+    } else if errors.iter().any(|x| !x.gap) {
+        Outcome::Failed
+    } else if !errors.is_empty() {
+        Outcome::NotCheckable
+    } else if !olean.is_file() {
+        Outcome::HostError(format!(
+            "{} reported no error but wrote no {}",
+            run.program.display(),
+            olean.display()
+        ))
+    } else {
+        Outcome::Passed
+    }
+}
+
+/// The C file among a module's kept outputs.
+fn c_file(out: &Path, outputs: &BTreeMap<String, String>) -> Option<PathBuf> {
+    outputs
+        .keys()
+        .find(|k| k.ends_with(".c"))
+        .map(|k| out.join(k))
+}
+
+/// The per-module log: the command (with its environment), its folder, what it printed on
+/// stdout and stderr, how it ended and its time.
 fn write_log(
     log: &Path,
-    program: &Path,
-    args: &[OsString],
+    command_line: &str,
     cwd: &Path,
-    lean_path: &Path,
     output: &std::process::Output,
     seconds: f64,
 ) -> Result<()> {
     let mut text = Vec::new();
-    write!(
+    writeln!(
         text,
-        "$ LEAN_PATH={} {}",
-        lean_path.display(),
-        program.display()
+        "$ {command_line}\n# cwd: {}\n\n## stdout",
+        cwd.display()
     )?;
-    for a in args {
-        write!(text, " {}", a.to_string_lossy())?;
-    }
-    writeln!(text, "\n# cwd: {}\n\n## stdout", cwd.display())?;
     text.extend_from_slice(&output.stdout);
     writeln!(text, "\n## stderr")?;
     text.extend_from_slice(&output.stderr);

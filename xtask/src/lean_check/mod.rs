@@ -7,9 +7,6 @@
 //! failures. Results are cached by content (see `engine`), so an unchanged module says "cached".
 //! docs/lean-host.md explains the hosts, the cache and the output.
 
-// The engine still starts `lean` itself; it moves onto `runner::Step` when its rewrite (another
-// branch) lands, and this allow goes with it. Kept here so engine.rs is not touched meanwhile.
-#[allow(clippy::disallowed_methods)]
 mod engine;
 mod messages;
 mod package;

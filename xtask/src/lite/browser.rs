@@ -82,7 +82,7 @@ fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
         ));
         return Ok(dir);
     }
-    let tgz = artifact::npm_pack(&tc.npm, PLAYWRIGHT, version)?;
+    let tgz = tc.npm.pack(PLAYWRIGHT, version)?;
     util::make_dir_atomically(&dir, |partial| {
         artifact::unpack_npm(&tgz, partial)?;
         let found = package_version(partial);

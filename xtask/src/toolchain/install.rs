@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::{is_root, node, which, Route, Toolchain};
+use super::{node, which, Route, Toolchain};
 use crate::{
     fetch::artifact,
     paths,
@@ -174,7 +174,7 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
         "missing Debian packages: {}\n  fix: {fix}",
         list.join(" ")
     );
-    let (prog, mut pre): (&str, Vec<&str>) = if is_root() {
+    let (prog, mut pre): (&str, Vec<&str>) = if util::is_root() {
         ("apt-get", vec![])
     } else if which("sudo").is_some() {
         ("sudo", vec!["apt-get"])
@@ -431,7 +431,7 @@ fn debian_emscripten(
             arch: "all",
             suite: Some(&e.debian_suite),
         })?;
-        let acorn = artifact::npm_pack(npm, "acorn", &e.acorn)?;
+        let acorn = npm.pack("acorn", &e.acorn)?;
         util::make_dir_atomically(&root, |dir| {
             artifact::unpack_deb(&deb, dir)?;
             let em = dir.join("usr/share/emscripten");
@@ -459,7 +459,7 @@ fn debian_emscripten(
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
-        let tgz = artifact::npm_pack(npm, "binaryen", &e.binaryen)?;
+        let tgz = npm.pack("binaryen", &e.binaryen)?;
         util::make_dir_atomically(&binaryen, |dir| {
             artifact::unpack_npm(&tgz, dir)?;
             Ok(())

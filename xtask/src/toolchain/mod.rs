@@ -211,14 +211,6 @@ pub fn for_tests() -> Option<Toolchain> {
         .ok()
 }
 
-/// Whether this process runs as root (`id -u` says 0).
-pub fn is_root() -> bool {
-    runner::cmd("id")
-        .arg("-u")
-        .read()
-        .is_ok_and(|u| u.trim() == "0")
-}
-
 /// `Path::exists` that also accepts a file found by name on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
     if name.contains('/') {

