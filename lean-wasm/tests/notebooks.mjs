@@ -8,8 +8,9 @@
 // Each notebook gets a fresh module instance (its own memory and backend state) and one kernel
 // session, so what a cell defines is seen by the cells after it and by no other notebook.
 // The expected outputs of NAME.ipynb are DIR/NAME.json. Prints one line per notebook,
-// `notebook pass|fail|missing|recorded NAME`, with a diff under each failure; exits 1 when any
-// notebook failed or had no expected outputs. `--record` writes the expected files instead.
+// `notebook pass|fail|missing|recorded NAME`, with a diff under each failure, and exits 0 when
+// every notebook ran, whatever the comparison found: the caller (`cargo xtask test-node`) counts
+// the lines and prints the whole report. `--record` writes the expected files instead.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -178,14 +179,11 @@ function parseArgs(argv) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  let bad = 0;
   for (const file of opts.notebooks) {
     const { result, lines } = await checkNotebook(opts, file);
     console.log(`notebook ${result} ${path.basename(file)}`);
     for (const l of lines) console.log(l);
-    if (result === 'fail' || result === 'missing') bad++;
   }
-  process.exitCode = bad ? 1 : 0;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
