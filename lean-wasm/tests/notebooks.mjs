@@ -180,7 +180,11 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   for (const file of opts.notebooks) {
-    const { result, lines } = await checkNotebook(opts, file);
+    // A kernel that throws or traps fails its notebook, not the run: the others still run.
+    const { result, lines } = await checkNotebook(opts, file).catch((e) => ({
+      result: 'fail',
+      lines: [`  ${file} could not run: ${e && e.stack ? e.stack : e}`],
+    }));
     console.log(`notebook ${result} ${path.basename(file)}`);
     for (const l of lines) console.log(l);
   }
