@@ -55,7 +55,8 @@ struct Cli {
 enum Command {
     /// Build xlean.js/xlean.wasm with the Init .olean files embedded, into the install prefix
     Build(build::Args),
-    /// Load the built kernel in Node and check real REPL answers
+    /// Load the built kernel in Node: check real REPL answers, run the notebooks against their
+    /// expected outputs
     TestNode(test_node::Args),
     /// Publish the JupyterLite site with the kernel and the sample notebooks
     Lite(lite::Args),
