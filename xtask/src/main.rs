@@ -26,6 +26,7 @@ mod symtab;
 mod test_node;
 mod toolchain;
 mod util;
+mod workflows;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,8 @@ enum Command {
     Clean(clean::Args),
     /// What CI runs: install the toolchain, then run every test suite
     Ci(ci::Args),
+    /// Check the GitHub Actions workflows (.github/workflows) against GitHub's schema
+    LintWorkflows(workflows::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -116,5 +119,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd, &layout),
         Command::Clean(args) => clean::run(args, &layout),
         Command::Ci(args) => ci::run(args, &layout),
+        Command::LintWorkflows(args) => workflows::run(args),
     }
 }
