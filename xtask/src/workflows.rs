@@ -69,7 +69,7 @@ impl Linter {
             let tgzs: Vec<PathBuf> = PACKAGES
                 .iter()
                 .zip(&versions)
-                .map(|(p, v)| artifact::npm_pack(&tc.npm, p, v))
+                .map(|(p, v)| tc.npm.pack(p, v))
                 .collect::<Result<_>>()?;
             util::make_dir_atomically(&root, |dir| {
                 for (p, tgz) in PACKAGES.iter().zip(&tgzs) {
