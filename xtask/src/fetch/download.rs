@@ -106,14 +106,7 @@ fn from_network(
 ) -> Result<Candidate> {
     let downloaded = store.receive(&src.artifact, pinned, |partial| {
         Step::new(format!("download-{}", src.artifact), "curl")
-            .args([
-                "--fail",
-                "--location",
-                "--retry",
-                "2",
-                "--connect-timeout",
-                "20",
-            ])
+            .args("--fail --location --retry 2 --connect-timeout 20".split(' '))
             .args(["--silent", "--show-error", "-o"])
             .arg(partial)
             .arg(&src.url)
