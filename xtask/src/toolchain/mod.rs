@@ -217,8 +217,12 @@ pub fn which(name: &str) -> Option<PathBuf> {
         let p = Path::new(name);
         return p.is_file().then(|| p.to_path_buf());
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    find_on_path(&std::env::var_os("PATH")?, name)
+}
+
+/// The file `name` in the first folder of `path` (a `PATH` value) that holds one.
+pub fn find_on_path(path: &OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }

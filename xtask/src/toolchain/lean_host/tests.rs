@@ -235,19 +235,19 @@ fn library_tarball(path: &Path, extra: impl FnOnce(&mut tar::Builder<Vec<u8>>)) 
     std::fs::write(path, gz.finish().unwrap()).unwrap();
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
+/// Every file and folder under `dir`, relative to it, sorted.
+fn paths_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
             if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                stack.push(p);
             }
         }
     }
-    walk(dir, dir, &mut out);
     out.sort();
     out
 }
@@ -259,7 +259,10 @@ fn the_library_is_unpacked_without_apple_double_files() {
     library_tarball(&tgz, |_| {});
     let dest = dir.join("lib/lean");
     assert_eq!(unpack_library(&tgz, &dest).unwrap(), 2);
-    assert_eq!(files_under(&dest), ["Init.olean", "Init/Prelude.olean"]);
+    assert_eq!(
+        paths_under(&dest),
+        ["Init", "Init.olean", "Init/Prelude.olean"]
+    );
     assert_eq!(
         std::fs::read(dest.join("Init/Prelude.olean")).unwrap(),
         b"olean-bytes"
@@ -329,18 +332,10 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let v = parse_version_line(&installed.version_line).unwrap();
     assert_eq!(v.version, "4.28.0-pre");
     assert!(!installed.dir.join("package/lean-lib.tar.gz").exists());
-    let mut apple = Vec::new();
-    fn find_apple(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            if e.file_name().to_string_lossy().starts_with("._") {
-                out.push(e.path());
-            } else if e.file_type().unwrap().is_dir() {
-                find_apple(&e.path(), out);
-            }
-        }
-    }
-    find_apple(&installed.dir, &mut apple);
+    let apple: Vec<String> = paths_under(&installed.dir)
+        .into_iter()
+        .filter(|p| p.starts_with("._") || p.contains("/._"))
+        .collect();
     assert!(apple.is_empty(), "AppleDouble files left: {apple:?}");
 
     let marker = installed.dir.join(CHECKER_MARKER);
@@ -383,7 +378,8 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
 #[ignore]
 fn install_the_checker() {
     let pins = pins();
-    let installed = install_checker(&pins).unwrap();
+    let npm = crate::toolchain::Toolchain::load().unwrap().npm;
+    let installed = install_checker_with_npm(&pins, &npm).unwrap();
     assert!(installed.lean_js().is_file());
     assert!(installed.lib_dir().join("Init/Prelude.olean").is_file());
 }
