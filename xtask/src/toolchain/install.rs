@@ -164,35 +164,29 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
         runner::note(&format!("Debian packages present: {}", packages.join(" ")));
         return Ok(());
     }
-    let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-    let fix = format!(
-        "sudo apt-get update && sudo apt-get install -y {}",
-        list.join(" ")
-    );
-    ensure!(
-        !no_apt,
-        "missing Debian packages: {}\n  fix: {fix}",
-        list.join(" ")
-    );
-    let (prog, mut pre): (&str, Vec<&str>) = if util::is_root() {
-        ("apt-get", vec![])
+    let list = missing
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fix = format!("sudo apt-get update && sudo apt-get install -y {list}");
+    ensure!(!no_apt, "missing Debian packages: {list}\n  fix: {fix}");
+    let (prog, pre): (&str, &[&str]) = if util::is_root() {
+        ("apt-get", &[])
     } else if which("sudo").is_some() {
-        ("sudo", vec!["apt-get"])
+        ("sudo", &["apt-get"])
     } else {
-        bail!(
-            "missing Debian packages and not root (no sudo): {}\n  fix (as root): {fix}",
-            list.join(" ")
-        );
+        bail!("missing Debian packages and not root (no sudo): {list}\n  fix (as root): {fix}");
     };
-    let update_args: Vec<&str> = pre.iter().copied().chain(["update"]).collect();
     Step::new("apt-get-update", prog)
-        .args(&update_args)
+        .args(pre)
+        .arg("update")
         .inherit_stdin()
         .run()?;
-    pre.extend(["install", "-y", "--no-install-recommends"]);
-    pre.extend(list.iter().copied());
     Step::new("apt-get-install", prog)
-        .args(&pre)
+        .args(pre)
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .inherit_stdin()
         .run()?;
@@ -331,15 +325,8 @@ fn find_existing_emscripten(
     let ours = fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
     candidates.retain(|c| !c.starts_with(&ours) && !c.starts_with(cache));
     for emcc in candidates {
-        let Ok(version) = runner::cmd(&emcc).arg("--version").read() else {
-            continue;
-        };
-        if !version
-            .lines()
-            .next()
-            .unwrap_or("")
-            .contains(&format!(" {} ", pins.emscripten.version))
-        {
+        let version = runner::cmd(&emcc).arg("--version").read();
+        if !version.is_ok_and(|v| is_pinned_emcc(&v, pins)) {
             continue;
         }
         // `em-config KEY` prints a setting as emcc sees it (config file plus EM_* variables).
@@ -502,12 +489,12 @@ fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
         .arg("--version")
         .read()
         .with_context(|| format!("cannot run {} --version", emcc.display()))?;
-    let first = out.lines().next().unwrap_or_default();
     ensure!(
-        first.contains(&format!(" {} ", pins.emscripten.version)),
-        "{} is not emscripten {}: `{first}`",
+        is_pinned_emcc(&out, pins),
+        "{} is not emscripten {}: `{}`",
         emcc.display(),
-        pins.emscripten.version
+        pins.emscripten.version,
+        out.lines().next().unwrap_or_default()
     );
     let clang = tc.llvm_tool("clang");
     let out = runner::cmd(&clang).arg("--version").read()?;
@@ -523,6 +510,12 @@ fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
         pins.emscripten.version, pins.emscripten.llvm_major
     ));
     Ok(())
+}
+
+/// Whether `emcc --version` printed `out` for the pinned emscripten.
+fn is_pinned_emcc(out: &str, pins: &Pins) -> bool {
+    let first = out.lines().next().unwrap_or_default();
+    first.contains(&format!(" {} ", pins.emscripten.version))
 }
 
 /// The wasm64 system libraries the kernel links, with wasm exceptions: built ahead of time so

@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -118,13 +118,12 @@ impl Toolchain {
             ("npm", tc.npm.cli.clone()),
             ("llvm-nm", tc.llvm_tool("llvm-nm")),
         ] {
-            if !p.exists() {
-                bail!(
-                    "{what} recorded in {} is gone: {}\n  fix: cargo xtask toolchain install",
-                    path.display(),
-                    p.display()
-                );
-            }
+            ensure!(
+                p.exists(),
+                "{what} recorded in {} is gone: {}\n  fix: cargo xtask toolchain install",
+                path.display(),
+                p.display()
+            );
         }
         Ok(tc)
     }
