@@ -16,7 +16,7 @@ use crate::{
     pins::Pins,
     runner,
     toolchain::{
-        self,
+        find_on_path,
         lean_host::{self, HostKind, LeanHosts},
         node, Toolchain,
     },
@@ -182,22 +182,16 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
         ),
     ]
     .into_iter()
-    .map(
-        |(tool, why, fix)| match toolchain::find_on_path(&ctx.path, tool) {
-            Some(p) => {
-                let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
-                Row::ok(tool, &v, &p, "any")
-            }
-            None => Row::problem(
-                tool,
-                "missing",
-                "",
-                "any",
-                &format!("not on PATH ({why})"),
-                fix,
-            ),
-        },
-    )
+    .map(|(tool, why, fix)| match find_on_path(&ctx.path, tool) {
+        Some(p) => {
+            let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
+            Row::ok(tool, &v, &p, "any")
+        }
+        None => {
+            let why = format!("not on PATH ({why})");
+            Row::problem(tool, "missing", "", "any", &why, fix)
+        }
+    })
     .collect()
 }
 
@@ -405,26 +399,25 @@ fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
             best == Some(HostKind::Official),
             &o.version_line,
             &o.lean,
-        )
-        .wanting("full"),
-        None => lean_row(
+            "full",
+        ),
+        None => lean_missing(
             official,
-            false,
-            "missing",
             &lean_host::elan_toolchain_dir(pins),
-        )
-        .missing(pins, hosts.official_fix()),
+            pins,
+            hosts.official_fix(),
+        ),
     }];
     for other in &hosts.official.others {
-        rows.push(
-            lean_row(
-                "other lean (ignored)",
-                false,
-                &other.version_line,
-                &other.lean,
-            )
-            .wanting(&format!("not the pinned {}", hosts.tag)),
-        );
+        let wanted = format!("not the pinned {}", hosts.tag);
+        let kind = "other lean (ignored)";
+        rows.push(lean_row(
+            kind,
+            false,
+            &other.version_line,
+            &other.lean,
+            &wanted,
+        ));
     }
     let checker = format!("checker (npm {})", lean_host::CHECKER_PACKAGE);
     rows.push(match &hosts.checker {
@@ -433,40 +426,28 @@ fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
             best == Some(HostKind::Checker),
             &c.install.version_line,
             &c.install.lean_js(),
-        )
-        .wanting(&lean_host::checker_capability(&c.install, pins)),
-        None => lean_row(
-            &checker,
-            false,
-            "missing",
-            &lean_host::checker_dir(pins).unwrap_or_default(),
-        )
-        .missing(pins, INSTALL.into()),
+            &lean_host::checker_capability(&c.install, pins),
+        ),
+        None => {
+            let dir = lean_host::checker_dir(pins).unwrap_or_default();
+            lean_missing(&checker, &dir, pins, INSTALL.into())
+        }
     });
     rows
 }
 
-/// A Lean host's row, `wanted` (its capability) still to be said.
-fn lean_row(kind: &str, in_use: bool, found: &str, path: &Path) -> Row {
+/// A Lean host's row; `wanted` is its capability.
+fn lean_row(kind: &str, in_use: bool, found: &str, path: &Path, wanted: &str) -> Row {
     let tool = format!("lean: {kind}{}", if in_use { " [in use]" } else { "" });
-    Row::ok(&tool, found, path, "")
+    Row::ok(&tool, found, path, wanted)
 }
 
-impl Row {
-    fn wanting(mut self, wanted: &str) -> Row {
-        self.wanted = wanted.into();
-        self
-    }
-
-    /// An absent Lean host: optional, with its fix.
-    fn missing(mut self, pins: &Pins, fix: String) -> Row {
-        self.wanted = pins.lean_toolchain();
-        self.status = Status::Optional {
-            why: "not installed".into(),
-            fix,
-        };
-        self
-    }
+/// An absent Lean host: optional, with its fix.
+fn lean_missing(kind: &str, path: &Path, pins: &Pins, fix: String) -> Row {
+    let why = "not installed".into();
+    let status = Status::Optional { why, fix };
+    let row = lean_row(kind, false, "missing", path, &pins.lean_toolchain());
+    Row { status, ..row }
 }
 
 /// The browser test's tools: optional, installed on first use by `lite --browser-test`.
