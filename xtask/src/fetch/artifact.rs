@@ -79,15 +79,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let pinned = pinned.map(str::to_string);
-        let store = self.clone();
-        Ok(Some(Candidate {
-            file,
-            pinned,
-            partial: None,
-            artifact: artifact.into(),
-            store,
-        }))
+        Ok(Some(self.candidate(artifact, file, pinned, None)))
     }
 
     /// `artifact` obtained now by `make`, which is given `<artifact>.partial` and returns the
@@ -104,17 +96,29 @@ impl Store {
         fs::create_dir_all(&self.downloads)
             .with_context(|| format!("cannot create {}", self.downloads.display()))?;
         match make(&partial) {
-            Ok(file) => Ok(Candidate {
-                file,
-                pinned: pinned.map(str::to_string),
-                partial: Some(partial),
-                artifact: artifact.into(),
-                store: self.clone(),
-            }),
+            Ok(file) => Ok(self.candidate(artifact, file, pinned, Some(partial))),
             Err(e) => {
                 util::remove_any(&partial)?;
                 Err(e)
             }
+        }
+    }
+
+    fn candidate(
+        &self,
+        artifact: &str,
+        file: PathBuf,
+        pinned: Option<&str>,
+        partial: Option<PathBuf>,
+    ) -> Candidate {
+        let (pinned, store) = (pinned.map(str::to_string), self.clone());
+        let artifact = artifact.into();
+        Candidate {
+            file,
+            pinned,
+            partial,
+            artifact,
+            store,
         }
     }
 
@@ -336,19 +340,13 @@ mod tests {
     fn a_cached_file_that_does_not_match_its_pin_is_obtained_again() {
         let store = store("artifact-cached-mismatch");
         let right = util::sha256_bytes(b"right");
-        fs::write(
-            &store.lock,
-            format!("[sha256]\n\"x-1.tgz\" = \"{right}\"\n"),
-        )
-        .unwrap();
+        let lock = format!("[sha256]\n\"x-1.tgz\" = \"{right}\"\n");
+        fs::write(&store.lock, lock).unwrap();
         let cached = store.downloads.join("x-1.tgz");
         fs::write(&cached, b"not it").unwrap();
         // Obtained again, it is still not the pinned file: refused, nothing is cached.
         let err = store.obtain("x-1.tgz", make(b"still not it")).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("sha256 mismatch for x-1.tgz"),
-            "{err:#}"
-        );
+        util::assert_contains(&format!("{err:#}"), &["sha256 mismatch for x-1.tgz"]);
         assert!(!cached.exists() && !util::partial_path(&cached).exists());
         // The pinned file is cached.
         fs::write(&cached, b"not it").unwrap();
@@ -384,10 +382,8 @@ mod tests {
         let store = store("artifact-discard");
         let pinned = util::sha256_bytes(b"good");
         // Obtained now: dropped with its partial file.
-        let c = store
-            .receive("a-1.tgz", Some(&pinned), make(b"good"))
-            .unwrap();
-        let c = c.verify().unwrap();
+        let c = store.receive("a-1.tgz", Some(&pinned), make(b"good"));
+        let c = c.unwrap().verify().unwrap();
         c.discard().unwrap();
         assert!(!c.file.exists());
         // Cached and matching its pin: kept (the fault is elsewhere).
