@@ -317,6 +317,86 @@ pub fn unpack_npm(tgz: &Path, dest: &Path) -> Result<Extracted> {
     unpack(tgz, dest, Shape::TOP_FOLDER)
 }
 
+/// Tarballs built entry by entry, for the tests of the unpacker.
+#[cfg(test)]
+pub(crate) mod test_tar {
+    use std::io::Write;
+
+    use tar::EntryType::*;
+
+    /// A gzip-compressed tar built entry by entry, with raw names (so that hostile names, which the
+    /// `tar` crate's own builder refuses to write, can be written too).
+    pub(crate) struct Tgz(pub tar::Builder<Vec<u8>>);
+
+    impl Tgz {
+        pub(crate) fn new() -> Tgz {
+            Tgz(tar::Builder::new(Vec::new()))
+        }
+
+        pub(crate) fn raw(
+            mut self,
+            name: &[u8],
+            kind: tar::EntryType,
+            link: Option<&[u8]>,
+            data: &[u8],
+            mode: u32,
+        ) -> Tgz {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(1_700_000_000);
+            if let Some(l) = link {
+                h.set_link_name_literal(l).unwrap();
+            }
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+
+        pub(crate) fn global_commit(self, commit: &str) -> Tgz {
+            let record = format!("comment={commit}\n");
+            let record = format!("{} {record}", record.len() + 3); // "NN " prefix counts itself
+            self.raw(
+                b"pax_global_header",
+                XGlobalHeader,
+                None,
+                record.as_bytes(),
+                0o666,
+            )
+        }
+        pub(crate) fn dir(self, name: &str) -> Tgz {
+            self.raw(name.as_bytes(), Directory, None, b"", 0o755)
+        }
+        pub(crate) fn file(self, name: &str, data: &str) -> Tgz {
+            self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o644)
+        }
+        pub(crate) fn exe(self, name: &str, data: &str) -> Tgz {
+            self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o755)
+        }
+        pub(crate) fn symlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(
+                name.as_bytes(),
+                Symlink,
+                Some(target.as_bytes()),
+                b"",
+                0o777,
+            )
+        }
+        pub(crate) fn hardlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(name.as_bytes(), Link, Some(target.as_bytes()), b"", 0o644)
+        }
+
+        pub(crate) fn gz(self) -> Vec<u8> {
+            let tar = self.0.into_inner().unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&tar).unwrap();
+            gz.finish().unwrap()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

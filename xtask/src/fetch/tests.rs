@@ -10,13 +10,13 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::Write,
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
 };
 
-use tar::EntryType::*;
+use tar::EntryType::{Char, Fifo};
 
-use super::*;
+use super::{artifact::test_tar::Tgz, *};
 use crate::{
     pins::Source,
     runner,
@@ -28,78 +28,6 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const UNREACHABLE: &str = "http://127.0.0.1:9/demo-{version}.tar.gz";
 
 // ---------------------------------------------------------------- helpers
-
-/// A gzip-compressed tar built entry by entry, with raw names (so that hostile names, which the
-/// `tar` crate's own builder refuses to write, can be written too).
-struct Tgz(tar::Builder<Vec<u8>>);
-
-impl Tgz {
-    fn new() -> Tgz {
-        Tgz(tar::Builder::new(Vec::new()))
-    }
-
-    fn raw(
-        mut self,
-        name: &[u8],
-        kind: tar::EntryType,
-        link: Option<&[u8]>,
-        data: &[u8],
-        mode: u32,
-    ) -> Tgz {
-        let mut h = tar::Header::new_gnu();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name);
-        h.set_entry_type(kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(1_700_000_000);
-        if let Some(l) = link {
-            h.set_link_name_literal(l).unwrap();
-        }
-        h.set_cksum();
-        self.0.append(&h, data).unwrap();
-        self
-    }
-
-    fn global_commit(self, commit: &str) -> Tgz {
-        let record = format!("comment={commit}\n");
-        let record = format!("{} {record}", record.len() + 3); // "NN " prefix counts itself
-        self.raw(
-            b"pax_global_header",
-            XGlobalHeader,
-            None,
-            record.as_bytes(),
-            0o666,
-        )
-    }
-    fn dir(self, name: &str) -> Tgz {
-        self.raw(name.as_bytes(), Directory, None, b"", 0o755)
-    }
-    fn file(self, name: &str, data: &str) -> Tgz {
-        self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o644)
-    }
-    fn exe(self, name: &str, data: &str) -> Tgz {
-        self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o755)
-    }
-    fn symlink(self, name: &str, target: &str) -> Tgz {
-        self.raw(
-            name.as_bytes(),
-            Symlink,
-            Some(target.as_bytes()),
-            b"",
-            0o777,
-        )
-    }
-    fn hardlink(self, name: &str, target: &str) -> Tgz {
-        self.raw(name.as_bytes(), Link, Some(target.as_bytes()), b"", 0o644)
-    }
-
-    fn gz(self) -> Vec<u8> {
-        let tar = self.0.into_inner().unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&tar).unwrap();
-        gz.finish().unwrap()
-    }
-}
 
 /// The release tarball of the `demo` source, laid out as GitHub serves one.
 fn demo_tarball() -> Vec<u8> {
@@ -327,12 +255,9 @@ fn a_mirror_archive_is_extracted_recorded_then_verified() {
     let copy = fs::symlink_metadata(dest.join("copy.c")).unwrap();
     assert!(copy.file_type().is_file(), "a hard link: a plain copy");
     assert_eq!(read("copy.c"), main_c);
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &str| fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o111;
-        assert_ne!(mode("build.sh"), 0, "the executable bit is kept");
-        assert_eq!(mode("README.md"), 0);
-    }
+    let mode = |p: &str| fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o111;
+    assert_ne!(mode("build.sh"), 0, "the executable bit is kept");
+    assert_eq!(mode("README.md"), 0);
     assert!(!dest.join("pax_global_header").exists());
     // The download is in the cache under its artifact name, checked, with no partial left.
     let cached = s.places.downloads.join("demo-1.0.tar.gz");
@@ -648,9 +573,7 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
         std::os::unix::fs::symlink("src/file.cpp", dir.join("link.cpp")).unwrap();
         let ro = dir.join("read-only.h");
         fs::write(&ro, "const\n").unwrap();
-        let mut perm = fs::metadata(&ro).unwrap().permissions();
-        perm.set_readonly(true);
-        fs::set_permissions(&ro, perm).unwrap();
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o444)).unwrap();
         if name == "lean4" {
             opts.lean_src = Some(dir);
         } else {
@@ -951,19 +874,13 @@ fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
     let s = Scratch::new("git-archive");
     let repo = s.root.join("upstream");
     let long_dir = "a-folder-name-that-is-long-enough/to-push-the-whole-path/past-the-hundred-bytes-of-a-ustar-name-field";
-    fs::create_dir_all(repo.join(long_dir)).unwrap();
-    fs::write(
-        repo.join(long_dir).join("deep-file-with-a-long-name.txt"),
+    s.write(
+        &format!("upstream/{long_dir}/deep-file-with-a-long-name.txt"),
         "deep\n",
-    )
-    .unwrap();
-    fs::write(repo.join("README"), "top\n").unwrap();
-    fs::create_dir_all(repo.join("bin")).unwrap();
-    fs::write(repo.join("bin/tool.sh"), "#!/bin/sh\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(repo.join("bin/tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
+    s.write("upstream/README", "top\n");
+    let tool = s.write("upstream/bin/tool.sh", "#!/bin/sh\n");
+    fs::set_permissions(tool, fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink("../README", repo.join("bin/readme-link")).unwrap();
     let git = |args: &[&str]| run_git(&repo, args);
     git(&["init", "-q"]);

