@@ -75,13 +75,11 @@ impl Settings {
         // Collected lowest precedence first, searched highest first.
         let mut mirrors = Vec::new();
         // Lowest precedence first; later layers overwrite local copies.
-        let user = read_config(&places.user_config)?;
-        let repo = read_config(&places.repo_config)?;
-        for (file, config, scope) in [
-            (&places.user_config, user, Scope::User),
-            (&places.repo_config, repo, Scope::Repo),
+        for (file, scope) in [
+            (&places.user_config, Scope::User),
+            (&places.repo_config, Scope::Repo),
         ] {
-            if let Some(config) = config {
+            if let Some(config) = read_config(file)? {
                 apply_config(pins, file, config, scope, &mut locals, &mut mirrors)?;
             }
         }
