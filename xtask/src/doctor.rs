@@ -518,44 +518,31 @@ fn first_line(prog: &Path, args: &[&str], path: &OsString) -> Option<String> {
 
 /// The table, then one line per problem with its fix.
 pub fn render(rows: &[Row]) -> String {
-    let headers = ["tool", "found", "wanted", "status", "path"];
-    let cells: Vec<[String; 5]> = rows
-        .iter()
-        .map(|r| {
+    let headers = ["tool", "found", "wanted", "status", "path"].map(String::from);
+    let lines: Vec<[String; 5]> = std::iter::once(headers)
+        .chain(rows.iter().map(|r| {
             let status = match &r.status {
-                Status::Ok => "OK".to_string(),
-                Status::Problem { .. } => "PROBLEM".to_string(),
-                Status::Optional { .. } => "optional".to_string(),
+                Status::Ok => "OK",
+                Status::Problem { .. } => "PROBLEM",
+                Status::Optional { .. } => "optional",
             };
-            [
-                r.tool.clone(),
-                clip(&r.found, 24),
-                clip(&r.wanted, 40),
-                status,
-                r.path.clone(),
-            ]
-        })
+            let (found, wanted) = (clip(&r.found, 24), clip(&r.wanted, 40));
+            [r.tool.clone(), found, wanted, status.into(), r.path.clone()]
+        }))
         .collect();
-    let mut widths = headers.map(str::len);
-    for c in &cells {
-        for (i, cell) in c.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+    let mut widths = [0; 5];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let line = |cols: [&str; 5], out: &mut String| {
-        for (i, c) in cols.iter().enumerate() {
-            if i == 4 {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
+    for [cells @ .., path] in &lines {
+        for (cell, w) in cells.iter().zip(widths) {
+            out.push_str(&format!("{cell:<w$}  "));
         }
+        out.push_str(path);
         out.push('\n');
-    };
-    line(headers, &mut out);
-    for c in &cells {
-        line([&c[0], &c[1], &c[2], &c[3], &c[4]], &mut out);
     }
     let fixes: String = (rows.iter())
         .filter_map(|r| match &r.status {
