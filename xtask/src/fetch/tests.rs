@@ -144,6 +144,11 @@ fn offline_with_mirror(mirror: &Path) -> SourceOptions {
     }
 }
 
+fn local(name: &str, dir: impl Into<PathBuf>) -> LocalSource {
+    let (name, dir) = (name.into(), dir.into());
+    LocalSource { name, dir }
+}
+
 fn lean_src(dir: &Path) -> SourceOptions {
     let lean_src = Some(dir.to_path_buf());
     SourceOptions {
@@ -577,10 +582,7 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
         if name == "lean4" {
             opts.lean_src = Some(dir);
         } else {
-            opts.sources.push(LocalSource {
-                name: name.clone(),
-                dir,
-            });
+            opts.sources.push(local(name, dir));
         }
     }
     let git_commit = if have("git") {
@@ -646,20 +648,14 @@ fn a_missing_or_conflicting_local_copy_is_named() {
     fs::create_dir_all(&a).unwrap();
     fs::create_dir_all(&b).unwrap();
     let opts = SourceOptions {
-        sources: vec![LocalSource {
-            name: "lean4".into(),
-            dir: b,
-        }],
+        sources: vec![local("lean4", b)],
         ..lean_src(&a)
     };
     let err = err_text(s.fetch("lean4", &opts));
     assert!(err.contains("two local copies of lean4"), "{err}");
 
     let opts = SourceOptions {
-        sources: vec![LocalSource {
-            name: "nope".into(),
-            dir: a,
-        }],
+        sources: vec![local("nope", a)],
         ..Default::default()
     };
     let err = err_text(s.fetch("lean4", &opts));
@@ -697,10 +693,7 @@ fn config_files_follow_precedence_and_resolve_relative_paths() {
 
     // The flag wins over both files.
     let opts = SourceOptions {
-        sources: vec![LocalSource {
-            name: "xeus".into(),
-            dir: flag_xeus.clone(),
-        }],
+        sources: vec![local("xeus", flag_xeus.clone())],
         ..Default::default()
     };
     let (dir, by) = local_of(&s.fetch("xeus", &opts).unwrap());
@@ -792,32 +785,13 @@ fn the_source_flags_parse() {
         sources: SourceOptions,
     }
     use clap::Parser;
-    let cli = Cli::try_parse_from([
-        "t",
-        "--lean-src",
-        "lean",
-        "--source",
-        "xeus=../xeus",
-        "--source",
-        "xeus-lite=/x=y",
-        "--mirror",
-        "m",
-        "--offline",
-    ])
-    .unwrap();
+    let args =
+        "t --lean-src lean --source xeus=../xeus --source xeus-lite=/x=y --mirror m --offline";
+    let cli = Cli::try_parse_from(args.split(' ')).unwrap();
     assert_eq!(cli.sources.lean_src, Some(PathBuf::from("lean")));
     assert_eq!(
         cli.sources.sources,
-        vec![
-            LocalSource {
-                name: "xeus".into(),
-                dir: "../xeus".into()
-            },
-            LocalSource {
-                name: "xeus-lite".into(),
-                dir: "/x=y".into()
-            },
-        ]
+        vec![local("xeus", "../xeus"), local("xeus-lite", "/x=y")]
     );
     assert_eq!(cli.sources.mirror, Some(PathBuf::from("m")));
     assert!(cli.sources.offline);
