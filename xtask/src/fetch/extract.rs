@@ -42,7 +42,7 @@ pub(crate) struct Extracted {
 }
 
 /// How an archive is laid out, and what of it is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Every entry is under one top-level folder, which is stripped.
     pub strip_top: bool,
@@ -120,14 +120,11 @@ fn extract_stream<R: Read>(
     dest: &Path,
     shape: Shape,
 ) -> Result<Extracted> {
+    let dest = dest.to_path_buf();
     let mut unpacker = Unpacker {
-        dest: dest.to_path_buf(),
+        dest,
         shape,
-        entries: 0,
-        top: None,
-        made_dirs: HashSet::new(),
-        symlinks: Vec::new(),
-        out: Extracted::default(),
+        ..Unpacker::default()
     };
     {
         let mut archive = tar::Archive::new(reader);
@@ -152,6 +149,7 @@ fn extract_stream<R: Read>(
     Ok(unpacker.out)
 }
 
+#[derive(Default)]
 struct Unpacker {
     dest: PathBuf,
     shape: Shape,

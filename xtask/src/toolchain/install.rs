@@ -521,26 +521,13 @@ fn is_pinned_emcc(out: &str, pins: &Pins) -> bool {
 /// The wasm64 system libraries the kernel links, with wasm exceptions: built ahead of time so
 /// the first build does not stall on them. Skipped when a stamp says they are there.
 /// (libGL, libal and libhtml5 are linked into every emcc program by default.)
-const SYSTEM_LIBRARIES: &[&str] = &[
-    "libc",
-    "libcompiler_rt",
-    "libcompiler_rt-wasm-sjlj",
-    "libc++-except",
-    "libc++abi-except",
-    "libunwind-except",
-    "libembind-rtti",
-    "libdlmalloc",
-    "libstubs",
-    "libsockets",
-    "libnoexit",
-    "libGL-getprocaddr",
-    "libal",
-    "libhtml5",
-];
+const SYSTEM_LIBRARIES: &str = "libc libcompiler_rt libcompiler_rt-wasm-sjlj \
+    libc++-except libc++abi-except libunwind-except libembind-rtti libdlmalloc libstubs \
+    libsockets libnoexit libGL-getprocaddr libal libhtml5";
 
 fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     let stamp = tc.em_cache.join("xlean-prebuilt.txt");
-    let wanted = SYSTEM_LIBRARIES.join("\n") + "\n";
+    let wanted = SYSTEM_LIBRARIES.replace(' ', "\n") + "\n";
     let lib_dir = tc.wasm64_libs();
     if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && lib_dir.is_dir() {
         runner::note(&format!(
@@ -553,7 +540,7 @@ fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     tc.step("embuilder-wasm64", tc.embuilder())
         // Options before the operation: embuilder's argparse takes nothing after the targets.
         .args(["--wasm64", "build"])
-        .args(SYSTEM_LIBRARIES)
+        .args(SYSTEM_LIBRARIES.split(' '))
         .run()?;
     util::write_atomic(&stamp, wanted.as_bytes())?;
     runner::note(&format!(
