@@ -568,6 +568,11 @@ mod tests {
             .unwrap_or_else(|| panic!("no row for {tool}: {rows:?}"))
     }
 
+    /// What doctor says with the repository's pins, this `PATH` and toolchain record.
+    fn check_with(path: OsString, record: PathBuf) -> Vec<Row> {
+        check(&Context { path, record }, Some(&Pins::load().unwrap()))
+    }
+
     #[test]
     fn no_record_and_a_missing_host_tool_are_both_reported() {
         let dir = test_dir("doctor-empty");
@@ -576,11 +581,7 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         let python = crate::toolchain::which("python3").expect("python3 on PATH");
         std::os::unix::fs::symlink(&python, bin.join("python3")).unwrap();
-        let ctx = Context {
-            path: bin.into_os_string(),
-            record: dir.join("toolchain.json"),
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(bin.into_os_string(), dir.join("toolchain.json"));
         assert_eq!(row(&rows, "python3").status, Status::Ok);
         let curl = row(&rows, "curl");
         assert!(
@@ -631,11 +632,7 @@ mod tests {
         };
         let record = dir.join("toolchain.json");
         std::fs::write(&record, serde_json::to_string(&tc).unwrap()).unwrap();
-        let ctx = Context {
-            path: std::env::var_os("PATH").unwrap(),
-            record,
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(std::env::var_os("PATH").unwrap(), record);
         let n = row(&rows, "node");
         assert_eq!(n.found, probe.version);
         assert!(
@@ -651,11 +648,7 @@ mod tests {
         if crate::toolchain::for_tests().is_none() {
             return;
         }
-        let ctx = Context {
-            path: std::env::var_os("PATH").unwrap(),
-            record: Toolchain::record_path(),
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(std::env::var_os("PATH").unwrap(), Toolchain::record_path());
         let problems: Vec<_> = rows.iter().filter(|r| r.is_required_problem()).collect();
         assert!(problems.is_empty(), "{}", render(&rows));
         assert_eq!(

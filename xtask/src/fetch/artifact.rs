@@ -322,27 +322,27 @@ pub fn unpack_npm(tgz: &Path, dest: &Path) -> Result<Extracted> {
 pub(crate) mod test_tar {
     use std::io::Write;
 
-    use tar::EntryType::*;
+    use tar::EntryType::{self, *};
 
     /// A gzip-compressed tar built entry by entry, with raw names (so that hostile names, which the
     /// `tar` crate's own builder refuses to write, can be written too).
-    pub(crate) struct Tgz(pub tar::Builder<Vec<u8>>);
+    pub struct Tgz(pub tar::Builder<Vec<u8>>);
 
     impl Tgz {
-        pub(crate) fn new() -> Tgz {
+        pub fn new() -> Tgz {
             Tgz(tar::Builder::new(Vec::new()))
         }
 
-        pub(crate) fn raw(
+        pub fn raw(
             mut self,
-            name: &[u8],
-            kind: tar::EntryType,
-            link: Option<&[u8]>,
+            name: &str,
+            kind: EntryType,
+            link: Option<&str>,
             data: &[u8],
             mode: u32,
         ) -> Tgz {
             let mut h = tar::Header::new_gnu();
-            h.as_old_mut().name[..name.len()].copy_from_slice(name);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
             h.set_entry_type(kind);
             h.set_size(data.len() as u64);
             h.set_mode(mode);
@@ -355,40 +355,29 @@ pub(crate) mod test_tar {
             self
         }
 
-        pub(crate) fn global_commit(self, commit: &str) -> Tgz {
+        pub fn global_commit(self, commit: &str) -> Tgz {
             let record = format!("comment={commit}\n");
             let record = format!("{} {record}", record.len() + 3); // "NN " prefix counts itself
-            self.raw(
-                b"pax_global_header",
-                XGlobalHeader,
-                None,
-                record.as_bytes(),
-                0o666,
-            )
+            let record = record.as_bytes();
+            self.raw("pax_global_header", XGlobalHeader, None, record, 0o666)
         }
-        pub(crate) fn dir(self, name: &str) -> Tgz {
-            self.raw(name.as_bytes(), Directory, None, b"", 0o755)
+        pub fn dir(self, name: &str) -> Tgz {
+            self.raw(name, Directory, None, b"", 0o755)
         }
-        pub(crate) fn file(self, name: &str, data: &str) -> Tgz {
-            self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o644)
+        pub fn file(self, name: &str, data: &str) -> Tgz {
+            self.raw(name, Regular, None, data.as_bytes(), 0o644)
         }
-        pub(crate) fn exe(self, name: &str, data: &str) -> Tgz {
-            self.raw(name.as_bytes(), Regular, None, data.as_bytes(), 0o755)
+        pub fn exe(self, name: &str, data: &str) -> Tgz {
+            self.raw(name, Regular, None, data.as_bytes(), 0o755)
         }
-        pub(crate) fn symlink(self, name: &str, target: &str) -> Tgz {
-            self.raw(
-                name.as_bytes(),
-                Symlink,
-                Some(target.as_bytes()),
-                b"",
-                0o777,
-            )
+        pub fn symlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(name, Symlink, Some(target), b"", 0o777)
         }
-        pub(crate) fn hardlink(self, name: &str, target: &str) -> Tgz {
-            self.raw(name.as_bytes(), Link, Some(target.as_bytes()), b"", 0o644)
+        pub fn hardlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(name, Link, Some(target), b"", 0o644)
         }
 
-        pub(crate) fn gz(self) -> Vec<u8> {
+        pub fn gz(self) -> Vec<u8> {
             let tar = self.0.into_inner().unwrap();
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(&tar).unwrap();

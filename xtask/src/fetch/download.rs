@@ -56,10 +56,8 @@ pub(crate) fn obtain(
     if settings.offline {
         bail!(offline_error(src, settings, places));
     }
-    Ok((
-        from_network(&store, src, pinned, places)?,
-        Obtained::Network,
-    ))
+    let downloaded = from_network(&store, src, pinned, places)?;
+    Ok((downloaded, Obtained::Network))
 }
 
 /// A copy of the mirror's archive, if it has one.

@@ -522,13 +522,13 @@ fn archives_that_escape_are_refused() {
         ),
         (
             "device",
-            base().raw(b"demo-1.0/tty", Char, None, b"", 0o600),
+            base().raw("demo-1.0/tty", Char, None, b"", 0o600),
             "demo-1.0/tty",
             "device file",
         ),
         (
             "fifo",
-            base().raw(b"demo-1.0/pipe", Fifo, None, b"", 0o600),
+            base().raw("demo-1.0/pipe", Fifo, None, b"", 0o600),
             "demo-1.0/pipe",
             "FIFO",
         ),

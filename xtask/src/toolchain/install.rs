@@ -81,11 +81,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     }
     if route == Route::Debian {
         let v = pins.emscripten.llvm_major;
-        packages.extend([
-            format!("clang-{v}"),
-            format!("lld-{v}"),
-            format!("llvm-{v}"),
-        ]);
+        packages.extend(["clang", "lld", "llvm"].map(|p| format!("{p}-{v}")));
     }
     ensure_debian_packages(&packages, args.no_apt)?;
     let cmake = which("cmake").context("cmake is not on PATH after installing it")?;
@@ -95,11 +91,8 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     let venv = ensure_venv(cache, pins)?;
     let node = choose_node(pins, &venv)?;
     let npm = node::Npm::for_node(&node)?;
-    runner::note(&format!(
-        "npm: {} run by {}",
-        npm.cli.display(),
-        node.display()
-    ));
+    let (cli, shown) = (npm.cli.display(), node.display());
+    runner::note(&format!("npm: {cli} run by {shown}"));
 
     let (emscripten_dir, llvm_bin, em_config, em_cache) = match route {
         Route::Existing => {

