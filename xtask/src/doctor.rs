@@ -294,12 +294,8 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
 /// wasm-opt, where emscripten's config says binaryen is.
 fn binaryen(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     let em = &pins.emscripten;
-    let binaryen_root = env
-        .read(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"])
-        .map(PathBuf::from);
-    let wasm_opt = binaryen_root
-        .map(|r| r.join("bin/wasm-opt"))
-        .unwrap_or_else(|| PathBuf::from("wasm-opt"));
+    let binaryen_root = env.read(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"]);
+    let wasm_opt = binaryen_root.map_or("wasm-opt".into(), |r| Path::new(&r).join("bin/wasm-opt"));
     let wanted = em.binaryen.split('.').next().unwrap_or(&em.binaryen);
     let problem =
         |found: &str, why: &str| Row::reinstall("wasm-opt", found, &wasm_opt, wanted, why);

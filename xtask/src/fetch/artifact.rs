@@ -246,10 +246,7 @@ pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
     Store::standard().obtain(&artifact, |staging| {
         fs::create_dir_all(staging)
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        let mut opts = match deb.suite {
-            Some(suite) => private_apt(suite)?,
-            None => Vec::new(),
-        };
+        let mut opts = deb.suite.map(private_apt).transpose()?.unwrap_or_default();
         if util::is_root() {
             // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
             opts.push("-oAPT::Sandbox::User=root".to_string());
@@ -276,13 +273,10 @@ fn private_apt(suite: &str) -> Result<Vec<String>> {
     fs::create_dir_all(apt.join("lists/partial"))
         .with_context(|| format!("cannot create {}", apt.display()))?;
     let sources = apt.join("sources.list");
-    util::write_if_changed(
-        &sources,
-        format!(
-            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {suite} main\n"
-        )
-        .as_bytes(),
-    )?;
+    let list = format!(
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {suite} main\n"
+    );
+    util::write_if_changed(&sources, list.as_bytes())?;
     Ok(vec![
         format!("-oDir::Etc::sourcelist={}", sources.display()),
         "-oDir::Etc::sourceparts=/dev/null".to_string(),

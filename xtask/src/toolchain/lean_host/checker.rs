@@ -129,11 +129,10 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
         Ok(())
     })
     .with_context(|| {
+        let tgz = tgz.display();
         format!(
-            "installing npm {CHECKER_PACKAGE}@{version} from {} failed; nothing was installed\n  \
-             fix: delete {} if it is damaged and run `cargo xtask toolchain install` again",
-            tgz.display(),
-            tgz.display()
+            "installing npm {CHECKER_PACKAGE}@{version} from {tgz} failed; nothing was installed\n  \
+             fix: delete {tgz} if it is damaged and run `cargo xtask toolchain install` again"
         )
     })?;
     let installed = installed.expect("filled");

@@ -57,14 +57,10 @@ fn only_the_pinned_release_is_official() {
     // The checker is close to the pin but is not it.
     assert!(!is_pinned_release(&pins, CHECKER_LINE));
     // Same version number, another commit: not the pin.
-    assert!(!is_pinned_release(
-        &pins,
-        &OFFICIAL_LINE.replace("7e01a1bf", "00000000")
-    ));
-    assert!(!is_pinned_release(
-        &pins,
-        "Lean (version 4.27.0, x86_64-unknown-linux-gnu, Release)"
-    ));
+    let other_commit = OFFICIAL_LINE.replace("7e01a1bf", "00000000");
+    assert!(!is_pinned_release(&pins, &other_commit));
+    let other_version = "Lean (version 4.27.0, x86_64-unknown-linux-gnu, Release)";
+    assert!(!is_pinned_release(&pins, other_version));
 }
 
 #[test]
