@@ -144,14 +144,10 @@ const PRESENT: [&str; 2] = ["present", "missing"];
 /// Checks every tool; never stops at the first problem.
 pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
     let mut rows = host_tools(ctx);
-    let tc = match read_record(ctx) {
-        Ok(tc) => tc,
-        Err(row) => {
-            rows.push(*row);
-            return rows;
-        }
+    let tc = read_record(ctx).map_err(|row| rows.push(*row));
+    let (Ok(tc), Some(pins)) = (tc, pins) else {
+        return rows;
     };
-    let Some(pins) = pins else { return rows };
     let env = ToolEnv::new(&tc, ctx);
     rows.push(emcc(&tc, pins, &env));
     rows.extend(llvm(&tc, pins, &env));
