@@ -399,11 +399,8 @@ fn debian_emscripten(
     } else {
         "present:"
     };
-    runner::note(&format!(
-        "emscripten {} {state} {}",
-        e.version,
-        root.display()
-    ));
+    let shown = root.display();
+    runner::note(&format!("emscripten {} {state} {shown}", e.version));
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
@@ -498,10 +495,8 @@ fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
         pins.emscripten.llvm_major,
         out.lines().next().unwrap_or_default()
     );
-    runner::note(&format!(
-        "emcc {} with LLVM {}",
-        pins.emscripten.version, pins.emscripten.llvm_major
-    ));
+    let em = &pins.emscripten;
+    runner::note(&format!("emcc {} with LLVM {}", em.version, em.llvm_major));
     Ok(())
 }
 
@@ -523,10 +518,8 @@ fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     let wanted = SYSTEM_LIBRARIES.replace(' ', "\n") + "\n";
     let lib_dir = tc.wasm64_libs();
     if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && lib_dir.is_dir() {
-        runner::note(&format!(
-            "wasm64 system libraries present: {}",
-            lib_dir.display()
-        ));
+        let shown = lib_dir.display();
+        runner::note(&format!("wasm64 system libraries present: {shown}"));
         return Ok(());
     }
     let start = Instant::now();

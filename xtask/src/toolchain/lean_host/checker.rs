@@ -102,11 +102,8 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
     let version = pins.npm_version(CHECKER_PACKAGE)?.to_string();
     let dir = checker_dir(pins)?;
     if let Some(done) = installed_checker(pins) {
-        runner::note(&format!(
-            "Lean checker host: {} ({})",
-            done.version_line,
-            dir.display()
-        ));
+        let (line, shown) = (&done.version_line, dir.display());
+        runner::note(&format!("Lean checker host: {line} ({shown})"));
         return Ok(done);
     }
     let start = Instant::now();

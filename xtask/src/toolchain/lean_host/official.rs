@@ -155,11 +155,8 @@ pub fn elan_install_command(pins: &Pins) -> String {
 pub fn install_official(pins: &Pins) -> Result<Option<OfficialLean>> {
     let found = find_official(pins);
     if let Some(official) = found.pinned {
-        runner::note(&format!(
-            "official Lean host: {} ({})",
-            official.version_line,
-            official.lean.display()
-        ));
+        let (line, lean) = (&official.version_line, official.lean.display());
+        runner::note(&format!("official Lean host: {line} ({lean})"));
         return Ok(Some(official));
     }
     let Some(elan) = found.elan else {
