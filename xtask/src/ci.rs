@@ -66,6 +66,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
         let lean = s.spawn(|| suite("lean-check lean-wasm/", strict, || lean_check(layout)));
         let mut results = vec![
             suite("doctor", strict, || doctor_rows(&pins)),
+            suite("workflow lint", strict, || workflow_lint(&tc, &pins)),
             suite("xtask tests (cargo test)", strict, || cargo_test(&tc)),
             suite("kernel shell in Node", strict, || {
                 kernel_shell(&tc, &pins, layout)
@@ -164,6 +165,29 @@ fn doctor_rows(pins: &Pins) -> Result<(Counts, String)> {
         skipped: 0,
     };
     Ok((counts, "one check per tool".into()))
+}
+
+/// The GitHub workflows checked against GitHub's schema (they run only on GitHub): one test
+/// per workflow.
+fn workflow_lint(tc: &Toolchain, pins: &Pins) -> Result<(Counts, String)> {
+    let linter = crate::workflows::Linter::ensure(tc, pins)?;
+    let results = linter.lint_all(&crate::workflows::workflow_files(
+        &crate::paths::project_root(),
+    )?);
+    let mut counts = Counts::default();
+    for r in results {
+        match r {
+            Ok(()) => counts.passed += 1,
+            Err(e) => {
+                eprintln!("{e}");
+                counts.failed += 1;
+            }
+        }
+    }
+    Ok((
+        counts,
+        ".github/workflows/*.yml by npm @action-validator/cli".into(),
+    ))
 }
 
 /// The kernel's Lean modules, elaborated with the best Lean host (here: the npm checker).

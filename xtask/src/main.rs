@@ -26,6 +26,7 @@ mod symtab;
 mod test_node;
 mod toolchain;
 mod util;
+mod workflows;
 
 use std::path::PathBuf;
 
@@ -55,7 +56,8 @@ struct Cli {
 enum Command {
     /// Build xlean.js/xlean.wasm with the Init .olean files embedded, into the install prefix
     Build(build::Args),
-    /// Load the built kernel in Node and check real REPL answers
+    /// Load the built kernel in Node: check real REPL answers, run the notebooks against their
+    /// expected outputs
     TestNode(test_node::Args),
     /// Publish the JupyterLite site with the kernel and the sample notebooks
     Lite(lite::Args),
@@ -81,6 +83,8 @@ enum Command {
     Clean(clean::Args),
     /// What CI runs: install the toolchain, then run every test suite
     Ci(ci::Args),
+    /// Check the GitHub Actions workflows (.github/workflows) against GitHub's schema
+    LintWorkflows(workflows::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,5 +119,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd, &layout),
         Command::Clean(args) => clean::run(args, &layout),
         Command::Ci(args) => ci::run(args, &layout),
+        Command::LintWorkflows(args) => workflows::run(args),
     }
 }

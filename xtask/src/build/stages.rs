@@ -632,6 +632,10 @@ fn cmake_definitions(
 ) -> Vec<String> {
     // The opt level is in CMAKE_C(XX)_FLAGS (CmakeTree::options), not the per-config flags.
     let d = |k: &str, v: &dyn std::fmt::Display| format!("-D{k}={v}");
+    // Opt-in compiler cache (XLEAN_COMPILER_LAUNCHER=ccache; docs/design.md, "CI on GitHub").
+    // Always passed, empty when unset, so that turning it off clears CMake's cached value; part
+    // of the definitions, so the configure stamp sees the change.
+    let launcher = std::env::var("XLEAN_COMPILER_LAUNCHER").unwrap_or_default();
     vec![
         d("CMAKE_BUILD_TYPE", &args.profile.cmake_build_type()),
         d("CMAKE_C_FLAGS_RELEASE", &""),
@@ -651,5 +655,7 @@ fn cmake_definitions(
         d("XLEAN_STACK_MB", &64),
         d("XLEAN_INITIAL_MEMORY_MB", &256),
         d("XLEAN_MAXIMUM_MEMORY_MB", &4096),
+        d("CMAKE_C_COMPILER_LAUNCHER", &launcher),
+        d("CMAKE_CXX_COMPILER_LAUNCHER", &launcher),
     ]
 }

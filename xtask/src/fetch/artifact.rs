@@ -311,6 +311,13 @@ pub fn unpack_npm(tgz: &Path, dest: &Path) -> Result<Extracted> {
     unpack(tgz, dest, Shape::TOP_FOLDER)
 }
 
+/// The `version` of the unpacked npm package in `dir` (its package.json), if any.
+pub fn npm_package_version(dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(dir.join("package.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(json["version"].as_str()?.to_string())
+}
+
 /// Tarballs built entry by entry, for the tests of the unpacker.
 #[cfg(test)]
 pub(crate) mod test_tar {

@@ -9,10 +9,7 @@
 //! `<cache>/playwright-core-<version>/` through a `.partial` directory. A second run finds both and
 //! changes nothing.
 
-use std::{
-    fs,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 
@@ -75,7 +72,7 @@ pub fn ensure_browser_tools(tc: &Toolchain, pins: &Pins, no_apt: bool) -> Result
 fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
     let version = pins.npm_version(PLAYWRIGHT)?;
     let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{version}"));
-    if package_version(&dir).as_deref() == Some(version) {
+    if artifact::npm_package_version(&dir).as_deref() == Some(version) {
         runner::note(&format!(
             "{PLAYWRIGHT} {version} present: {}",
             dir.display()
@@ -85,7 +82,7 @@ fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
     let tgz = tc.npm.pack(PLAYWRIGHT, version)?;
     util::make_dir_atomically(&dir, |partial| {
         artifact::unpack_npm(&tgz, partial)?;
-        let found = package_version(partial);
+        let found = artifact::npm_package_version(partial);
         ensure!(
             found.as_deref() == Some(version) && partial.join("index.js").is_file(),
             "{} is not npm {PLAYWRIGHT}@{version} (package.json says {found:?})",
@@ -98,12 +95,6 @@ fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
         dir.display()
     ));
     Ok(dir)
-}
-
-fn package_version(dir: &Path) -> Option<String> {
-    let text = fs::read_to_string(dir.join("package.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    Some(json["version"].as_str()?.to_string())
 }
 
 /// One of the browser test's tools as `doctor` shows it. Both are optional: only the browser
@@ -135,7 +126,7 @@ pub fn tool_states(pins: &Pins) -> Vec<ToolState> {
     }];
     let wanted = pins.npm_version(PLAYWRIGHT).unwrap_or("?").to_string();
     let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{wanted}"));
-    let found = package_version(&dir);
+    let found = artifact::npm_package_version(&dir);
     rows.push(ToolState {
         tool: PLAYWRIGHT,
         fix: (found.as_deref() != Some(wanted.as_str())).then_some(fix),

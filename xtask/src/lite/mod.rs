@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use browser::{browser_test, tool_states};
-pub use site::{build_site, SiteOptions};
+pub use site::{build_site, LiteSources, SiteOptions};
 
 use crate::layout::Layout;
 use crate::{node_test::NodeTestSummary, pins::Pins, runner, toolchain::Toolchain};
