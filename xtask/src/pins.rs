@@ -128,9 +128,8 @@ impl Pins {
                 ("lean4", Some(_)) => {
                     bail!("{f}: [sources.lean4] must not have a version: it is [lean].tag")
                 }
-                ("lean4", None) => {}
-                (_, None) => bail!("{f}: missing key `version` in [sources.{name}]"),
-                (_, Some(_)) => {}
+                (n, None) if n != "lean4" => bail!("{f}: missing key `version` in [sources.{n}]"),
+                _ => {}
             }
         }
         ensure!(
@@ -163,13 +162,10 @@ impl Pins {
             None => self.lean.tag.clone(),
         };
         let url = source.url.replace("{version}", &version);
-        let ext = if url.ends_with(".zip") {
-            "zip"
-        } else if url.ends_with(".tar.xz") {
-            "tar.xz"
-        } else {
-            "tar.gz"
-        };
+        let ext = ["zip", "tar.xz"]
+            .into_iter()
+            .find(|ext| url.ends_with(&format!(".{ext}")))
+            .unwrap_or("tar.gz");
         Ok(ResolvedSource {
             name: name.to_string(),
             artifact: format!("{name}-{version}.{ext}"),
@@ -180,14 +176,6 @@ impl Pins {
 
     pub fn source_names(&self) -> impl Iterator<Item = &str> {
         self.sources.keys().map(String::as_str)
-    }
-
-    pub fn python_requirement(&self, package: &str) -> Result<String> {
-        let v = self
-            .python
-            .get(package)
-            .with_context(|| format!("pins.toml has no [python].{package}"))?;
-        Ok(format!("{package}=={v}"))
     }
 
     pub fn npm_version(&self, package: &str) -> Result<&str> {
@@ -297,14 +285,6 @@ mod tests {
     /// lean-toolchain as it agrees with the repository's pins.toml.
     const PINNED_TOOLCHAIN: &str = "leanprover/lean4:v4.28.0\n";
 
-    /// Why `Pins::load_from` refuses this pin file and lean-toolchain, written into a fresh dir.
-    fn load_error(test: &str, pins_text: &str, toolchain: &str) -> String {
-        let dir = util::test_dir(test);
-        let pins = write(&dir, "pins.toml", pins_text);
-        let tc = write(&dir, "lean-toolchain", toolchain);
-        format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err())
-    }
-
     fn real_pins_text() -> String {
         fs::read_to_string(paths::project_root().join("pins.toml")).unwrap()
     }
@@ -325,48 +305,48 @@ mod tests {
     }
 
     #[test]
-    fn malformed_toml_names_the_file() {
-        let err = load_error("pins-malformed", "[lean\ntag = 1", PINNED_TOOLCHAIN);
-        assert!(err.contains("pins.toml is not a valid pin file"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_key_is_named() {
-        let err = load_error(
-            "pins-missing",
-            &real_pins_text().replace("llvm-major = 19\n", ""),
-            PINNED_TOOLCHAIN,
-        );
-        util::assert_contains(&err, &["missing field `llvm-major`", "pins.toml"]);
-    }
-
-    #[test]
-    fn a_missing_source_version_is_named() {
-        let err = load_error(
-            "pins-missing-version",
-            &real_pins_text().replace("version = \"6.0.5\"\n", ""),
-            PINNED_TOOLCHAIN,
-        );
-        assert!(
-            err.contains("missing key `version` in [sources.xeus]"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn lean_tag_must_agree_with_lean_toolchain() {
-        let err = load_error(
-            "pins-disagree",
-            &real_pins_text(),
-            "leanprover/lean4:v4.27.0\n",
-        );
-        util::assert_contains(
-            &err,
-            &[
-                "lean-toolchain says `leanprover/lean4:v4.27.0`",
-                "fix: write `leanprover/lean4:v4.28.0`",
-            ],
-        );
+    fn a_bad_pin_file_or_lean_toolchain_is_named_with_the_fix() {
+        let real = real_pins_text();
+        // (label, pins.toml, lean-toolchain, what the error must say)
+        let cases: [(&str, &str, &str, &[&str]); 4] = [
+            (
+                "malformed",
+                "[lean\ntag = 1",
+                PINNED_TOOLCHAIN,
+                &["pins.toml is not a valid pin file"],
+            ),
+            (
+                "missing-key",
+                &real.replace("llvm-major = 19\n", ""),
+                PINNED_TOOLCHAIN,
+                &["missing field `llvm-major`", "pins.toml"],
+            ),
+            (
+                "missing-version",
+                &real.replace("version = \"6.0.5\"\n", ""),
+                PINNED_TOOLCHAIN,
+                &["missing key `version` in [sources.xeus]"],
+            ),
+            (
+                "disagree",
+                &real,
+                "leanprover/lean4:v4.27.0\n",
+                &[
+                    "lean-toolchain says `leanprover/lean4:v4.27.0`",
+                    "fix: write `leanprover/lean4:v4.28.0`",
+                ],
+            ),
+        ];
+        for (label, pins_text, toolchain, want) in cases {
+            let dir = util::test_dir(&format!("pins-{label}"));
+            let pins = write(&dir, "pins.toml", pins_text);
+            let tc = write(&dir, "lean-toolchain", toolchain);
+            let err = format!("{:#}", Pins::load_from(&pins, &tc).unwrap_err());
+            assert!(
+                want.iter().all(|w| err.contains(w)),
+                "{label}: {want:?} in {err}"
+            );
+        }
     }
 
     #[test]

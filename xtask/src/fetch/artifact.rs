@@ -79,15 +79,7 @@ impl Store {
                 return Ok(None);
             }
         }
-        let pinned = pinned.map(str::to_string);
-        let store = self.clone();
-        Ok(Some(Candidate {
-            file,
-            pinned,
-            partial: None,
-            artifact: artifact.into(),
-            store,
-        }))
+        Ok(Some(self.candidate(artifact, file, pinned, None)))
     }
 
     /// `artifact` obtained now by `make`, which is given `<artifact>.partial` and returns the
@@ -104,17 +96,29 @@ impl Store {
         fs::create_dir_all(&self.downloads)
             .with_context(|| format!("cannot create {}", self.downloads.display()))?;
         match make(&partial) {
-            Ok(file) => Ok(Candidate {
-                file,
-                pinned: pinned.map(str::to_string),
-                partial: Some(partial),
-                artifact: artifact.into(),
-                store: self.clone(),
-            }),
+            Ok(file) => Ok(self.candidate(artifact, file, pinned, Some(partial))),
             Err(e) => {
                 util::remove_any(&partial)?;
                 Err(e)
             }
+        }
+    }
+
+    fn candidate(
+        &self,
+        artifact: &str,
+        file: PathBuf,
+        pinned: Option<&str>,
+        partial: Option<PathBuf>,
+    ) -> Candidate {
+        let (pinned, store) = (pinned.map(str::to_string), self.clone());
+        let artifact = artifact.into();
+        Candidate {
+            file,
+            pinned,
+            partial,
+            artifact,
+            store,
         }
     }
 
@@ -242,10 +246,7 @@ pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
     Store::standard().obtain(&artifact, |staging| {
         fs::create_dir_all(staging)
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        let mut opts = match deb.suite {
-            Some(suite) => private_apt(suite)?,
-            None => Vec::new(),
-        };
+        let mut opts = deb.suite.map(private_apt).transpose()?.unwrap_or_default();
         if util::is_root() {
             // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
             opts.push("-oAPT::Sandbox::User=root".to_string());
@@ -272,13 +273,10 @@ fn private_apt(suite: &str) -> Result<Vec<String>> {
     fs::create_dir_all(apt.join("lists/partial"))
         .with_context(|| format!("cannot create {}", apt.display()))?;
     let sources = apt.join("sources.list");
-    util::write_if_changed(
-        &sources,
-        format!(
-            "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {suite} main\n"
-        )
-        .as_bytes(),
-    )?;
+    let list = format!(
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {suite} main\n"
+    );
+    util::write_if_changed(&sources, list.as_bytes())?;
     Ok(vec![
         format!("-oDir::Etc::sourcelist={}", sources.display()),
         "-oDir::Etc::sourceparts=/dev/null".to_string(),
@@ -320,6 +318,75 @@ pub fn npm_package_version(dir: &Path) -> Option<String> {
     Some(json["version"].as_str()?.to_string())
 }
 
+/// Tarballs built entry by entry, for the tests of the unpacker.
+#[cfg(test)]
+pub(crate) mod test_tar {
+    use std::io::Write;
+
+    use tar::EntryType::{self, *};
+
+    /// A gzip-compressed tar built entry by entry, with raw names (so that hostile names, which the
+    /// `tar` crate's own builder refuses to write, can be written too).
+    pub struct Tgz(pub tar::Builder<Vec<u8>>);
+
+    impl Tgz {
+        pub fn new() -> Tgz {
+            Tgz(tar::Builder::new(Vec::new()))
+        }
+
+        pub fn raw(
+            mut self,
+            name: &str,
+            kind: EntryType,
+            link: Option<&str>,
+            data: &[u8],
+            mode: u32,
+        ) -> Tgz {
+            let mut h = tar::Header::new_gnu();
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(1_700_000_000);
+            if let Some(l) = link {
+                h.set_link_name_literal(l).unwrap();
+            }
+            h.set_cksum();
+            self.0.append(&h, data).unwrap();
+            self
+        }
+
+        pub fn global_commit(self, commit: &str) -> Tgz {
+            let record = format!("comment={commit}\n");
+            let record = format!("{} {record}", record.len() + 3); // "NN " prefix counts itself
+            let record = record.as_bytes();
+            self.raw("pax_global_header", XGlobalHeader, None, record, 0o666)
+        }
+        pub fn dir(self, name: &str) -> Tgz {
+            self.raw(name, Directory, None, b"", 0o755)
+        }
+        pub fn file(self, name: &str, data: &str) -> Tgz {
+            self.raw(name, Regular, None, data.as_bytes(), 0o644)
+        }
+        pub fn exe(self, name: &str, data: &str) -> Tgz {
+            self.raw(name, Regular, None, data.as_bytes(), 0o755)
+        }
+        pub fn symlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(name, Symlink, Some(target), b"", 0o777)
+        }
+        pub fn hardlink(self, name: &str, target: &str) -> Tgz {
+            self.raw(name, Link, Some(target), b"", 0o644)
+        }
+
+        pub fn gz(self) -> Vec<u8> {
+            let tar = self.0.into_inner().unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&tar).unwrap();
+            gz.finish().unwrap()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,19 +410,13 @@ mod tests {
     fn a_cached_file_that_does_not_match_its_pin_is_obtained_again() {
         let store = store("artifact-cached-mismatch");
         let right = util::sha256_bytes(b"right");
-        fs::write(
-            &store.lock,
-            format!("[sha256]\n\"x-1.tgz\" = \"{right}\"\n"),
-        )
-        .unwrap();
+        let lock = format!("[sha256]\n\"x-1.tgz\" = \"{right}\"\n");
+        fs::write(&store.lock, lock).unwrap();
         let cached = store.downloads.join("x-1.tgz");
         fs::write(&cached, b"not it").unwrap();
         // Obtained again, it is still not the pinned file: refused, nothing is cached.
         let err = store.obtain("x-1.tgz", make(b"still not it")).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("sha256 mismatch for x-1.tgz"),
-            "{err:#}"
-        );
+        util::assert_contains(&format!("{err:#}"), &["sha256 mismatch for x-1.tgz"]);
         assert!(!cached.exists() && !util::partial_path(&cached).exists());
         // The pinned file is cached.
         fs::write(&cached, b"not it").unwrap();
@@ -391,10 +452,8 @@ mod tests {
         let store = store("artifact-discard");
         let pinned = util::sha256_bytes(b"good");
         // Obtained now: dropped with its partial file.
-        let c = store
-            .receive("a-1.tgz", Some(&pinned), make(b"good"))
-            .unwrap();
-        let c = c.verify().unwrap();
+        let c = store.receive("a-1.tgz", Some(&pinned), make(b"good"));
+        let c = c.unwrap().verify().unwrap();
         c.discard().unwrap();
         assert!(!c.file.exists());
         // Cached and matching its pin: kept (the fault is elsewhere).

@@ -56,10 +56,8 @@ pub(crate) fn obtain(
     if settings.offline {
         bail!(offline_error(src, settings, places));
     }
-    Ok((
-        from_network(&store, src, pinned, places)?,
-        Obtained::Network,
-    ))
+    let downloaded = from_network(&store, src, pinned, places)?;
+    Ok((downloaded, Obtained::Network))
 }
 
 /// A copy of the mirror's archive, if it has one.
@@ -106,14 +104,7 @@ fn from_network(
 ) -> Result<Candidate> {
     let downloaded = store.receive(&src.artifact, pinned, |partial| {
         Step::new(format!("download-{}", src.artifact), "curl")
-            .args([
-                "--fail",
-                "--location",
-                "--retry",
-                "2",
-                "--connect-timeout",
-                "20",
-            ])
+            .args("--fail --location --retry 2 --connect-timeout 20".split(' '))
             .args(["--silent", "--show-error", "-o"])
             .arg(partial)
             .arg(&src.url)
@@ -162,33 +153,24 @@ fn offline_error(src: &ResolvedSource, settings: &Settings, places: &Places) -> 
 
 /// The exact ways to build without the network, for the error a user sees when offline.
 pub(crate) fn local_copy_help(src: &ResolvedSource, places: &Places) -> String {
-    let mut s = String::from(
-        "  to build from a local copy instead, add one of these to the cargo xtask command:\n",
-    );
-    if src.name == "lean4" {
-        s.push_str(&format!(
-            "    --lean-src DIR              a lean4 checkout or unpacked release at {}\n",
-            src.version
-        ));
-    }
-    s.push_str(&format!(
-        "    --source {}=DIR{:pad$}a local copy of {} {}, used as-is (never modified)\n",
-        src.name,
+    let (name, version) = (&src.name, &src.version);
+    let lean_src = match name.as_str() {
+        "lean4" => format!(
+            "    --lean-src DIR              a lean4 checkout or unpacked release at {version}\n"
+        ),
+        _ => String::new(),
+    };
+    let pad = 15usize.saturating_sub(name.len()).max(1);
+    format!(
+        "  to build from a local copy instead, add one of these to the cargo xtask command:\n\
+         {lean_src}    \
+         --source {name}=DIR{:pad$}a local copy of {name} {version}, used as-is (never modified)\n    \
+         --mirror DIR                a folder holding {} (or set XLEAN_MIRROR=DIR)\n  \
+         or set it once in {} (this clone) or {} (every clone):\n    \
+         [sources]\n    {name} = \"DIR\"\n  see docs/sources.md",
         "",
-        src.name,
-        src.version,
-        pad = 15usize.saturating_sub(src.name.len()).max(1)
-    ));
-    s.push_str(&format!(
-        "    --mirror DIR                a folder holding {} (or set XLEAN_MIRROR=DIR)\n",
-        src.artifact
-    ));
-    s.push_str(&format!(
-        "  or set it once in {} (this clone) or {} (every clone):\n    \
-         [sources]\n    {} = \"DIR\"\n  see docs/sources.md",
+        src.artifact,
         places.repo_config.display(),
         places.user_config.display(),
-        src.name
-    ));
-    s
+    )
 }

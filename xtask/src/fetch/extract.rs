@@ -25,6 +25,7 @@ use std::{
     ffi::{OsStr, OsString},
     fs,
     io::{self, BufReader, Read},
+    os::unix::{ffi::OsStrExt, fs::PermissionsExt},
     path::{Component, Path, PathBuf},
 };
 
@@ -41,7 +42,7 @@ pub(crate) struct Extracted {
 }
 
 /// How an archive is laid out, and what of it is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Every entry is under one top-level folder, which is stripped.
     pub strip_top: bool,
@@ -99,9 +100,6 @@ fn extract_tar_xz(tarball: &Path, name: &str, dest: &Path, shape: Shape) -> Resu
     extract_stream(&mut reader, name, dest, shape)
 }
 
-/// Extracts `tarball` (gzip) into `dest`, which must exist and be empty (a fresh partial
-/// directory). Errors call the archive `name` (its artifact name: the file itself may be a
-/// `.partial`).
 fn extract_tar_gz(tarball: &Path, name: &str, dest: &Path, shape: Shape) -> Result<Extracted> {
     let file =
         fs::File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
@@ -122,39 +120,36 @@ fn extract_stream<R: Read>(
     dest: &Path,
     shape: Shape,
 ) -> Result<Extracted> {
-    let t = name;
+    let dest = dest.to_path_buf();
     let mut unpacker = Unpacker {
-        dest: dest.to_path_buf(),
+        dest,
         shape,
-        entries: 0,
-        top: None,
-        made_dirs: HashSet::new(),
-        symlinks: Vec::new(),
-        out: Extracted::default(),
+        ..Unpacker::default()
     };
     {
         let mut archive = tar::Archive::new(reader);
         let entries = archive
             .entries()
-            .with_context(|| format!("{t} is not a readable tar.gz archive"))?;
+            .with_context(|| format!("{name} is not a readable tar.gz archive"))?;
         let mut last = String::from("(none yet)");
         for entry in entries {
             let mut entry = entry.with_context(|| {
-                format!("{t} is corrupt or truncated: cannot read the entry after `{last}`")
+                format!("{name} is corrupt or truncated: cannot read the entry after `{last}`")
             })?;
             last = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             unpacker
                 .unpack(&mut entry)
-                .with_context(|| format!("{t}: entry `{last}`"))?;
+                .with_context(|| format!("{name}: entry `{last}`"))?;
         }
     }
     if unpacker.entries == 0 {
-        bail!("{t} contains no files");
+        bail!("{name} contains no files");
     }
     unpacker.check_symlinks(name)?;
     Ok(unpacker.out)
 }
 
+#[derive(Default)]
 struct Unpacker {
     dest: PathBuf,
     shape: Shape,
@@ -389,7 +384,8 @@ impl Unpacker {
         }
         self.make_parents(rel)?;
         let full = self.clear_place(rel)?;
-        make_symlink(target_path, &full)?;
+        std::os::unix::fs::symlink(&target_path, &full)
+            .with_context(|| format!("cannot create the link {}", full.display()))?;
         self.symlinks.push((
             rel.to_path_buf(),
             String::from_utf8_lossy(raw_name).into_owned(),
@@ -509,41 +505,16 @@ pub(crate) fn is_apple_double(rel: &Path) -> bool {
         .is_some_and(|n| n.starts_with("._"))
 }
 
-#[cfg(unix)]
 fn bytes_to_path(bytes: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
     PathBuf::from(OsStr::from_bytes(bytes))
-}
-
-#[cfg(not(unix))]
-fn bytes_to_path(bytes: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// Keeps the executable bit of scripts; nothing else of the archive's mode (no setuid, no
 /// world-writable files) is carried over.
-#[cfg(unix)]
 fn set_executable(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     if mode & 0o111 != 0 {
         fs::set_permissions(path, fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot make {} executable", path.display()))?;
     }
     Ok(())
-}
-
-#[cfg(not(unix))]
-fn set_executable(_path: &Path, _mode: u32) -> Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn make_symlink(target: PathBuf, at: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(&target, at)
-        .with_context(|| format!("cannot create the link {}", at.display()))
-}
-
-#[cfg(not(unix))]
-fn make_symlink(_target: PathBuf, _at: &Path) -> Result<()> {
-    bail!("symbolic links in source archives are only supported on Unix hosts")
 }

@@ -16,7 +16,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 
 use super::{Places, SourceOptions};
@@ -75,13 +75,11 @@ impl Settings {
         // Collected lowest precedence first, searched highest first.
         let mut mirrors = Vec::new();
         // Lowest precedence first; later layers overwrite local copies.
-        let user = read_config(&places.user_config)?;
-        let repo = read_config(&places.repo_config)?;
-        for (file, config, scope) in [
-            (&places.user_config, user, Scope::User),
-            (&places.repo_config, repo, Scope::Repo),
+        for (file, scope) in [
+            (&places.user_config, Scope::User),
+            (&places.repo_config, Scope::Repo),
         ] {
-            if let Some(config) = config {
+            if let Some(config) = read_config(file)? {
                 apply_config(pins, file, config, scope, &mut locals, &mut mirrors)?;
             }
         }
@@ -155,20 +153,15 @@ fn flag_locals(pins: &Pins, opts: &SourceOptions) -> Result<BTreeMap<String, Loc
     let mut from_flags: BTreeMap<String, Local> = BTreeMap::new();
     for (name, dir, set_by) in lean_src.chain(sources) {
         let local = checked_local(pins, &name, dir, set_by)?;
-        match from_flags.get(&name) {
-            Some(earlier) if earlier.dir != local.dir => bail!(
-                "two local copies of {name} on the command line: {} ({}) and {} ({})\n  \
-                 fix: keep one",
-                earlier.dir.display(),
-                earlier.set_by,
-                local.dir.display(),
-                local.set_by
-            ),
-            Some(_) => {}
-            None => {
-                from_flags.insert(name, local);
-            }
-        }
+        let earlier = from_flags.entry(name.clone()).or_insert(local.clone());
+        ensure!(
+            earlier.dir == local.dir,
+            "two local copies of {name} on the command line: {} ({}) and {} ({})\n  fix: keep one",
+            earlier.dir.display(),
+            earlier.set_by,
+            local.dir.display(),
+            local.set_by
+        );
     }
     Ok(from_flags)
 }

@@ -10,108 +10,24 @@
 use std::{
     collections::BTreeMap,
     fs,
-    io::Write,
+    os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
 };
 
-use super::*;
-use crate::{pins::Source, runner, util};
+use tar::EntryType::{Char, Fifo};
+
+use super::{artifact::test_tar::Tgz, *};
+use crate::{
+    pins::Source,
+    runner,
+    util::{self, assert_contains},
+};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 /// A closed port on loopback: connecting fails at once, and no other host is ever contacted.
 const UNREACHABLE: &str = "http://127.0.0.1:9/demo-{version}.tar.gz";
 
 // ---------------------------------------------------------------- helpers
-
-/// A gzip-compressed tar built entry by entry, with raw names (so that hostile names, which the
-/// `tar` crate's own builder refuses to write, can be written too).
-struct Tgz(tar::Builder<Vec<u8>>);
-
-impl Tgz {
-    fn new() -> Tgz {
-        Tgz(tar::Builder::new(Vec::new()))
-    }
-
-    fn raw(
-        mut self,
-        name: &[u8],
-        kind: tar::EntryType,
-        link: Option<&[u8]>,
-        data: &[u8],
-        mode: u32,
-    ) -> Tgz {
-        let mut h = tar::Header::new_gnu();
-        h.as_old_mut().name[..name.len()].copy_from_slice(name);
-        h.set_entry_type(kind);
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(1_700_000_000);
-        if let Some(l) = link {
-            h.set_link_name_literal(l).unwrap();
-        }
-        h.set_cksum();
-        self.0.append(&h, data).unwrap();
-        self
-    }
-
-    fn global_commit(self, commit: &str) -> Tgz {
-        let record = format!("comment={commit}\n");
-        let record = format!("{} {record}", record.len() + 3); // "NN " prefix counts itself
-        self.raw(
-            b"pax_global_header",
-            tar::EntryType::XGlobalHeader,
-            None,
-            record.as_bytes(),
-            0o666,
-        )
-    }
-    fn dir(self, name: &str) -> Tgz {
-        self.raw(name.as_bytes(), tar::EntryType::Directory, None, b"", 0o755)
-    }
-    fn file(self, name: &str, data: &str) -> Tgz {
-        self.raw(
-            name.as_bytes(),
-            tar::EntryType::Regular,
-            None,
-            data.as_bytes(),
-            0o644,
-        )
-    }
-    fn exe(self, name: &str, data: &str) -> Tgz {
-        self.raw(
-            name.as_bytes(),
-            tar::EntryType::Regular,
-            None,
-            data.as_bytes(),
-            0o755,
-        )
-    }
-    fn symlink(self, name: &str, target: &str) -> Tgz {
-        self.raw(
-            name.as_bytes(),
-            tar::EntryType::Symlink,
-            Some(target.as_bytes()),
-            b"",
-            0o777,
-        )
-    }
-    fn hardlink(self, name: &str, target: &str) -> Tgz {
-        self.raw(
-            name.as_bytes(),
-            tar::EntryType::Link,
-            Some(target.as_bytes()),
-            b"",
-            0o644,
-        )
-    }
-
-    fn gz(self) -> Vec<u8> {
-        let tar = self.0.into_inner().unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&tar).unwrap();
-        gz.finish().unwrap()
-    }
-}
 
 /// The release tarball of the `demo` source, laid out as GitHub serves one.
 fn demo_tarball() -> Vec<u8> {
@@ -156,6 +72,13 @@ impl Scratch {
             },
         );
         Scratch { root, places, pins }
+    }
+
+    /// The `demo` source as a `.tar.xz`.
+    fn xz(mut self) -> Scratch {
+        let demo = self.pins.sources.get_mut("demo").unwrap();
+        demo.url = UNREACHABLE.replace(".tar.gz", ".tar.xz");
+        self
     }
 
     fn mirror_with(&self, artifact: &str, bytes: &[u8]) -> PathBuf {
@@ -206,11 +129,39 @@ impl Scratch {
     }
 }
 
-fn offline_with_mirror(mirror: &Path) -> SourceOptions {
+fn offline() -> SourceOptions {
     SourceOptions {
-        mirror: Some(mirror.to_path_buf()),
         offline: true,
         ..Default::default()
+    }
+}
+
+fn offline_with_mirror(mirror: &Path) -> SourceOptions {
+    let mirror = Some(mirror.to_path_buf());
+    SourceOptions {
+        mirror,
+        ..offline()
+    }
+}
+
+fn local(name: &str, dir: impl Into<PathBuf>) -> LocalSource {
+    let (name, dir) = (name.into(), dir.into());
+    LocalSource { name, dir }
+}
+
+fn lean_src(dir: &Path) -> SourceOptions {
+    let lean_src = Some(dir.to_path_buf());
+    SourceOptions {
+        lean_src,
+        ..Default::default()
+    }
+}
+
+/// Where the archive of `f` came from.
+fn obtained(f: &FetchedSource) -> &Obtained {
+    match &f.origin {
+        Origin::Archive { obtained, .. } => obtained,
+        other => panic!("{}: not an archive: {other:?}", f.name),
     }
 }
 
@@ -288,59 +239,30 @@ fn a_mirror_archive_is_extracted_recorded_then_verified() {
     let dest = s.places.extractions.join("demo-1.0");
     assert_eq!(f.dir, dest);
     assert_eq!(s.lock().get("demo-1.0.tar.gz"), Some(&sha));
-    match &f.origin {
-        Origin::Archive {
-            sha256,
-            commit,
-            obtained,
-            url,
-            artifact,
-        } => {
-            assert_eq!(sha256, &sha);
-            assert_eq!(commit.as_deref(), Some(COMMIT));
-            assert_eq!(
-                obtained,
-                &Obtained::Mirror {
-                    dir: mirror.clone()
-                }
-            );
-            assert_eq!(url, "http://127.0.0.1:9/demo-1.0.tar.gz");
-            assert_eq!(artifact, "demo-1.0.tar.gz");
-        }
-        other => panic!("{other:?}"),
-    }
+    let origin = Origin::Archive {
+        url: "http://127.0.0.1:9/demo-1.0.tar.gz".into(),
+        artifact: "demo-1.0.tar.gz".into(),
+        sha256: sha.clone(),
+        commit: Some(COMMIT.into()),
+        obtained: Obtained::Mirror { dir: mirror },
+    };
+    assert_eq!(f.origin, origin);
     // The top-level folder is stripped; contents, modes and links are right.
-    assert_eq!(
-        fs::read_to_string(dest.join("README.md")).unwrap(),
-        "demo source\n"
-    );
-    assert_eq!(
-        fs::read_to_string(dest.join("src/alias.c")).unwrap(),
-        "int main(void) { return 0; }\n"
-    );
+    let read = |p: &str| fs::read_to_string(dest.join(p)).unwrap();
+    let main_c = "int main(void) { return 0; }\n";
+    assert_eq!(read("README.md"), "demo source\n");
+    assert_eq!(read("src/alias.c"), main_c);
     assert_eq!(
         fs::read_link(dest.join("src/alias.c")).unwrap(),
         Path::new("main.c")
     );
-    assert_eq!(
-        fs::read_to_string(dest.join("docs-readme")).unwrap(),
-        "demo source\n"
-    );
+    assert_eq!(read("docs-readme"), "demo source\n");
     let copy = fs::symlink_metadata(dest.join("copy.c")).unwrap();
-    assert!(
-        copy.file_type().is_file(),
-        "a hard link becomes a plain copy"
-    );
-    assert_eq!(
-        fs::read_to_string(dest.join("copy.c")).unwrap(),
-        "int main(void) { return 0; }\n"
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &str| fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o111;
-        assert_ne!(mode("build.sh"), 0, "the executable bit is kept");
-        assert_eq!(mode("README.md"), 0);
-    }
+    assert!(copy.file_type().is_file(), "a hard link: a plain copy");
+    assert_eq!(read("copy.c"), main_c);
+    let mode = |p: &str| fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o111;
+    assert_ne!(mode("build.sh"), 0, "the executable bit is kept");
+    assert_eq!(mode("README.md"), 0);
     assert!(!dest.join("pax_global_header").exists());
     // The download is in the cache under its artifact name, checked, with no partial left.
     let cached = s.places.downloads.join("demo-1.0.tar.gz");
@@ -350,30 +272,14 @@ fn a_mirror_archive_is_extracted_recorded_then_verified() {
     // Second fetch: the extraction of the pinned archive is reused as it is.
     fs::write(dest.join("marker"), "kept").unwrap();
     let again = s.fetch("demo", &opts).unwrap();
-    assert!(matches!(
-        again.origin,
-        Origin::Archive {
-            obtained: Obtained::AlreadyExtracted,
-            ..
-        }
-    ));
+    assert_eq!(obtained(&again), &Obtained::AlreadyExtracted);
     assert_eq!(again.commit(), Some(COMMIT));
     assert!(dest.join("marker").exists());
 
     // Without the extraction and without any mirror: the cached file is verified and used.
     util::remove_any(&dest).unwrap();
-    let no_mirror = SourceOptions {
-        offline: true,
-        ..Default::default()
-    };
-    let from_cache = s.fetch("demo", &no_mirror).unwrap();
-    assert!(matches!(
-        from_cache.origin,
-        Origin::Archive {
-            obtained: Obtained::Cache,
-            ..
-        }
-    ));
+    let from_cache = s.fetch("demo", &offline()).unwrap();
+    assert_eq!(obtained(&from_cache), &Obtained::Cache);
     assert!(dest.join("src/main.c").is_file());
     assert!(!dest.join("marker").exists(), "a fresh extraction");
     assert!(
@@ -402,12 +308,9 @@ fn a_tampered_archive_is_refused_and_the_cache_is_not_poisoned() {
     let mirror = s.mirror_with("demo-1.0.tar.gz", &bad);
 
     let err = err_text(s.fetch("demo", &offline_with_mirror(&mirror)));
-    assert!(err.contains("sha256 mismatch for demo-1.0.tar.gz"), "{err}");
-    assert!(
-        err.contains(&good_sha) && err.contains(&bad_sha),
-        "both hashes: {err}"
-    );
-    assert!(err.contains("is not the pinned file"), "{err}");
+    let why = "is not the pinned file";
+    let mismatch = "sha256 mismatch for demo-1.0.tar.gz";
+    assert_contains(&err, &[mismatch, &good_sha, &bad_sha, why]);
     s.assert_nothing_left("demo-1.0.tar.gz", "demo-1.0");
     assert_eq!(
         s.lock().get("demo-1.0.tar.gz"),
@@ -451,13 +354,15 @@ fn an_unreachable_url_names_the_url_and_the_flags() {
     let mut s = Scratch::new("unreachable");
     s.pins.sources.get_mut("lean4").unwrap().url = "http://127.0.0.1:9/{version}.tar.gz".into();
     let err = err_text(s.fetch("demo", &SourceOptions::default()));
-    assert!(
-        err.contains("cannot download demo 1.0 from http://127.0.0.1:9/demo-1.0.tar.gz"),
-        "{err}"
+    assert_contains(
+        &err,
+        &[
+            "cannot download demo 1.0 from http://127.0.0.1:9/demo-1.0.tar.gz",
+            "--source demo=DIR",
+            "--mirror DIR",
+            "demo = \"DIR\"",
+        ],
     );
-    assert!(err.contains("--source demo=DIR"), "{err}");
-    assert!(err.contains("--mirror DIR"), "{err}");
-    assert!(err.contains("demo = \"DIR\""), "{err}");
     if have("curl") {
         assert!(err.contains("curl"), "curl's own message is kept: {err}");
     } else {
@@ -467,36 +372,28 @@ fn an_unreachable_url_names_the_url_and_the_flags() {
 
     let err = err_text(s.fetch("lean4", &SourceOptions::default()));
     let tag = s.pins.lean.tag.clone();
-    assert!(
-        err.contains(&format!("http://127.0.0.1:9/{tag}.tar.gz")),
-        "{err}"
+    let (url, mirror_file) = (
+        format!("http://127.0.0.1:9/{tag}.tar.gz"),
+        format!("lean4-{tag}.tar.gz"),
     );
-    assert!(err.contains("--lean-src DIR"), "{err}");
-    assert!(err.contains("--source lean4=DIR"), "{err}");
-    assert!(
-        err.contains(&format!("lean4-{tag}.tar.gz")),
-        "names the mirror file: {err}"
+    assert_contains(
+        &err,
+        &[&url, "--lean-src DIR", "--source lean4=DIR", &mirror_file],
     );
 }
 
 #[test]
 fn offline_never_touches_the_network() {
     let s = Scratch::new("offline");
-    let err = err_text(s.fetch(
-        "demo",
-        &SourceOptions {
-            offline: true,
-            ..Default::default()
-        },
-    ));
-    assert!(err.contains("--offline"), "{err}");
-    assert!(
-        err.contains("http://127.0.0.1:9/demo-1.0.tar.gz"),
-        "names the URL: {err}"
-    );
-    assert!(
-        err.contains("--source demo=DIR") && err.contains("--mirror DIR"),
-        "{err}"
+    let err = err_text(s.fetch("demo", &offline()));
+    assert_contains(
+        &err,
+        &[
+            "--offline",
+            "http://127.0.0.1:9/demo-1.0.tar.gz",
+            "--source demo=DIR",
+            "--mirror DIR",
+        ],
     );
     assert!(!s.places.logs.exists(), "no download step ran");
     s.assert_nothing_left("demo-1.0.tar.gz", "demo-1.0");
@@ -521,13 +418,7 @@ fn a_leftover_partial_and_a_bad_cached_file_are_never_trusted() {
     fs::write(util::partial_path(&cached), b"half of something").unwrap();
     fs::write(&cached, b"not the archive").unwrap();
     let f = s.fetch("demo", &offline_with_mirror(&mirror)).unwrap();
-    assert!(matches!(
-        f.origin,
-        Origin::Archive {
-            obtained: Obtained::Mirror { .. },
-            ..
-        }
-    ));
+    assert_eq!(obtained(&f), &Obtained::Mirror { dir: mirror });
     assert_eq!(fs::read(&cached).unwrap(), good);
     assert!(!util::partial_path(&cached).exists());
 }
@@ -565,41 +456,40 @@ fn a_lean4_archive_of_another_commit_is_refused() {
 
 #[test]
 fn archives_that_escape_are_refused() {
-    use tar::EntryType::*;
     let base = || Tgz::new().dir("demo-1.0/").file("demo-1.0/ok.txt", "ok");
-    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+    // (label, archive, the entry named, why)
+    let cases = [
         (
             "dotdot",
-            base().file("demo-1.0/../evil", "x").gz(),
+            base().file("demo-1.0/../evil", "x"),
             "demo-1.0/../evil",
             "`..` component",
         ),
         (
             "absolute",
-            base().file("/tmp/evil", "x").gz(),
+            base().file("/tmp/evil", "x"),
             "/tmp/evil",
             "absolute",
         ),
         (
             "symlink-absolute",
-            base().symlink("demo-1.0/etc", "/etc").gz(),
+            base().symlink("demo-1.0/etc", "/etc"),
             "demo-1.0/etc",
             "absolute path `/etc`",
         ),
         (
             "symlink-up",
-            base().symlink("demo-1.0/up", "../../outside").gz(),
+            base().symlink("demo-1.0/up", "../../outside"),
             "demo-1.0/up",
             "points outside",
         ),
+        // Each link looks inside on its own; together they climb out.
         (
-            // Each link looks inside on its own; together they climb out.
             "symlink-chain",
             base()
                 .dir("demo-1.0/d/")
                 .symlink("demo-1.0/d/here", ".")
-                .symlink("demo-1.0/x", "d/here/../..")
-                .gz(),
+                .symlink("demo-1.0/x", "d/here/../.."),
             "demo-1.0/x",
             "resolves outside",
         ),
@@ -608,51 +498,50 @@ fn archives_that_escape_are_refused() {
             base()
                 .dir("demo-1.0/sub/")
                 .symlink("demo-1.0/link", "sub")
-                .file("demo-1.0/link/file", "x")
-                .gz(),
+                .file("demo-1.0/link/file", "x"),
             "demo-1.0/link/file",
             "is a symbolic link",
         ),
         (
             "hardlink-outside",
-            base().hardlink("demo-1.0/h", "../outside").gz(),
+            base().hardlink("demo-1.0/h", "../outside"),
             "demo-1.0/h",
             "`..` component",
         ),
         (
             "hardlink-absolute",
-            base().hardlink("demo-1.0/h", "/etc/passwd").gz(),
+            base().hardlink("demo-1.0/h", "/etc/passwd"),
             "demo-1.0/h",
             "absolute",
         ),
         (
             "hardlink-other-top",
-            base().hardlink("demo-1.0/h", "elsewhere/file").gz(),
+            base().hardlink("demo-1.0/h", "elsewhere/file"),
             "demo-1.0/h",
             "top-level folder",
         ),
         (
             "device",
-            base().raw(b"demo-1.0/tty", Char, None, b"", 0o600).gz(),
+            base().raw("demo-1.0/tty", Char, None, b"", 0o600),
             "demo-1.0/tty",
             "device file",
         ),
         (
             "fifo",
-            base().raw(b"demo-1.0/pipe", Fifo, None, b"", 0o600).gz(),
+            base().raw("demo-1.0/pipe", Fifo, None, b"", 0o600),
             "demo-1.0/pipe",
             "FIFO",
         ),
         (
             "two-tops",
-            base().file("other/file", "x").gz(),
+            base().file("other/file", "x"),
             "other/file",
             "top-level folder `demo-1.0`",
         ),
     ];
     for (label, tarball, entry, why) in cases {
         let s = Scratch::new(&format!("escape-{label}"));
-        let mirror = s.mirror_with("demo-1.0.tar.gz", &tarball);
+        let mirror = s.mirror_with("demo-1.0.tar.gz", &tarball.gz());
         let err = err_text(s.fetch("demo", &offline_with_mirror(&mirror)));
         assert!(
             err.contains("demo-1.0.tar.gz"),
@@ -689,16 +578,11 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
         std::os::unix::fs::symlink("src/file.cpp", dir.join("link.cpp")).unwrap();
         let ro = dir.join("read-only.h");
         fs::write(&ro, "const\n").unwrap();
-        let mut perm = fs::metadata(&ro).unwrap().permissions();
-        perm.set_readonly(true);
-        fs::set_permissions(&ro, perm).unwrap();
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o444)).unwrap();
         if name == "lean4" {
             opts.lean_src = Some(dir);
         } else {
-            opts.sources.push(LocalSource {
-                name: name.clone(),
-                dir,
-            });
+            opts.sources.push(local(name, dir));
         }
     }
     let git_commit = if have("git") {
@@ -721,22 +605,15 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
     for f in &fetched {
         assert_eq!(f.dir, fs::canonicalize(copies.join(&f.name)).unwrap());
         assert!(f.is_local());
-        match &f.origin {
-            Origin::Local { set_by, commit, .. } => {
-                let flag = if f.name == "lean4" {
-                    "--lean-src"
-                } else {
-                    "--source"
-                };
-                assert!(set_by.starts_with(flag), "{set_by}");
-                if f.name == "lean4" {
-                    assert_eq!(commit, &git_commit);
-                } else {
-                    assert_eq!(commit, &None);
-                }
-            }
-            other => panic!("{other:?}"),
-        }
+        let Origin::Local { set_by, commit, .. } = &f.origin else {
+            panic!("{:?}", f.origin)
+        };
+        let (flag, wanted_commit) = match f.name.as_str() {
+            "lean4" => ("--lean-src", &git_commit),
+            _ => ("--source", &None),
+        };
+        assert!(set_by.starts_with(flag), "{set_by}");
+        assert_eq!(commit, wanted_commit, "{}", f.name);
     }
     assert!(!s.places.extractions.exists(), "nothing extracted");
     assert!(!s.places.downloads.exists(), "nothing downloaded");
@@ -746,39 +623,23 @@ fn local_copies_are_used_as_is_and_left_byte_identical() {
 fn a_missing_or_conflicting_local_copy_is_named() {
     let s = Scratch::new("local-errors");
     let missing = s.root.join("no-such-dir");
-    let opts = SourceOptions {
-        lean_src: Some(missing.clone()),
-        ..Default::default()
-    };
-    let err = err_text(s.fetch("lean4", &opts));
-    assert!(err.contains("--lean-src"), "{err}");
-    assert!(
-        err.contains(&format!(
-            "the directory {} does not exist",
-            missing.display()
-        )),
-        "{err}"
-    );
+    let err = err_text(s.fetch("lean4", &lean_src(&missing)));
+    let does_not_exist = format!("the directory {} does not exist", missing.display());
+    assert_contains(&err, &["--lean-src", &does_not_exist]);
 
     // The folder inside the tree instead of its top.
     let tree = s.root.join("lean4");
     fs::create_dir_all(tree.join("src/runtime")).unwrap();
-    let opts = SourceOptions {
-        lean_src: Some(tree.join("src")),
-        ..Default::default()
-    };
-    let err = err_text(s.fetch("lean4", &opts));
-    assert!(
-        err.contains("does not look like a lean4 source tree: it has no folder src/runtime/"),
-        "{err}"
+    let err = err_text(s.fetch("lean4", &lean_src(&tree.join("src"))));
+    assert_contains(
+        &err,
+        &[
+            "does not look like a lean4 source tree: it has no folder src/runtime/",
+            "fix: name the top folder",
+        ],
     );
-    assert!(err.contains("fix: name the top folder"), "{err}");
-    let opts = SourceOptions {
-        lean_src: Some(tree.clone()),
-        ..Default::default()
-    };
     assert_eq!(
-        s.fetch("lean4", &opts).unwrap().dir,
+        s.fetch("lean4", &lean_src(&tree)).unwrap().dir,
         fs::canonicalize(&tree).unwrap()
     );
 
@@ -787,28 +648,18 @@ fn a_missing_or_conflicting_local_copy_is_named() {
     fs::create_dir_all(&a).unwrap();
     fs::create_dir_all(&b).unwrap();
     let opts = SourceOptions {
-        lean_src: Some(a.clone()),
-        sources: vec![LocalSource {
-            name: "lean4".into(),
-            dir: b,
-        }],
-        ..Default::default()
+        sources: vec![local("lean4", b)],
+        ..lean_src(&a)
     };
     let err = err_text(s.fetch("lean4", &opts));
     assert!(err.contains("two local copies of lean4"), "{err}");
 
     let opts = SourceOptions {
-        sources: vec![LocalSource {
-            name: "nope".into(),
-            dir: a,
-        }],
+        sources: vec![local("nope", a)],
         ..Default::default()
     };
     let err = err_text(s.fetch("lean4", &opts));
-    assert!(
-        err.contains("no source named `nope`") && err.contains("xeus"),
-        "{err}"
-    );
+    assert_contains(&err, &["no source named `nope`", "xeus"]);
 }
 
 #[test]
@@ -842,10 +693,7 @@ fn config_files_follow_precedence_and_resolve_relative_paths() {
 
     // The flag wins over both files.
     let opts = SourceOptions {
-        sources: vec![LocalSource {
-            name: "xeus".into(),
-            dir: flag_xeus.clone(),
-        }],
+        sources: vec![local("xeus", flag_xeus.clone())],
         ..Default::default()
     };
     let (dir, by) = local_of(&s.fetch("xeus", &opts).unwrap());
@@ -870,17 +718,12 @@ fn config_files_follow_precedence_and_resolve_relative_paths() {
     let tarball = demo_tarball();
     let mirror = mk("cache/mirror");
     fs::write(mirror.join("demo-1.0.tar.gz"), &tarball).unwrap();
-    let f = s
-        .fetch(
-            "demo",
-            &SourceOptions {
-                offline: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    assert!(
-        matches!(&f.origin, Origin::Archive { obtained: Obtained::Mirror { dir }, .. } if *dir == mirror)
+    let f = s.fetch("demo", &offline()).unwrap();
+    assert_eq!(
+        obtained(&f),
+        &Obtained::Mirror {
+            dir: mirror.clone()
+        }
     );
 
     // A local copy, even from the lowest layer, beats every mirror.
@@ -895,24 +738,19 @@ fn config_files_follow_precedence_and_resolve_relative_paths() {
 #[test]
 fn config_file_mistakes_are_named() {
     let s = Scratch::new("config-errors");
-    let fetch_err = || {
-        err_text(s.fetch(
-            "xeus",
-            &SourceOptions {
-                offline: true,
-                ..Default::default()
-            },
-        ))
-    };
+    let fetch_err = || err_text(s.fetch("xeus", &offline()));
 
     s.write("repo/xlean.local.toml", "lean-src = \"x\"\n");
     let err = fetch_err();
-    assert!(
-        err.contains("xlean.local.toml is not a valid local-sources file"),
-        "{err}"
+    // The file, the unknown key, the format.
+    assert_contains(
+        &err,
+        &[
+            "xlean.local.toml is not a valid local-sources file",
+            "lean-src",
+            "[sources]",
+        ],
     );
-    assert!(err.contains("lean-src"), "names the unknown key: {err}");
-    assert!(err.contains("[sources]"), "shows the format: {err}");
 
     s.write("repo/xlean.local.toml", "[sources]\nxtl = \"x\"\n");
     let err = fetch_err();
@@ -927,29 +765,16 @@ fn config_file_mistakes_are_named() {
     );
     let err = fetch_err();
     let expected = s.root.join("repo/../missing/xeus");
-    assert!(
-        err.contains(&format!(
-            "the directory {} does not exist",
-            expected.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("set by") && err.contains("xlean.local.toml"),
-        "{err}"
-    );
+    let does_not_exist = format!("the directory {} does not exist", expected.display());
+    assert_contains(&err, &[&does_not_exist, "set by", "xlean.local.toml"]);
 
     s.write("repo/xlean.local.toml", "mirror = \"no-mirror\"\n");
     let err = fetch_err();
-    assert!(err.contains("no-mirror does not exist"), "{err}");
-    assert!(err.contains("the mirror set by"), "{err}");
+    assert_contains(&err, &["no-mirror does not exist", "the mirror set by"]);
 
     s.write("repo/xlean.local.toml", "mirror = \"\"\n");
     let err = fetch_err();
-    assert!(
-        err.contains("key `mirror`") && err.contains("the path is empty"),
-        "{err}"
-    );
+    assert_contains(&err, &["key `mirror`", "the path is empty"]);
 }
 
 #[test]
@@ -960,32 +785,13 @@ fn the_source_flags_parse() {
         sources: SourceOptions,
     }
     use clap::Parser;
-    let cli = Cli::try_parse_from([
-        "t",
-        "--lean-src",
-        "lean",
-        "--source",
-        "xeus=../xeus",
-        "--source",
-        "xeus-lite=/x=y",
-        "--mirror",
-        "m",
-        "--offline",
-    ])
-    .unwrap();
+    let args =
+        "t --lean-src lean --source xeus=../xeus --source xeus-lite=/x=y --mirror m --offline";
+    let cli = Cli::try_parse_from(args.split(' ')).unwrap();
     assert_eq!(cli.sources.lean_src, Some(PathBuf::from("lean")));
     assert_eq!(
         cli.sources.sources,
-        vec![
-            LocalSource {
-                name: "xeus".into(),
-                dir: "../xeus".into()
-            },
-            LocalSource {
-                name: "xeus-lite".into(),
-                dir: "/x=y".into()
-            },
-        ]
+        vec![local("xeus", "../xeus"), local("xeus-lite", "/x=y")]
     );
     assert_eq!(cli.sources.mirror, Some(PathBuf::from("m")));
     assert!(cli.sources.offline);
@@ -1006,24 +812,17 @@ fn the_commit_of_a_git_checkout_is_read_without_git() {
     let repo = s.root.join("repo");
     fs::create_dir_all(&repo).unwrap();
     let git = run_git;
+    let head = |dir: &Path| Some(git(dir, &["rev-parse", "HEAD"]));
     assert_eq!(git::head_commit(&repo), None, "not a checkout");
     git(&repo, &["init", "-q", "-b", "main"]);
     assert_eq!(git::head_commit(&repo), None, "unborn branch");
     fs::write(repo.join("a"), "1").unwrap();
     git(&repo, &["add", "a"]);
     git(&repo, &["commit", "-q", "-m", "one"]);
-    assert_eq!(
-        git::head_commit(&repo),
-        Some(git(&repo, &["rev-parse", "HEAD"])),
-        "loose ref"
-    );
+    assert_eq!(git::head_commit(&repo), head(&repo), "loose ref");
     git(&repo, &["pack-refs", "--all"]);
     assert!(!repo.join(".git/refs/heads/main").exists());
-    assert_eq!(
-        git::head_commit(&repo),
-        Some(git(&repo, &["rev-parse", "HEAD"])),
-        "packed ref"
-    );
+    assert_eq!(git::head_commit(&repo), head(&repo), "packed ref");
     let wt = s.root.join("wt");
     git(
         &repo,
@@ -1032,19 +831,10 @@ fn the_commit_of_a_git_checkout_is_read_without_git() {
     fs::write(wt.join("b"), "2").unwrap();
     git(&wt, &["add", "b"]);
     git(&wt, &["commit", "-q", "-m", "two"]);
-    let wt_head = git(&wt, &["rev-parse", "HEAD"]);
-    assert_eq!(
-        git::head_commit(&wt),
-        Some(wt_head.clone()),
-        "linked worktree"
-    );
-    assert_ne!(git::head_commit(&repo), Some(wt_head));
+    assert_eq!(git::head_commit(&wt), head(&wt), "linked worktree");
+    assert_ne!(git::head_commit(&repo), head(&wt));
     git(&repo, &["checkout", "-q", "--detach"]);
-    assert_eq!(
-        git::head_commit(&repo),
-        Some(git(&repo, &["rev-parse", "HEAD"])),
-        "detached"
-    );
+    assert_eq!(git::head_commit(&repo), head(&repo), "detached");
 }
 
 #[test]
@@ -1058,19 +848,13 @@ fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
     let s = Scratch::new("git-archive");
     let repo = s.root.join("upstream");
     let long_dir = "a-folder-name-that-is-long-enough/to-push-the-whole-path/past-the-hundred-bytes-of-a-ustar-name-field";
-    fs::create_dir_all(repo.join(long_dir)).unwrap();
-    fs::write(
-        repo.join(long_dir).join("deep-file-with-a-long-name.txt"),
+    s.write(
+        &format!("upstream/{long_dir}/deep-file-with-a-long-name.txt"),
         "deep\n",
-    )
-    .unwrap();
-    fs::write(repo.join("README"), "top\n").unwrap();
-    fs::create_dir_all(repo.join("bin")).unwrap();
-    fs::write(repo.join("bin/tool.sh"), "#!/bin/sh\n").unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(repo.join("bin/tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
+    s.write("upstream/README", "top\n");
+    let tool = s.write("upstream/bin/tool.sh", "#!/bin/sh\n");
+    fs::set_permissions(tool, fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink("../README", repo.join("bin/readme-link")).unwrap();
     let git = |args: &[&str]| run_git(&repo, args);
     git(&["init", "-q"]);
@@ -1126,19 +910,15 @@ fn an_archive_made_by_git_archive_extracts_to_the_committed_tree() {
 #[test]
 fn a_tilde_means_the_home_folder() {
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set for tests"));
-    assert_eq!(
-        settings::expand_home(Path::new("~/src/x")).unwrap(),
-        home.join("src/x")
-    );
-    assert_eq!(settings::expand_home(Path::new("~")).unwrap(), home);
-    assert_eq!(
-        settings::expand_home(Path::new("a/~/b")).unwrap(),
-        Path::new("a/~/b")
-    );
-    assert_eq!(
-        settings::expand_home(Path::new("~user/b")).unwrap(),
-        Path::new("~user/b")
-    );
+    for (path, expanded) in [
+        ("~/src/x", home.join("src/x")),
+        ("~", home.clone()),
+        ("a/~/b", "a/~/b".into()),
+        ("~user/b", "~user/b".into()),
+    ] {
+        let got = settings::expand_home(Path::new(path)).unwrap();
+        assert_eq!(got, expanded, "{path}");
+    }
 }
 
 /// Debian's source packages are `.tar.xz` (the mini-gmp pin): extracted under the same rules,
@@ -1155,16 +935,7 @@ fn a_tar_xz_archive_is_extracted_and_a_truncated_one_refused() {
     let mut xz = Vec::new();
     lzma_rs::xz_compress(&mut std::io::Cursor::new(&tar), &mut xz).unwrap();
 
-    let s = Scratch::new("xz");
-    let mut pins = s.pins.clone();
-    pins.sources.insert(
-        "demo".into(),
-        Source {
-            version: Some("1.0".into()),
-            url: UNREACHABLE.replace(".tar.gz", ".tar.xz"),
-        },
-    );
-    let s = Scratch { pins, ..s };
+    let s = Scratch::new("xz").xz();
     let mirror = s.mirror_with("demo-1.0.tar.xz", &xz);
     let f = s.fetch("demo", &offline_with_mirror(&mirror)).unwrap();
     assert_eq!(
@@ -1177,17 +948,10 @@ fn a_tar_xz_archive_is_extracted_and_a_truncated_one_refused() {
     );
 
     for (label, cut) in [("half", xz.len() / 2), ("end", xz.len() - 4)] {
-        let s = Scratch::new(&format!("xz-{label}"));
-        let mut pins = s.pins.clone();
-        pins.sources.get_mut("demo").unwrap().url = UNREACHABLE.replace(".tar.gz", ".tar.xz");
-        let s = Scratch { pins, ..s };
+        let s = Scratch::new(&format!("xz-{label}")).xz();
         let mirror = s.mirror_with("demo-1.0.tar.xz", &xz[..cut]);
         let err = err_text(s.fetch("demo", &offline_with_mirror(&mirror)));
-        assert!(err.contains("demo-1.0.tar.xz"), "{label}: {err}");
-        assert!(
-            err.contains("corrupt or truncated"),
-            "{label}: says what is wrong: {err}"
-        );
+        assert_contains(&err, &["demo-1.0.tar.xz", "corrupt or truncated"]);
         s.assert_nothing_left("demo-1.0.tar.xz", "demo-1.0");
         assert!(s.lock().is_empty(), "{label}: never recorded");
     }

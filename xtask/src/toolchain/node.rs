@@ -124,6 +124,14 @@ pub fn probe(node: &Path) -> Result<NodeProbe> {
     })
 }
 
+/// Probes `node` and judges it: the probe, or what was found (`missing` when it cannot run at
+/// all) and why it is not good enough.
+pub fn usable(node: &Path, min_major: u32) -> Result<NodeProbe, (String, String)> {
+    let p = probe(node).map_err(|e| ("missing".to_string(), format!("{e:#}")))?;
+    verdict(&p, min_major).map_err(|why| (p.version.clone(), why))?;
+    Ok(p)
+}
+
 /// Whether a probed Node is good enough, and if not, why.
 pub fn verdict(p: &NodeProbe, min_major: u32) -> Result<(), String> {
     if p.major < min_major {

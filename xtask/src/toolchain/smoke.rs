@@ -25,12 +25,8 @@ pub fn run(tc: &Toolchain, dir: &Path) -> Result<String> {
     fs::write(stage.join("smoke.txt"), format!("{token}\n"))?;
     let js = dir.join("smoke.js");
     tc.step("smoke-compile", tc.empp())
-        .args([
-            "-sMEMORY64",
-            "-fwasm-exceptions",
-            "-O1",
-            "-sALLOW_MEMORY_GROWTH=1",
-        ])
+        .args(super::WASM64_FLAGS.split(' '))
+        .args(["-O1", "-sALLOW_MEMORY_GROWTH=1"])
         .arg(&source)
         .arg("-o")
         .arg(&js)
@@ -38,12 +34,8 @@ pub fn run(tc: &Toolchain, dir: &Path) -> Result<String> {
         .arg(format!("{}@/lib/lean", stage.display()))
         .log_dir(dir)
         .run()?;
-    let out = tc
-        .step("smoke-run", &tc.node)
-        .arg(&js)
-        .log_dir(dir)
-        .capture()?;
-    let output = out.output;
+    let run = tc.step("smoke-run", &tc.node).arg(&js).log_dir(dir);
+    let output = run.capture()?.output;
     for expected in [
         "pointer-size 8",
         "caught thrown-in-wasm64",

