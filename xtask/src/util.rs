@@ -2,7 +2,7 @@
 
 use std::{
     fs,
-    io::{Read, Write},
+    io::Write,
     path::{Path, PathBuf},
 };
 
@@ -21,16 +21,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path)
         .with_context(|| format!("cannot open {} to hash it", path.display()))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    std::io::copy(&mut file, &mut hasher).with_context(|| format!("reading {}", path.display()))?;
     Ok(hex(&hasher.finalize()))
 }
 
@@ -89,8 +80,6 @@ pub fn remove_any(path: &Path) -> Result<()> {
     }
 }
 
-/// Makes a directory `final_dir` by filling `<final_dir>.partial` with `fill` and renaming it
-/// into place only when `fill` succeeded. A leftover partial directory is removed first.
 /// Hard-links `from` to `to` (creating `to`'s folder), or copies it where a link cannot be made
 /// (another file system).
 pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
@@ -105,6 +94,8 @@ pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Makes a directory `final_dir` by filling `<final_dir>.partial` with `fill` and renaming it
+/// into place only when `fill` succeeded. A leftover partial directory is removed first.
 pub fn make_dir_atomically(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let partial = partial_path(final_dir);
     remove_any(&partial)?;
@@ -133,6 +124,27 @@ pub fn test_dir(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Writes `text` to `path`, creating its folder (tests only: panics on failure).
+#[cfg(test)]
+pub fn write_file(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+/// Copies the tree `from` to `to` (tests only: panics on failure).
+#[cfg(test)]
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 /// Asserts that `text` holds each of `want`, and shows the text when one is not there.

@@ -68,18 +68,12 @@ fn world_token_and_return_type_mismatches_are_reported_matching_pairs_pass() {
     assert!(text.contains(&format!("in {defs_place}")), "{text}");
 
     // The command fails (non-zero exit) on mismatches and passes on matching objects.
-    let err = run(Args {
-        inputs: inputs.clone(),
-    })
-    .unwrap_err();
-    assert!(
-        format!("{err:#}").contains("4 function signature mismatch"),
-        "{err:#}"
-    );
+    let err = format!("{:#}", run(Args { inputs }).unwrap_err());
+    assert!(err.contains("4 function signature mismatch"), "{err}");
     let clean = check(std::slice::from_ref(&defs)).unwrap();
     assert!(clean.mismatches.is_empty(), "{clean}");
     run(Args {
-        inputs: vec![defs.clone(), dup_b.clone()],
+        inputs: vec![defs, dup_b],
     })
     .unwrap();
 }
@@ -92,16 +86,15 @@ fn the_system_libraries_have_no_mismatch() {
         return;
     };
     let dir = tc.wasm64_libs();
-    let libs: Vec<PathBuf> = [
-        "libc.a",
-        "libc++abi-except.a",
-        "libc++-except.a",
-        "libcompiler_rt.a",
-    ]
-    .iter()
-    .map(|l| dir.join(l))
-    .filter(|p| p.exists())
-    .collect();
+    let libs = [
+        "libc",
+        "libc++abi-except",
+        "libc++-except",
+        "libcompiler_rt",
+    ];
+    let libs: Vec<PathBuf> = (libs.iter().map(|l| dir.join(format!("{l}.a"))))
+        .filter(|p| p.exists())
+        .collect();
     assert!(!libs.is_empty(), "no system libraries in {}", dir.display());
     let report = check(&libs).unwrap();
     assert!(report.calls_checked > 1000, "{report}");

@@ -14,13 +14,8 @@ use super::{
 };
 use crate::{
     toolchain::lean_host::{self, Checker, CheckerInstall, LeanHost, OfficialLean},
-    util::test_dir,
+    util::{copy_tree, test_dir, write_file},
 };
-
-fn write(path: &Path, text: &str) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Headers, packages, order
@@ -57,17 +52,17 @@ fn headers_are_read_as_lean_reads_them() {
 #[test]
 fn packages_are_found_named_and_ordered_by_import() {
     let dir = test_dir("lean-check-package");
-    write(&dir.join("lakefile.lean"), "import Lake\n");
-    write(&dir.join("lean-toolchain"), "leanprover/lean4:v4.28.0\n");
-    write(
+    write_file(&dir.join("lakefile.lean"), "import Lake\n");
+    write_file(&dir.join("lean-toolchain"), "leanprover/lean4:v4.28.0\n");
+    write_file(
         &dir.join(".lake/build/ir/Gen.lean"),
         "-- lake's, never ours\n",
     );
-    write(&dir.join("build/Old.lean"), "-- not a source\n");
-    write(&dir.join("XLean.lean"), "import XLean.Repl\nimport Lean\n");
-    write(&dir.join("XLean/Repl.lean"), "import XLean.Basic\n");
-    write(&dir.join("XLean/Basic.lean"), "import Lean.Elab\n");
-    write(
+    write_file(&dir.join("build/Old.lean"), "-- not a source\n");
+    write_file(&dir.join("XLean.lean"), "import XLean.Repl\nimport Lean\n");
+    write_file(&dir.join("XLean/Repl.lean"), "import XLean.Basic\n");
+    write_file(&dir.join("XLean/Basic.lean"), "import Lean.Elab\n");
+    write_file(
         &dir.join("XLean/Other.lean"),
         "prelude\nimport Init.Prelude\n",
     );
@@ -94,7 +89,7 @@ fn packages_are_found_named_and_ordered_by_import() {
         "XLean.Repl"
     );
 
-    write(&dir.join("XLean/Basic.lean"), "import XLean\n");
+    write_file(&dir.join("XLean/Basic.lean"), "import XLean\n");
     let pkg = Package::discover(&dir).unwrap();
     let err = format!("{:#}", pkg.check_order(&[]).unwrap_err());
     assert!(
@@ -251,14 +246,14 @@ impl Fake {
     fn new(name: &str) -> Fake {
         let dir = test_dir(name);
         let script = dir.join("bin/fake-lean");
-        write(&script, FAKE_LEAN);
+        write_file(&script, FAKE_LEAN);
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
         let pkg = dir.join("pkg");
         // Pkg.Base ← Pkg.Mid ← Pkg.Top; Pkg.Leaf alone; all `module` files.
-        write(&pkg.join("Pkg/Base.lean"), "module\n");
-        write(&pkg.join("Pkg/Mid.lean"), "module\nimport Pkg.Base\n");
-        write(&pkg.join("Pkg/Top.lean"), "module\nimport Pkg.Mid\n");
-        write(&pkg.join("Pkg/Leaf.lean"), "module\n");
+        write_file(&pkg.join("Pkg/Base.lean"), "module\n");
+        write_file(&pkg.join("Pkg/Mid.lean"), "module\nimport Pkg.Base\n");
+        write_file(&pkg.join("Pkg/Top.lean"), "module\nimport Pkg.Mid\n");
+        write_file(&pkg.join("Pkg/Leaf.lean"), "module\n");
         Fake {
             log: dir.join("runs.log"),
             settings: settings_in(&dir),
@@ -297,6 +292,12 @@ impl Fake {
 
     fn outcome(s: &Summary, name: &str) -> Outcome {
         s.result(name).unwrap().outcome.clone()
+    }
+
+    /// `out/` of the cache (`<build>/lean-check/<host>/<package>/out`): one host, one package.
+    fn out_dir(&self) -> PathBuf {
+        let only = |d: PathBuf| fs::read_dir(d).unwrap().next().unwrap().unwrap().path();
+        only(only(self.settings.build_dir.join("lean-check"))).join("out")
     }
 
     /// The most runs that were under way at once, from the log.
@@ -349,7 +350,7 @@ fn the_engine_checks_in_import_order_two_at_a_time_and_caches_by_content() {
     assert!(s.line().contains("(4 cached, 0 run"), "{}", s.line());
 
     // A changed module runs again, and so does what imports it; the rest is cached.
-    write(
+    write_file(
         &f.pkg.join("Pkg/Mid.lean"),
         "module\nimport Pkg.Base\n-- edited\n",
     );
@@ -359,19 +360,7 @@ fn the_engine_checks_in_import_order_two_at_a_time_and_caches_by_content() {
     assert!(!s.result("Pkg.Mid").unwrap().cached && !s.result("Pkg.Top").unwrap().cached);
 
     // An output that changed behind the cache's back is not trusted.
-    let leaf_olean = fs::read_dir(f.settings.build_dir.join("lean-check"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let leaf_olean = fs::read_dir(&leaf_olean)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("out/Pkg/Leaf.olean");
+    let leaf_olean = f.out_dir().join("Pkg/Leaf.olean");
     fs::write(&leaf_olean, "tampered").unwrap();
     let s = f.check(&host);
     assert_eq!(s.runs(), 1);
@@ -392,14 +381,14 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
     assert_eq!(Fake::outcome(&s, "Pkg.Mid"), Outcome::Passed);
     let mid_c = s.result("Pkg.Mid").unwrap().c_file.clone().unwrap();
 
-    write(
+    write_file(
         &f.pkg.join("Pkg/Mid.lean"),
         "module\nimport Pkg.Base\nFAKE_ERROR\n",
     );
-    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
-    write(&f.pkg.join("Pkg/Crash.lean"), "module\nFAKE_CRASH\n");
-    write(&f.pkg.join("Pkg/Plain.lean"), "prelude\n");
-    write(
+    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
+    write_file(&f.pkg.join("Pkg/Crash.lean"), "module\nFAKE_CRASH\n");
+    write_file(&f.pkg.join("Pkg/Plain.lean"), "prelude\n");
+    write_file(
         &f.pkg.join("Pkg/UsesPlain.lean"),
         "prelude\nimport Pkg.Plain\n",
     );
@@ -452,7 +441,7 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
 
     // Only gaps and modules not checked: a success, unless --strict.
     fs::remove_file(f.pkg.join("Pkg/Crash.lean")).unwrap();
-    write(&f.pkg.join("Pkg/Mid.lean"), "module\nimport Pkg.Base\n");
+    write_file(&f.pkg.join("Pkg/Mid.lean"), "module\nimport Pkg.Base\n");
     let s = f.check(&host);
     assert!(s.verdict(false).is_ok());
     let err = format!("{:#}", s.verdict(true).unwrap_err());
@@ -479,7 +468,7 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
     let f = Fake::new("lean-check-engine-without-code");
     let host = f.checker();
     // Base cannot be compiled by the checker; Mid and Top import it.
-    write(&f.pkg.join("Pkg/Base.lean"), "module\nprelude\nFAKE_GAP\n");
+    write_file(&f.pkg.join("Pkg/Base.lean"), "module\nprelude\nFAKE_GAP\n");
     let s = f.check(&host);
     let base = s.result("Pkg.Base").unwrap();
     assert_eq!(base.outcome, Outcome::NotCheckable);
@@ -494,24 +483,12 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
     assert_eq!(Fake::outcome(&s, "Pkg.Mid"), Outcome::Passed);
     assert_eq!(Fake::outcome(&s, "Pkg.Top"), Outcome::Passed);
     // Its `.olean` is there for them, its C is not.
-    let out = fs::read_dir(f.settings.build_dir.join("lean-check"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let out = fs::read_dir(out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("out/Pkg");
+    let out = f.out_dir().join("Pkg");
     assert!(out.join("Base.olean").is_file() && !out.join("Base.c").exists());
     assert_eq!(s.runs(), 4);
 
     // In an importer, "depends on X, which is 'noncomputable'" may come from that `.olean`: a gap.
-    write(
+    write_file(
         &f.pkg.join("Pkg/Mid.lean"),
         "module\nimport Pkg.Base\nFAKE_INHERITED\n",
     );
@@ -521,15 +498,15 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
     assert_eq!(mid.olean_without_code, Some(true));
     assert_eq!(Fake::outcome(&s, "Pkg.Top"), Outcome::Passed);
     // …but not where nothing imported was made without code: there it is an error.
-    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_INHERITED\n");
+    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_INHERITED\n");
     let s = f.check(&host);
     assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
 
     // Cached before anything imported it, then imported: the second run happens then.
-    write(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
+    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
     let s = f.check(&host);
     assert_eq!(s.result("Pkg.Leaf").unwrap().olean_without_code, None);
-    write(
+    write_file(
         &f.pkg.join("Pkg/UsesLeaf.lean"),
         "module\nimport Pkg.Leaf\n",
     );
@@ -543,7 +520,7 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
 #[test]
 fn lake_options_reach_lean_and_the_cache_key() {
     let f = Fake::new("lean-check-engine-options");
-    write(
+    write_file(
         &f.pkg.join("lakefile.toml"),
         "name = \"pkg\"\n[leanOptions]\nautoImplicit = false\nmaxRecDepth = 600\n\n\
          [[lean_lib]]\nname = \"Pkg\"\nleanOptions = { maxRecDepth = 900, pp.all = true }\n",
@@ -559,14 +536,14 @@ fn lake_options_reach_lean_and_the_cache_key() {
         "{log}"
     );
     // Other options: other results, so every module runs again.
-    write(
+    write_file(
         &f.pkg.join("lakefile.toml"),
         "name = \"pkg\"\n[leanOptions]\nautoImplicit = true\n",
     );
     assert_eq!(f.check(&host).runs(), 4);
     assert_eq!(f.check(&host).runs(), 0);
 
-    write(
+    write_file(
         &f.pkg.join("lakefile.toml"),
         "[leanOptions]\nautoImplicit = [1]\n",
     );
@@ -600,7 +577,7 @@ fn a_host_that_cannot_start_is_a_host_error_for_each_module_not_a_crash() {
 #[test]
 fn a_folder_without_lean_modules_is_an_error_not_a_pass() {
     let dir = test_dir("lean-check-empty");
-    write(
+    write_file(
         &dir.join("lean-wasm/lean-toolchain"),
         "leanprover/lean4:v4.28.0\n",
     );
@@ -658,7 +635,7 @@ fn real_run() -> Option<&'static RealRun> {
         };
         let dir = test_dir("lean-check-real");
         let pkg = dir.join("pkg");
-        copy_dir(
+        copy_tree(
             &crate::paths::project_root().join("tests/fixtures/lean-check"),
             &pkg,
         );
@@ -686,18 +663,6 @@ fn settings_in(dir: &Path) -> Settings {
         strict: false,
         build_dir: dir.join("build"),
         display_base: dir.to_path_buf(),
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 

@@ -181,16 +181,10 @@ pub fn apply_patch(tree: &mut Tree, patch: &Patch) -> Result<Status> {
         }
     }
     if problems.is_empty() {
-        let applied: Vec<usize> = states
-            .iter()
-            .filter(|(_, s)| *s == EditState::Applied)
-            .map(|(n, _)| *n)
-            .collect();
-        let pending: Vec<usize> = states
-            .iter()
-            .filter(|(_, s)| *s == EditState::Applies)
-            .map(|(n, _)| *n)
-            .collect();
+        let (applied, pending): (Vec<_>, Vec<_>) =
+            states.iter().partition(|(_, s)| *s == EditState::Applied);
+        let numbers = |v: Vec<&(usize, _)>| v.iter().map(|(n, _)| *n).collect::<Vec<usize>>();
+        let (applied, pending) = (numbers(applied), numbers(pending));
         if !applied.is_empty() && !pending.is_empty() {
             problems.push(Problem {
                 file: patch.edits[applied[0] - 1].file.clone(),

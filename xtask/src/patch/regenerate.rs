@@ -211,8 +211,7 @@ fn verify_reproduces(
     let mut tree = Tree::new(pristine);
     for p in series {
         match engine::apply_patch(&mut tree, p)? {
-            Status::Applies => {}
-            Status::AlreadyApplied => {}
+            Status::Applies | Status::AlreadyApplied => {}
             Status::Drifted(problems) => bail!(
                 "the regenerated series does not apply to the pristine tree:\n{}  \
                  fix: edits of different patches overlap; merge those patches or separate the changes",
@@ -259,12 +258,7 @@ fn owner(old: &[Patch], file: &str, d: &Derived) -> Option<(usize, usize)> {
 fn similarity(a: &str, b: &str) -> f64 {
     let squeeze = |s: &str| s.split_whitespace().collect::<String>();
     let (x, y) = (squeeze(a), squeeze(b));
-    super::engine::dice(
-        &super::engine::bigrams(&x),
-        &super::engine::bigrams(&y),
-        a,
-        b,
-    )
+    engine::dice(&engine::bigrams(&x), &engine::bigrams(&y), a, b)
 }
 
 /// Every change between `a` (pristine) and `b` (edited) as a minimal, unique-anchored edit.
@@ -301,15 +295,13 @@ fn derive_edits(file: &str, a: &str, b: &str) -> Result<Vec<Derived>> {
     }
 }
 
+/// The byte offset of each line's start, and of the end.
 fn offsets(lines: &[&str]) -> Vec<usize> {
-    let mut v = Vec::with_capacity(lines.len() + 1);
-    let mut at = 0;
-    v.push(0);
-    for l in lines {
-        at += l.len();
-        v.push(at);
-    }
-    v
+    let ends = lines.iter().scan(0, |at, l| {
+        *at += l.len();
+        Some(*at)
+    });
+    std::iter::once(0).chain(ends).collect()
 }
 
 fn derive_one(
@@ -494,39 +486,19 @@ mod tests {
         s.split_inclusive('\n').collect()
     }
 
+    fn hunk(a0: usize, a1: usize, b0: usize, b1: usize) -> Hunk {
+        Hunk { a0, a1, b0, b1 }
+    }
+
     #[test]
     fn myers_finds_the_changed_regions() {
         let a = "a\nb\nc\nd\ne\n";
         let b = "a\nB\nc\nd\nx\ne\n";
         let h = diff_lines(&lines(a), &lines(b));
-        assert_eq!(
-            h,
-            vec![
-                Hunk {
-                    a0: 1,
-                    a1: 2,
-                    b0: 1,
-                    b1: 2
-                },
-                Hunk {
-                    a0: 4,
-                    a1: 4,
-                    b0: 4,
-                    b1: 5
-                }
-            ]
-        );
+        assert_eq!(h, vec![hunk(1, 2, 1, 2), hunk(4, 4, 4, 5)]);
         assert!(diff_lines(&lines(a), &lines(a)).is_empty());
         let h = diff_lines(&lines(""), &lines("x\n"));
-        assert_eq!(
-            h,
-            vec![Hunk {
-                a0: 0,
-                a1: 0,
-                b0: 0,
-                b1: 1
-            }]
-        );
+        assert_eq!(h, vec![hunk(0, 0, 0, 1)]);
     }
 
     #[test]

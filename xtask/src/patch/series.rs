@@ -109,11 +109,7 @@ pub fn load_series(dir: &Path) -> Result<Vec<Patch>> {
         "{}: the patch series is empty",
         dir.display()
     );
-    let mut patches = Vec::with_capacity(files.len());
-    for path in files {
-        patches.push(load_patch(&path)?);
-    }
-    Ok(patches)
+    files.iter().map(|path| load_patch(path)).collect()
 }
 
 fn is_patch_file_name(name: &str) -> bool {
@@ -129,7 +125,7 @@ fn is_patch_file_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-pub fn load_patch(path: &Path) -> Result<Patch> {
+fn load_patch(path: &Path) -> Result<Patch> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read patch file {}", path.display()))?;
     parse_patch(path, &text)
@@ -224,18 +220,15 @@ pub fn render(p: &Patch) -> String {
         "# xlean runtime patch for lean4: applied by `cargo xtask patch`; format and rules in docs/patches.md.\n",
     );
     out.push_str("[patch]\n");
-    let _ = writeln!(out, "what = {}", toml_basic(&p.header.what));
-    let _ = writeln!(out, "why = {}", toml_text(&p.header.why));
-    let _ = writeln!(
-        out,
-        "obsolete-when = {}",
-        toml_text(&p.header.obsolete_when)
-    );
-    let _ = writeln!(
-        out,
-        "written-against = {}",
-        toml_text(&p.header.written_against)
-    );
+    let h = &p.header;
+    let _ = writeln!(out, "what = {}", toml_basic(&h.what));
+    let texts = [("why", &h.why), ("obsolete-when", &h.obsolete_when)];
+    for (key, text) in texts
+        .into_iter()
+        .chain([("written-against", &h.written_against)])
+    {
+        let _ = writeln!(out, "{key} = {}", toml_text(text));
+    }
     for e in &p.edits {
         out.push_str("\n[[edit]]\n");
         let _ = writeln!(out, "file = {}", toml_basic(&e.file));

@@ -40,21 +40,8 @@ fn series() -> Vec<Patch> {
 /// A writable copy of the fixture, for tests that change it.
 fn fixture_copy(name: &str) -> PathBuf {
     let dir = test_dir(name).join("lean4");
-    copy_all(&fixture(), &dir);
+    util::copy_tree(&fixture(), &dir);
     dir
-}
-
-fn copy_all(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_all(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn replace_in(path: &Path, from: &str, to: &str) {
@@ -271,20 +258,11 @@ fn a_git_checkout_puts_its_own_commit_into_githash_h() {
         "set(LEAN_VERSION_MINOR 28",
         "set(LEAN_VERSION_MINOR 29",
     );
-    let git = |args: &[&str]| runner::cmd("git").args(args).cwd(&src).read();
-    git(&["init", "-q"]).unwrap();
-    git(&["add", "-A"]).unwrap();
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-qm",
-        "fixture",
-    ])
-    .unwrap();
-    let head = git(&["rev-parse", "HEAD"]).unwrap();
+    let git = |args: &str| runner::cmd("git").args(args.split(' ')).cwd(&src).read();
+    git("init -q").unwrap();
+    git("add -A").unwrap();
+    git("-c user.name=t -c user.email=t@t commit -qm fixture").unwrap();
+    let head = git("rev-parse HEAD").unwrap();
     let out = src.parent().unwrap().join("out");
     // The commit is the one fetch read from the checkout (without running git).
     let pins = Pins::load().unwrap();
@@ -443,24 +421,11 @@ fn run_ok(c: Step, what: &str) {
 }
 
 fn sources(tree: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dir in tree::COPIED_DIRS {
-        collect(&tree.join(dir), &mut files);
-    }
-    files.retain(|f| f.extension().is_some_and(|e| e == "cpp"));
-    files.sort();
+    let files = tree::build_files(tree).unwrap().into_iter();
     files
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
+        .filter(|f| f.ends_with(".cpp"))
+        .map(|f| tree.join(f))
+        .collect()
 }
 
 /// A copy of the fixture with generated headers but no patch (what upstream gives the build).

@@ -62,13 +62,7 @@ pub fn copy_build_subset(src: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
     for dir in COPIED_DIRS {
         copy_dir(&src.join(dir), &dest.join(dir), &mut copied)?;
     }
-    let src_dir = src.join("src");
-    let mut top: Vec<_> = fs::read_dir(&src_dir)
-        .with_context(|| format!("cannot read {}", src_dir.display()))?
-        .collect::<std::io::Result<Vec<_>>>()
-        .with_context(|| format!("cannot read {}", src_dir.display()))?;
-    top.sort_by_key(|e| e.file_name());
-    for entry in top {
+    for entry in sorted_entries(&src.join("src"))? {
         let name = entry.file_name().to_string_lossy().into_owned();
         let ty = entry
             .file_type()
@@ -86,12 +80,7 @@ pub fn copy_build_subset(src: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
 
 fn copy_dir(from: &Path, to: &Path, copied: &mut Vec<PathBuf>) -> Result<()> {
     fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .with_context(|| format!("cannot read {}", from.display()))?
-        .collect::<std::io::Result<Vec<_>>>()
-        .with_context(|| format!("cannot read {}", from.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    for entry in sorted_entries(from)? {
         let path = entry.path();
         let ty = entry
             .file_type()
@@ -115,16 +104,22 @@ fn copy_dir(from: &Path, to: &Path, copied: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The entries of `dir`, sorted by name.
+fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    let mut entries = fs::read_dir(dir)
+        .and_then(|d| d.collect::<std::io::Result<Vec<_>>>())
+        .with_context(|| format!("cannot read {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
 /// The files of the build copy that exist in `src` (relative `/`-separated paths, sorted).
 pub fn build_files(src: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
     for dir in COPIED_DIRS {
         list_files(src, &src.join(dir), &mut files)?;
     }
-    for entry in fs::read_dir(src.join("src"))
-        .with_context(|| format!("cannot read {}/src", src.display()))?
-    {
-        let entry = entry?;
+    for entry in sorted_entries(&src.join("src"))? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.file_type()?.is_file() && is_copied_top_level_file(&name) {
             files.push(format!("src/{name}"));
@@ -138,18 +133,16 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     if !dir.is_dir() {
         return Ok(());
     }
-    for entry in fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let entry = entry?;
+    for entry in sorted_entries(dir)? {
         let path = entry.path();
         if entry.file_type()?.is_dir() {
             list_files(root, &path, out)?;
         } else {
-            let rel = path.strip_prefix(root).unwrap();
             out.push(
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
             );
         }
     }
@@ -166,11 +159,7 @@ pub fn hash_tree(root: &Path) -> Result<String> {
 }
 
 fn hash_dir(root: &Path, dir: &Path, hasher: &mut Sha256) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .collect::<std::io::Result<Vec<_>>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
+    for entry in sorted_entries(dir)? {
         let path = entry.path();
         let rel = path
             .strip_prefix(root)

@@ -244,27 +244,21 @@ fn compare(
 
 /// Prints both sides' medians and best runs, the ratio, and the machine they ran on.
 fn report_timings(what: &str, runs: usize, ours: &[Timing], theirs: &[Timing]) {
-    let summary = |t: &[Timing]| {
-        let wall: Vec<f64> = t.iter().map(|x| x.wall).collect();
-        let cpu: Vec<f64> = t.iter().map(|x| x.cpu).collect();
-        let best = wall.iter().cloned().fold(f64::INFINITY, f64::min);
-        (median(wall), best, median(cpu))
-    };
-    let (ow, ob, oc) = summary(ours);
-    let (pw, pb, pc) = summary(theirs);
     let ms = |s: f64| format!("{:.1} ms", s * 1e3);
-    runner::note(&format!(
-        "ours     (cargo xtask symtab, writes the C++): wall median {} (best {}), CPU median {}",
-        ms(ow),
-        ms(ob),
-        ms(oc)
-    ));
-    runner::note(&format!(
-        "pipeline (llvm-nm | awk | LC_ALL=C sort -u):  wall median {} (best {}), CPU median {}",
-        ms(pw),
-        ms(pb),
-        ms(pc)
-    ));
+    let summary = |side: &str, t: &[Timing]| {
+        let wall: Vec<f64> = t.iter().map(|x| x.wall).collect();
+        let best = wall.iter().cloned().fold(f64::INFINITY, f64::min);
+        let (wall, cpu) = (median(wall), median(t.iter().map(|x| x.cpu).collect()));
+        runner::note(&format!(
+            "{side} wall median {} (best {}), CPU median {}",
+            ms(wall),
+            ms(best),
+            ms(cpu)
+        ));
+        (wall, best, cpu)
+    };
+    let (ow, ob, oc) = summary("ours     (cargo xtask symtab, writes the C++):", ours);
+    let (pw, pb, pc) = summary("pipeline (llvm-nm | awk | LC_ALL=C sort -u): ", theirs);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::INFINITY };
     println!(
         "bench symtab [{what}]: ours {} vs pipeline {} (wall medians over {runs} runs): {:.1}x \
@@ -305,22 +299,23 @@ fn verify_same_set(
     let theirs_set: BTreeSet<&[u8]> = theirs.iter().copied().collect();
     let tags: BTreeSet<&[u8]> = table.not_addressable.iter().copied().collect();
     let only_ours: Vec<&[u8]> = ours_set.difference(&theirs_set).copied().collect();
+    let not_tag = |n: &&[u8]| !tags.contains(n);
     let only_theirs: Vec<&[u8]> = theirs_set
         .difference(&ours_set)
         .copied()
-        .filter(|n| !tags.contains(n))
+        .filter(not_tag)
         .collect();
     let explained: Vec<&[u8]> = theirs_set.intersection(&tags).copied().collect();
     let mut verdict = String::new();
     if only_ours.is_empty() && only_theirs.is_empty() {
         let _ = write!(verdict, "same set ({} symbols)", ours.len());
         // The pipeline's list without the tags must be our table, in the same order.
-        let theirs_table: Vec<&[u8]> = theirs
+        if theirs
             .iter()
             .copied()
-            .filter(|n| !tags.contains(n))
-            .collect();
-        if theirs_table == ours {
+            .filter(not_tag)
+            .eq(ours.iter().copied())
+        {
             verdict.push_str(", same byte order as LC_ALL=C sort");
         } else {
             verdict.push_str(", but a DIFFERENT ORDER than LC_ALL=C sort");
@@ -379,31 +374,35 @@ fn kinds_disagreeing<'t>(
     table: &super::Table<'t>,
 ) -> Result<Vec<&'t [u8]>> {
     // Kinds: llvm-nm says T for a function and D/B/R for data (weak ones are just W for both).
-    let nm = runner::cmd(tc.llvm_tool("llvm-nm"))
-        .arg("--defined-only")
-        .args(archives)
-        .output()?;
-    let mut letters: HashMap<&[u8], u8> = HashMap::new();
-    for line in nm.stdout.split(|&b| b == b'\n') {
-        let fields: Vec<&[u8]> = line
-            .split(|&b| b == b' ')
-            .filter(|f| !f.is_empty())
-            .collect();
-        if let [_, [l @ (b'T' | b'D' | b'B' | b'R')], name] = fields[..] {
-            letters.insert(name, *l);
+    let nm = nm_defined(tc, archives)?;
+    let letters: HashMap<&[u8], u8> = (nm.iter())
+        .filter(|(l, _)| b"TDBR".contains(l))
+        .map(|(l, name)| (name.as_slice(), *l))
+        .collect();
+    Ok((table.symbols.iter())
+        .filter(|s| {
+            let l = letters.get(s.name);
+            l.is_some_and(|&l| (l == b'T') != (s.kind == SymbolKind::Function))
+        })
+        .map(|s| s.name)
+        .collect())
+}
+
+/// `llvm-nm --defined-only` of `archives`: the letter and the name of every symbol it lists.
+pub(super) fn nm_defined(tc: &Toolchain, archives: &[PathBuf]) -> Result<Vec<(u8, Vec<u8>)>> {
+    let nm = runner::cmd(tc.llvm_tool("llvm-nm"));
+    let nm = nm.arg("--defined-only").args(archives).read()?;
+    let mut symbols = Vec::new();
+    for line in nm.lines() {
+        if let [_, &[letter], name] = line
+            .split_whitespace()
+            .map(str::as_bytes)
+            .collect::<Vec<_>>()[..]
+        {
+            symbols.push((letter, name.to_vec()));
         }
     }
-    let mut disagree = Vec::new();
-    for s in &table.symbols {
-        let Some(&l) = letters.get(s.name) else {
-            continue;
-        };
-        let nm_function = l == b'T';
-        if nm_function != (s.kind == SymbolKind::Function) {
-            disagree.push(s.name);
-        }
-    }
-    Ok(disagree)
+    Ok(symbols)
 }
 
 /// Version of the generated sources: bump it when `generated_source` changes.
@@ -466,12 +465,7 @@ fn generated_source(i: usize) -> String {
 /// cached under the build directory.
 fn generated_archives(tc: &Toolchain, n: usize, build: &Path) -> Result<Vec<PathBuf>> {
     let dir = build.join(format!("bench/symtab-generated-v{GENERATED_VERSION}-{n}"));
-    let archive_names = [
-        "libGenInit.a",
-        "libGenStd.a",
-        "libGenLean.a",
-        "libGenKernel.a",
-    ];
+    let archive_names = ["Init", "Std", "Lean", "Kernel"].map(|a| format!("libGen{a}.a"));
     let archives: Vec<PathBuf> = archive_names.iter().map(|a| dir.join(a)).collect();
     if archives.iter().all(|a| a.exists()) {
         return Ok(archives);
@@ -498,14 +492,13 @@ fn generated_archives(tc: &Toolchain, n: usize, build: &Path) -> Result<Vec<Path
                         format!("bench-symtab-compile-{}", batch[0].trim_end_matches(".c")),
                         tc.emcc(),
                     )
-                    .args(["-c", "-O2", "-sMEMORY64", "-Wno-experimental"])
+                    .args(["-c", "-O2"])
+                    .args(WASM64)
                     .args(batch.iter())
                     .cwd(&src)
                     .run()
                 });
-                for r in results {
-                    r?;
-                }
+                results.into_iter().collect::<Result<Vec<_>>>()?;
                 // Split like Lean's libraries: Init 26%, Std 20%, Lean 53%, the kernel the rest.
                 let cuts = [0, n * 26 / 100, n * 46 / 100, n * 99 / 100, n];
                 for (k, name) in archive_names.iter().enumerate() {
@@ -526,11 +519,11 @@ fn generated_archives(tc: &Toolchain, n: usize, build: &Path) -> Result<Vec<Path
             })
         },
     )?;
-    Ok(archives
-        .into_iter()
-        .filter(|a| a.exists())
-        .collect::<Vec<_>>())
+    Ok(archives.into_iter().filter(|a| a.exists()).collect())
 }
+
+/// The flags of every wasm64 compile and link here.
+const WASM64: [&str; 2] = ["-sMEMORY64", "-Wno-experimental"];
 
 const LOOKUP_DRIVER: &str = r#"
 // Times wasm_lookup_symbol (hash index) against the binary search of the same table.
@@ -612,19 +605,16 @@ fn lookup_speed(tc: &Toolchain, work: &Path, archives: &[PathBuf]) -> Result<()>
     util::write_if_changed(&dir.join("driver.cpp"), LOOKUP_DRIVER.as_bytes())?;
     for source in ["driver.cpp", "table.cpp"] {
         tc.step(format!("bench-symtab-lookup-compile-{source}"), tc.empp())
-            .args(["-c", "-O2", "-sMEMORY64", "-Wno-experimental", source])
+            .args(["-c", "-O2", source])
+            .args(WASM64)
             .cwd(&dir)
             .run()?;
     }
     // -O1 link: the code is already optimized; -O2 would run wasm-opt (JS-hosted here) over
     // 1800 objects for minutes.
     tc.step("bench-symtab-lookup-link", tc.empp())
-        .args([
-            "-O1",
-            "-sMEMORY64",
-            "-Wno-experimental",
-            "-sALLOW_MEMORY_GROWTH",
-        ])
+        .args(["-O1", "-sALLOW_MEMORY_GROWTH"])
+        .args(WASM64)
         .args(["driver.o", "table.o"])
         .args(archives)
         .args(["-o", "lookup.js"])

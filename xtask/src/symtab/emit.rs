@@ -35,18 +35,8 @@ pub fn is_own_symbol(name: &[u8]) -> bool {
     OWN_SYMBOLS.iter().any(|s| s.as_bytes() == name)
 }
 
-/// FNV-1a, 32 bits (the reference for [`scan`]). The C++ lookup computes the same function.
-#[cfg(test)]
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
-/// `(fnv1a(name), name needs no escaping)` in one pass over the bytes.
+/// `(FNV-1a of name (32 bits), name needs no escaping)` in one pass over the bytes. The C++
+/// lookup computes the same hash.
 pub fn scan(name: &[u8]) -> (u32, bool) {
     let mut h: u32 = 0x811c_9dc5;
     let mut plain = true;
@@ -350,9 +340,13 @@ mod tests {
     use crate::symtab::Place;
     use std::path::Path;
 
+    fn fnv1a(bytes: &[u8]) -> u32 {
+        scan(bytes).0
+    }
+
     #[test]
     fn fnv1a_known_values() {
-        // Published FNV-1a 32-bit test vectors.
+        // Published FNV-1a 32-bit test vectors, against the hash the table uses.
         assert_eq!(fnv1a(b""), 0x811c9dc5);
         assert_eq!(fnv1a(b"a"), 0xe40c292c);
         assert_eq!(fnv1a(b"foobar"), 0xbf9cf968);
@@ -384,7 +378,7 @@ mod tests {
     fn names_are_escaped_exactly() {
         let mut s = Vec::new();
         let weird = b"a.b$c \"q\"\\?\n\xc3\xa9";
-        assert_eq!(scan(weird), (fnv1a(weird), false));
+        assert!(!scan(weird).1);
         c_string(&mut s, weird, false);
         assert_eq!(s, b"a.b$c \\042q\\042\\134\\077\\012\\303\\251");
         let mut plain = Vec::new();

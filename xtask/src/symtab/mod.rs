@@ -186,7 +186,7 @@ impl Hasher for PrehashedHasher {
 #[derive(Clone, Copy)]
 pub struct Definition<'a> {
     pub name: &'a [u8],
-    /// `emit::fnv1a(name)`.
+    /// FNV-1a of the name (`emit::scan`).
     pub hash: u32,
     /// No byte of the name needs escaping in a C string literal.
     pub plain: bool,

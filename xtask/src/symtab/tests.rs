@@ -372,22 +372,10 @@ fn agrees_with_llvm_nm_on_the_system_libraries() {
     let libs = super::bench::system_libraries(&tc).unwrap();
     let files = inputs::read_inputs(&libs).unwrap();
     let table = collect(&files, &NameFilter::All).unwrap();
-    let nm = crate::runner::cmd(tc.llvm_tool("llvm-nm"))
-        .arg("--defined-only")
-        .args(&libs)
-        .output()
-        .unwrap();
-    assert!(nm.status.success());
-    let mut theirs: Vec<&[u8]> = nm
-        .stdout
-        .split(|&b| b == b'\n')
-        .filter_map(|l| {
-            let f: Vec<&[u8]> = l.split(|&b| b == b' ').filter(|x| !x.is_empty()).collect();
-            match f[..] {
-                [_, [b'T' | b'D' | b'B' | b'R' | b'W' | b'V'], name] => Some(name),
-                _ => None,
-            }
-        })
+    let nm = super::bench::nm_defined(&tc, &libs).unwrap();
+    let mut theirs: Vec<&[u8]> = (nm.iter())
+        .filter(|(l, _)| b"TDBRWV".contains(l))
+        .map(|(_, name)| name.as_slice())
         .filter(|n| !table.not_addressable.contains(n))
         .collect();
     theirs.sort_unstable();
