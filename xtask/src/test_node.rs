@@ -17,7 +17,7 @@ use anyhow::{ensure, Result};
 use crate::layout::Layout;
 use crate::{
     kernel,
-    node_test::{run_node_test_files, NodeTestSummary},
+    node_test::{parse_timings, run_node_test_files, NodeTestSummary},
     paths,
     prefix::{read_kernel, Backend, InstalledKernel},
     runner,
@@ -94,14 +94,15 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path, logs: &Path) -> Result<NodeTes
             .as_deref()
             .map_or(String::new(), |l| format!(" (log: {})", l.display()))
     );
+    let mut summary = summary;
     if summary.failed == 0 {
-        print_timings(tc, &kernel)?;
+        summary.timings = print_timings(tc, &kernel)?;
     }
     Ok(summary)
 }
 
-/// lean-wasm/tests/timings.mjs, printed as a small table.
-fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<()> {
+/// lean-wasm/tests/timings.mjs, printed as a small table and returned.
+fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<Vec<(String, f64)>> {
     let script = paths::project_root().join("lean-wasm/tests/timings.mjs");
     let out = tc
         .step("test-node-timings", &tc.node)
@@ -120,22 +121,10 @@ fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<()> {
         kernel.js.display(),
         kernel.backend.name()
     );
-    for (name, ms) in figures {
+    for (name, ms) in &figures {
         println!("  {name:<22} {ms:>10.1} ms");
     }
-    Ok(())
-}
-
-/// The `timing <name> <ms>` lines of timings.mjs.
-fn parse_timings(text: &str) -> Vec<(String, f64)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut words = l.strip_prefix("timing ")?.split_whitespace();
-            let name = words.next()?.to_string();
-            let ms = words.next()?.parse().ok()?;
-            Some((name, ms))
-        })
-        .collect()
+    Ok(figures)
 }
 
 #[cfg(test)]
@@ -145,7 +134,7 @@ mod tests {
     #[test]
     fn timing_lines_are_read_and_other_lines_ignored() {
         let text =
-            "xlean: something\ntiming module-load 12.5\ntiming kernel-start 3.0\ntiming bad x\n";
+            "xlean: something\ntiming module-load 12.5\n# timing kernel-start 3.0\ntiming bad x\n";
         assert_eq!(
             parse_timings(text),
             vec![
