@@ -8,6 +8,7 @@
 //! acceptance run.
 
 use std::{
+    collections::BTreeMap,
     fmt::{self, Write as _},
     fs,
     path::{Path, PathBuf},
@@ -24,7 +25,9 @@ use crate::{
     node_test::NodeTestSummary,
     pins::Pins,
     prefix::{self, Backend},
-    runner, stamp, test_node,
+    runner,
+    stamp::{self, StageRun},
+    test_node,
     toolchain::{self, lean_host, Toolchain},
     util,
 };
@@ -176,8 +179,9 @@ pub fn run(opts: &fetch::SourceOptions, layout: &Layout, install: bool) -> Resul
     let result = stages(&tc, &pins, opts, layout, &mut report);
     let written = report.write(&layout.acceptance)?;
     eprint!("{}", report.render_md());
-    result?;
-    runner::note(&format!("acceptance run passed: {}", written.display()));
+    let done = format!("the acceptance run (report: {})", written.display());
+    result.map_err(|e| e.context(format!("{done} failed")))?;
+    runner::note(&format!("{done} passed"));
     Ok(())
 }
 
@@ -227,11 +231,13 @@ pub struct Report {
     pub lean: Option<LeanFacts>,
     pub stages: Vec<Stage>,
     /// The build's own stages (from its report).
-    pub build_stages: Vec<BuildStage>,
+    pub build_stages: Vec<StageRun>,
     pub counts: Option<build::Counts>,
-    pub sizes: Vec<Size>,
-    pub node_timings: Vec<Timing>,
-    pub chromium_timings: Vec<Timing>,
+    /// Bytes, by path.
+    pub sizes: BTreeMap<String, u64>,
+    /// Milliseconds, by name.
+    pub node_timings: BTreeMap<String, f64>,
+    pub chromium_timings: BTreeMap<String, f64>,
     pub failures: Vec<Failure>,
 }
 
@@ -251,25 +257,6 @@ pub struct Stage {
     pub name: String,
     pub secs: f64,
     pub passed: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct BuildStage {
-    pub name: String,
-    pub secs: f64,
-    pub ran: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Size {
-    pub path: PathBuf,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Timing {
-    pub name: String,
-    pub ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -314,19 +301,12 @@ impl Report {
             recorded_now: src.recorded_now,
             lean4_source: src.summary(),
         });
-        self.build_stages = b
-            .stages
-            .iter()
-            .map(|s| BuildStage {
-                name: s.name.clone(),
-                secs: s.secs,
-                ran: s.ran_because.is_some(),
-            })
-            .collect();
+        self.build_stages = b.stages.clone();
         self.counts = Some(b.counts);
         let bin = b.prefix.join(prefix::BIN_DIR);
         for file in stamp::files_under(&bin, &[".wasm", ".tar.gz"])? {
-            self.size(&file)?;
+            let bytes = fs::metadata(&file)?.len();
+            self.sizes.insert(file.display().to_string(), bytes);
         }
         Ok(())
     }
@@ -339,7 +319,7 @@ impl Report {
         logs: &Path,
     ) -> Result<NodeTestSummary> {
         let s = self.tests("test-node", || test_node::test_prefix(tc, prefix, logs))?;
-        self.node_timings = timings(&s.timings);
+        self.node_timings = s.timings.iter().cloned().collect();
         Ok(s)
     }
 
@@ -357,11 +337,9 @@ impl Report {
             site = Some(built);
             Ok(s)
         })?;
-        self.sizes.extend(site.map(|site| Size {
-            path: site.dir,
-            bytes: site.total_bytes,
-        }));
-        self.chromium_timings = timings(&s.timings);
+        self.sizes
+            .extend(site.map(|site| (site.dir.display().to_string(), site.total_bytes)));
+        self.chromium_timings = s.timings.iter().cloned().collect();
         Ok(s)
     }
 
@@ -389,15 +367,6 @@ impl Report {
             self.failures.push(failure(name, &e));
         }
         Ok(s)
-    }
-
-    fn size(&mut self, path: &Path) -> Result<()> {
-        let bytes = fs::metadata(path)?.len();
-        self.sizes.push(Size {
-            path: path.to_path_buf(),
-            bytes,
-        });
-        Ok(())
     }
 
     /// `report.json` and `report.md` in `dir`, each written atomically. Returns the `.md`.
@@ -429,20 +398,25 @@ impl Report {
         s.push_str("## Stages\n\n| stage | result | wall time |\n|---|---|---|\n");
         for st in &self.stages {
             let result = if st.passed { "passed" } else { "FAILED" };
-            let _ = writeln!(s, "| {} | {result} | {} |", st.name, secs(st.secs));
+            let _ = writeln!(
+                s,
+                "| {} | {result} | {} |",
+                st.name,
+                runner::fmt_secs(st.secs)
+            );
         }
         self.render_build(&mut s);
         s.push_str("\n## Sizes\n\n");
-        for z in &self.sizes {
-            let _ = writeln!(s, "- {}: {} bytes", z.path.display(), z.bytes);
+        for (path, bytes) in &self.sizes {
+            let _ = writeln!(s, "- {path}: {bytes} bytes");
         }
         for (title, figures) in [
             ("Node timings", &self.node_timings),
             ("Chromium timings", &self.chromium_timings),
         ] {
             let _ = writeln!(s, "\n## {title}\n");
-            for t in figures {
-                let _ = writeln!(s, "- {}: {:.1} ms", t.name, t.ms);
+            for (name, ms) in figures {
+                let _ = writeln!(s, "- {name}: {ms:.1} ms");
             }
         }
         s.push_str("\n## Failures\n\n");
@@ -471,27 +445,13 @@ impl Report {
             );
         }
         if !self.build_stages.is_empty() {
-            s.push_str("\n| build stage | ran | wall time |\n|---|---|---|\n");
+            s.push_str("\n| build stage | ran because | wall time |\n|---|---|---|\n");
         }
         for b in &self.build_stages {
-            let ran = if b.ran { "ran" } else { "up to date" };
-            let _ = writeln!(s, "| {} | {ran} | {} |", b.name, secs(b.secs));
+            let ran = b.ran_because.as_deref().unwrap_or("up to date");
+            let _ = writeln!(s, "| {} | {ran} | {} |", b.name, runner::fmt_secs(b.secs));
         }
     }
-}
-
-fn secs(s: f64) -> String {
-    format!("{s:.1} s")
-}
-
-fn timings(figures: &[(String, f64)]) -> Vec<Timing> {
-    figures
-        .iter()
-        .map(|(name, ms)| Timing {
-            name: name.clone(),
-            ms: *ms,
-        })
-        .collect()
 }
 
 /// A failed stage: the log its error names (a step's `full log:`, a test run's `full output:`)

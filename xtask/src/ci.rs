@@ -11,7 +11,7 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::layout::Layout;
 use crate::{
@@ -65,6 +65,11 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if args.real {
         return crate::acceptance::run(&args.sources, layout, !args.skip_install);
     }
+    ensure!(
+        args.sources.lean_src.is_none() && args.sources.sources.is_empty(),
+        "--lean-src and --source name the sources of `cargo xtask ci --real` only\n  \
+         fix: add --real, or leave them out"
+    );
     let start = Instant::now();
     if !args.skip_install {
         runner::timed("toolchain install", toolchain::install_default)?;
