@@ -6,13 +6,16 @@
 //! copies such as `XLEAN_SOURCE_TREES`) are skipped with the reason where they cannot be had,
 //! except under CI (`CI` set): there the sources are required too, and a suite that ran no test
 //! is a failure, so a green CI always means every suite ran.
+//!
+//! `--real` is the acceptance run instead (crate::acceptance): the kernel with the real Lean.
 
 use std::{path::PathBuf, time::Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 use crate::layout::Layout;
 use crate::{
+    acceptance::{self, Report},
     doctor, gate,
     pins::Pins,
     runner,
@@ -24,6 +27,15 @@ pub struct Args {
     /// Do not run `toolchain install` first (use what is installed)
     #[arg(long)]
     skip_install: bool,
+    /// The acceptance run instead of the suites: build the kernel with the real Lean (official
+    /// Lean of the pin, pinned lean4 release, --bundles), then test-node, the notebooks and the
+    /// browser test; report in <build>/acceptance/. Checks every input first and exits with
+    /// status 2, listing each missing one with its fix, before building anything
+    #[arg(long)]
+    real: bool,
+    /// Where the sources of `--real` come from
+    #[command(flatten)]
+    sources: crate::fetch::SourceOptions,
 }
 
 /// What a suite counted (a Node suite's: `From<&NodeTestSummary>`, in crate::node_test).
@@ -50,6 +62,14 @@ struct SuiteResult {
 }
 
 pub fn run(args: Args, layout: &Layout) -> Result<()> {
+    if args.real {
+        return crate::acceptance::run(&args.sources, layout, !args.skip_install);
+    }
+    ensure!(
+        args.sources.lean_src.is_none() && args.sources.sources.is_empty(),
+        "--lean-src and --source name the sources of `cargo xtask ci --real` only\n  \
+         fix: add --real, or leave them out"
+    );
     let start = Instant::now();
     if !args.skip_install {
         runner::timed("toolchain install", toolchain::install_default)?;
@@ -73,11 +93,17 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
             }),
         ];
         let mut prefix = None;
+        let fixture = layout.nested("ci-fixture");
+        let mut report = Report::new(acceptance::FIXTURE_LABEL);
         results.push(suite("build + test-node (fixture)", strict, || {
-            fixture_build(&tc, layout, &mut prefix)
+            let built = fixture_build(&tc, &fixture, &mut report, &mut prefix);
+            report.write(&fixture.acceptance)?;
+            built
         }));
         results.push(suite("JupyterLite site in Chromium", strict, || {
-            site_in_chromium(&tc, &pins, layout, prefix.as_deref())
+            let tested = site_in_chromium(&tc, &pins, layout, &mut report, prefix.as_deref());
+            report.write(&fixture.acceptance)?;
+            tested
         }));
         let lean = lean.join().unwrap_or_else(|_| SuiteResult {
             name: "lean-check lean-wasm/",
@@ -220,29 +246,32 @@ fn kernel_shell(tc: &Toolchain, pins: &Pins, layout: &Layout) -> Result<(Counts,
 
 /// The product's own path on the fixtures: `build --backend test --bundles` installs a kernel
 /// prefix (the kernel's Lean output cannot be made here), then `test-node` runs against it.
-/// With bundles, so that the site's browser test also loads Std/Lean from bundles.
+/// With bundles, so that the site's browser test also loads Std/Lean from bundles. Its stages
+/// go into the fixture's acceptance report (written by the caller, also on failure).
 fn fixture_build(
     tc: &Toolchain,
-    layout: &Layout,
+    ci_build: &Layout,
+    report: &mut Report,
     prefix: &mut Option<PathBuf>,
 ) -> Result<(Counts, String)> {
-    let ci_build = layout.nested("ci-fixture");
-    let mut args = crate::build::fixture_args(&ci_build, crate::prefix::Backend::Test);
+    let mut args = crate::build::fixture_args(ci_build, crate::prefix::Backend::Test);
     args.bundles = true;
-    let report = crate::build::build(&args, &ci_build)?;
-    eprint!("{}", report.render());
-    if let Some(skip) = report.skipped.first() {
+    let built = report.stage("build", || crate::build::build(&args, ci_build))?;
+    eprint!("{}", built.render());
+    report.record_build(&built)?;
+    if let Some(skip) = built.skipped.first() {
         let counts = Counts {
             skipped: 1,
             ..Counts::default()
         };
         return Ok((counts, skip.clone()));
     }
-    *prefix = Some(report.prefix.clone());
-    let s = crate::test_node::test_prefix(tc, &report.prefix, &layout.logs)?;
-    let note =
-        "cargo xtask build --backend test --bundles (fixtures), then test-node on its prefix";
-    Ok((Counts::from(&s), note.into()))
+    *prefix = Some(built.prefix.clone());
+    let mut counts = Counts::from(&report.node_tests(tc, &built.prefix, &ci_build.logs)?);
+    counts += Counts::from(&report.notebooks(tc, &built.prefix, &ci_build.logs)?);
+    let note = "cargo xtask build --backend test --bundles (fixtures), then test-node (suite and \
+                notebooks) on its prefix";
+    Ok((counts, note.into()))
 }
 
 /// The JupyterLite site of that prefix, built offline and tested in headless Chromium.
@@ -250,6 +279,7 @@ fn site_in_chromium(
     tc: &Toolchain,
     pins: &Pins,
     layout: &Layout,
+    report: &mut Report,
     prefix: Option<&std::path::Path>,
 ) -> Result<(Counts, String)> {
     let Some(prefix) = prefix else {
@@ -260,7 +290,7 @@ fn site_in_chromium(
         let note = "no kernel prefix: the build suite above was skipped or failed";
         return Ok((counts, note.into()));
     };
-    let s = crate::lite::test_prefix(tc, pins, prefix, layout)?;
+    let s = report.browser_test(tc, pins, prefix, layout)?;
     let note = s
         .skip_reason
         .clone()

@@ -35,6 +35,8 @@ pub struct Layout {
     pub lite_work: PathBuf,
     /// `lean-check`'s compiled modules and cached results.
     pub lean_check: PathBuf,
+    /// The acceptance report (`report.md`, `report.json`) of `ci --real`, or of `ci`'s fixture run.
+    pub acceptance: PathBuf,
 }
 
 impl Layout {
@@ -52,6 +54,7 @@ impl Layout {
             site: root.join("site"),
             lite_work: root.join("lite-work"),
             lean_check: root.join("lean-check"),
+            acceptance: root.join("acceptance"),
             root,
         }
     }

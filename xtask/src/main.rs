@@ -4,6 +4,7 @@
 //! See README.md for what each command does and docs/design.md for why.
 
 mod abi_check;
+mod acceptance;
 mod bench;
 mod build;
 mod ci;
@@ -81,7 +82,8 @@ enum Command {
     Bench(bench::Command),
     /// Remove build outputs (and, with --cache, the tool cache)
     Clean(clean::Args),
-    /// What CI runs: install the toolchain, then run every test suite
+    /// What CI runs: install the toolchain, then run every test suite; with --real, the
+    /// acceptance run (the kernel with the real Lean: build, Node, notebooks, Chromium)
     Ci(ci::Args),
     /// Check the GitHub Actions workflows (.github/workflows) against GitHub's schema
     LintWorkflows(workflows::Args),
@@ -94,7 +96,8 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // The whole chain of context, without a backtrace: errors here are for users.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // 2: the inputs of `ci --real` are missing (nothing ran); 1: something failed.
+            std::process::ExitCode::from(acceptance::exit_code(&e))
         }
     }
 }

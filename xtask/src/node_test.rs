@@ -12,7 +12,7 @@ use anyhow::{bail, ensure, Result};
 use crate::{ci::Counts, paths, runner::Step, toolchain::Toolchain};
 
 /// What a run of the Node tests found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeTestSummary {
     pub passed: u64,
     /// Failed and cancelled tests.
@@ -22,6 +22,8 @@ pub struct NodeTestSummary {
     pub skip_reason: Option<String>,
     /// The full output, when node ran.
     pub log: Option<PathBuf>,
+    /// The `timing <name> <ms>` figures the run printed (for the acceptance report).
+    pub timings: Vec<(String, f64)>,
 }
 
 impl NodeTestSummary {
@@ -57,6 +59,19 @@ impl From<&NodeTestSummary> for Counts {
             skipped: s.skipped,
         }
     }
+}
+
+/// The `timing <name> <ms>` lines of a script's output (also as TAP diagnostics, `# timing ...`).
+pub fn parse_timings(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim().trim_start_matches("# ");
+            let mut words = l.strip_prefix("timing ")?.split_whitespace();
+            let name = words.next()?.to_string();
+            let ms = words.next()?.parse().ok()?;
+            Some((name, ms))
+        })
+        .collect()
 }
 
 /// `node --test` with the TAP reporter, one file at a time: add the test files, their

@@ -47,7 +47,7 @@ impl Inputs {
 }
 
 /// What one stage did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct StageRun {
     pub name: String,
     /// `None`: up to date (or, for what is not stamped work, used as found). `Some(reason)`: it

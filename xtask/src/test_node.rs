@@ -19,7 +19,7 @@ use anyhow::{ensure, Result};
 use crate::layout::Layout;
 use crate::{
     kernel,
-    node_test::{run_node_test_files, NodeTestSummary},
+    node_test::{parse_timings, run_node_test_files, NodeTestSummary},
     paths,
     prefix::{read_kernel, Backend, InstalledKernel},
     runner,
@@ -69,10 +69,20 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// Runs the suite for the prefix's backend, then its notebooks (one test each), then the
-/// timings. Returns the counts; an error when the kernel is missing or node could not run.
+/// Runs the suite for the prefix's backend and its timings, then its notebooks (one test each).
+/// Returns the counts; an error when the kernel is missing or node could not run.
 pub fn test_prefix(tc: &Toolchain, prefix: &Path, logs: &Path) -> Result<NodeTestSummary> {
     let kernel = read_kernel(prefix)?;
+    let mut summary = run_suite(tc, &kernel, logs)?;
+    let notebooks = run_notebooks(tc, prefix, &kernel, logs, false)?;
+    summary.passed += notebooks.passed;
+    summary.failed += notebooks.failed;
+    Ok(summary)
+}
+
+/// The Node suite for the kernel's backend, then (when it passed) the start-up and command
+/// timings, printed and kept in the summary.
+pub fn run_suite(tc: &Toolchain, kernel: &InstalledKernel, logs: &Path) -> Result<NodeTestSummary> {
     let tests = paths::project_root().join("lean-wasm/tests");
     let (file, var) = match kernel.backend {
         Backend::Lean => {
@@ -99,9 +109,6 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path, logs: &Path) -> Result<NodeTes
         &[(var, &kernel.js)],
         logs,
     )?;
-    let notebooks = run_notebooks(tc, prefix, &kernel, logs, false)?;
-    summary.passed += notebooks.passed;
-    summary.failed += notebooks.failed;
     eprintln!(
         "test-node ({} backend): {} passed, {} failed, {} skipped{}",
         kernel.backend.name(),
@@ -114,7 +121,7 @@ pub fn test_prefix(tc: &Toolchain, prefix: &Path, logs: &Path) -> Result<NodeTes
             .map_or(String::new(), |l| format!(" (log: {})", l.display()))
     );
     if summary.failed == 0 {
-        print_timings(tc, &kernel)?;
+        summary.timings = print_timings(tc, kernel)?;
     }
     Ok(summary)
 }
@@ -219,8 +226,8 @@ fn notebook_report(output: &str) -> String {
     output[start..].to_string()
 }
 
-/// lean-wasm/tests/timings.mjs, printed as a small table.
-fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<()> {
+/// lean-wasm/tests/timings.mjs, printed as a small table and returned.
+fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<Vec<(String, f64)>> {
     let script = paths::project_root().join("lean-wasm/tests/timings.mjs");
     let out = tc
         .step("test-node-timings", &tc.node)
@@ -239,22 +246,10 @@ fn print_timings(tc: &Toolchain, kernel: &InstalledKernel) -> Result<()> {
         kernel.js.display(),
         kernel.backend.name()
     );
-    for (name, ms) in figures {
+    for (name, ms) in &figures {
         println!("  {name:<22} {ms:>10.1} ms");
     }
-    Ok(())
-}
-
-/// The `timing <name> <ms>` lines of timings.mjs.
-fn parse_timings(text: &str) -> Vec<(String, f64)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut words = l.strip_prefix("timing ")?.split_whitespace();
-            let name = words.next()?.to_string();
-            let ms = words.next()?.parse().ok()?;
-            Some((name, ms))
-        })
-        .collect()
+    Ok(figures)
 }
 
 #[cfg(test)]
@@ -297,7 +292,7 @@ mod tests {
     #[test]
     fn timing_lines_are_read_and_other_lines_ignored() {
         let text =
-            "xlean: something\ntiming module-load 12.5\ntiming kernel-start 3.0\ntiming bad x\n";
+            "xlean: something\ntiming module-load 12.5\n# timing kernel-start 3.0\ntiming bad x\n";
         assert_eq!(
             parse_timings(text),
             vec![

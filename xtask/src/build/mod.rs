@@ -16,7 +16,11 @@ pub mod oleans;
 pub mod prefix;
 mod stages;
 
-use std::{fmt::Write as _, path::PathBuf, time::Instant};
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use anyhow::{ensure, Result};
 
@@ -100,21 +104,74 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
 /// build, each in a layout of its own, where the real inputs cannot be had.
 pub fn fixture_args(layout: &Layout, backend: Backend) -> Args {
     let root = paths::project_root();
+    let sources = fetch::SourceOptions {
+        lean_src: Some(root.join("tests/fixtures/lean4-mini")),
+        ..Default::default()
+    };
     Args {
-        sources: fetch::SourceOptions {
-            lean_src: Some(root.join("tests/fixtures/lean4-mini")),
-            ..Default::default()
-        },
         lean_c: Some(root.join("tests/fixtures/lean-out")),
-        profile: Profile::Release,
-        backend,
-        bundles: false,
-        no_kernel: false,
-        embed: oleans::Embed::Init,
-        prefix: Some(layout.prefix.clone()),
-        jobs: None,
-        explain: false,
+        ..Args::standard(sources, backend, layout)
     }
+}
+
+impl Args {
+    /// The defaults of the command line, with these sources and backend, installing into
+    /// `layout`'s prefix (the acceptance run's build: the real sources, Lean's output made here).
+    pub fn standard(sources: fetch::SourceOptions, backend: Backend, layout: &Layout) -> Args {
+        Args {
+            sources,
+            lean_c: None,
+            profile: Profile::Release,
+            backend,
+            bundles: false,
+            no_kernel: false,
+            embed: oleans::Embed::Init,
+            prefix: Some(layout.prefix.clone()),
+            jobs: None,
+            explain: false,
+        }
+    }
+}
+
+/// Every path the command line gave, checked before the first long step: a typo must not cost
+/// a toolchain install or a download first.
+fn check_inputs(args: &Args) -> Result<()> {
+    if let Some(dir) = &args.lean_c {
+        for need in ["", "c", "lib/lean", "lean-version.txt"] {
+            ensure!(
+                dir.join(need).exists(),
+                "--lean-c {}: {} is missing (Lean's output: DIR/c/**.c, DIR/lib/lean, \
+                 DIR/lean-version.txt)\n  fix: pass the folder a host with the pinned Lean wrote \
+                 (docs/lean-host.md), or leave --lean-c out to make it here with the official Lean",
+                dir.display(),
+                dir.join(need).display()
+            );
+        }
+    }
+    let lean_src = args.sources.lean_src.iter().map(|d| ("--lean-src", d));
+    let locals = args.sources.sources.iter().map(|l| ("--source", &l.dir));
+    for (flag, dir) in lean_src.chain(locals) {
+        ensure!(
+            dir.is_dir(),
+            "{flag} {}: no such directory\n  fix: name the top folder of a local copy of the \
+             source, or leave the flag out to use the pinned archive",
+            dir.display()
+        );
+    }
+    if let Some(prefix) = &args.prefix {
+        let prefix = paths::absolute(prefix);
+        let existing = prefix.ancestors().skip(1).find(|a| a.exists());
+        ensure!(
+            existing.is_some_and(
+                |a| a.is_dir() && !a.metadata().is_ok_and(|m| m.permissions().readonly())
+            ),
+            "--prefix {}: its parent cannot be created ({} is not a writable directory)\n  \
+             fix: choose a prefix under a directory you can write to",
+            prefix.display(),
+            existing.unwrap_or(Path::new("/")).display()
+        );
+    }
+    Ok(())
 }
 
 /// What a build did, stage by stage.
@@ -124,6 +181,19 @@ pub struct Report {
     pub prefix: PathBuf,
     pub skipped: Vec<String>,
     pub total_secs: f64,
+    /// Where lean4 came from (its tarball's sha256, whether it was recorded just now).
+    pub lean4: Option<fetch::FetchedSource>,
+    pub counts: Counts,
+}
+
+/// What went into the link, for the acceptance report.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Counts {
+    /// The C files of Lean's output that were compiled.
+    pub c_files: usize,
+    pub archives: usize,
+    /// The symbol table's entries, when the symtab stage ran (an up-to-date one is not read).
+    pub symbols: Option<usize>,
 }
 
 impl Report {
@@ -164,6 +234,7 @@ impl Report {
 
 pub fn build(args: &Args, layout: &Layout) -> Result<Report> {
     let start = Instant::now();
+    check_inputs(args)?;
     ensure!(
         !(args.bundles && args.embed == oleans::Embed::All),
         "--bundles ships Std and Lean beside the module, --embed all puts them inside it: choose one"
@@ -185,6 +256,7 @@ pub fn build(args: &Args, layout: &Layout) -> Result<Report> {
     let mut run = Stages::new(dirs.stamps.clone(), args.explain, &mut report.stages);
     let tc = stages::toolchain(&pins, &mut run)?;
     let sources = stages::Sources::fetch(args, &pins, layout, &mut run)?;
+    report.lean4 = Some(sources.lean4.clone());
     let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
     let kernel = stages::kernel_deps(args, &pins, &tc, layout, &mut run, &mut report.skipped)?;
     let ctx = stages::Ctx {
@@ -202,10 +274,49 @@ pub fn build(args: &Args, layout: &Layout) -> Result<Report> {
     let configured = stages::configure(&ctx, &mut run, &lean_out, &manifest)?;
     let libraries = stages::libraries(&ctx, &mut run, &configured)?;
     stages::abi_check(&mut run, &libraries)?;
-    stages::symtab(&mut run, &libraries, &configured)?;
+    let symbols = stages::symtab(&mut run, &libraries, &configured)?;
     let linked = stages::link(&ctx, &mut run, &libraries, &configured, &manifest)?;
     stages::install(&ctx, &mut run, &linked, &bundles)?;
 
+    report.counts = Counts {
+        c_files: configured.c_groups.iter().map(|(_, f)| f.len()).sum(),
+        archives: libraries.archives.len(),
+        symbols,
+    };
     report.total_secs = start.elapsed().as_secs_f64();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wrong path fails at once, naming it and the fix: no toolchain, no download, no build
+    /// directory.
+    #[test]
+    fn a_missing_lean_c_fails_before_any_step() {
+        let root = crate::util::test_dir("build-inputs");
+        let layout = Layout::new(&root.join("build"));
+        let args = Args {
+            lean_c: Some(PathBuf::from("/nonexistent")),
+            sources: fetch::SourceOptions {
+                offline: true,
+                ..Default::default()
+            },
+            ..Args::standard(Default::default(), Backend::Lean, &layout)
+        };
+        let text = format!("{:#}", build(&args, &layout).unwrap_err());
+        crate::util::assert_contains(&text, &["--lean-c /nonexistent", "is missing", "fix:"]);
+        assert!(!layout.root.exists(), "the build directory was made");
+
+        let args = Args {
+            sources: fetch::SourceOptions {
+                lean_src: Some(root.join("no-such-lean4")),
+                ..Default::default()
+            },
+            ..Args::standard(Default::default(), Backend::Lean, &layout)
+        };
+        let text = format!("{:#}", build(&args, &layout).unwrap_err());
+        crate::util::assert_contains(&text, &["--lean-src", "no-such-lean4", "fix:"]);
+    }
 }

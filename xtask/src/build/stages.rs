@@ -409,19 +409,27 @@ pub fn abi_check(run: &mut Stages, libraries: &Libraries) -> Result<()> {
     })
 }
 
-/// symtab: the dlsym replacement, from the archives.
-pub fn symtab(run: &mut Stages, libraries: &Libraries, configured: &Configured) -> Result<()> {
+/// symtab: the dlsym replacement, from the archives. Returns how many symbols the table has,
+/// when the stage ran (an up-to-date table is not read again).
+pub fn symtab(
+    run: &mut Stages,
+    libraries: &Libraries,
+    configured: &Configured,
+) -> Result<Option<usize>> {
     let symtab_cpp = &configured.symtab_cpp;
     let mut inputs = Inputs::new();
     inputs.add(
         "archives",
         stamp::metadata_fingerprint(Path::new("/"), &libraries.archives)?,
     );
+    let mut symbols = None;
     run.stage("symtab", &inputs, std::slice::from_ref(symtab_cpp), || {
         let summary = symtab::generate(&libraries.archives, &[], symtab_cpp)?;
         runner::note(&summary.to_string());
+        symbols = Some(summary.symbols);
         Ok(())
-    })
+    })?;
+    Ok(symbols)
 }
 
 /// What the link stage made.

@@ -143,6 +143,8 @@ pub struct FetchedSource {
     /// stripped). READ-ONLY for every later stage: it may be the user's own checkout.
     pub dir: PathBuf,
     pub origin: Origin,
+    /// This fetch recorded the archive's sha256 in `pins.lock` (nothing was pinned): commit it.
+    pub recorded_now: bool,
 }
 
 /// Where a source came from, for stamps and `githash.h`.
@@ -320,6 +322,32 @@ impl<'a> Fetcher<'a> {
         }
     }
 
+    /// Where source `name` would come from without the network (a local copy, the verified
+    /// archive in the download cache, a mirror), or `None`: it would be downloaded.
+    pub fn without_network(&self, name: &str) -> Result<Option<String>> {
+        let src = self.pins.source(name)?;
+        if let Some(local) = self.settings.locals.get(name) {
+            let at = format!("{} (set by {})", local.dir.display(), local.set_by);
+            return Ok(local.dir.is_dir().then_some(at));
+        }
+        let cached = self.places.downloads.join(&src.artifact);
+        let pinned = Lock::load_from(&self.places.lock_file)?
+            .sha256
+            .remove(&src.artifact);
+        if cached.is_file() && pinned == Some(util::sha256_file(&cached)?) {
+            return Ok(Some(format!("{} (verified)", cached.display())));
+        }
+        let mirrored = self
+            .settings
+            .mirrors
+            .iter()
+            .map(|m| m.dir.join(&src.artifact));
+        Ok(mirrored
+            .into_iter()
+            .find(|f| f.is_file())
+            .map(|f| f.display().to_string()))
+    }
+
     fn local(&self, src: &ResolvedSource, local: &settings::Local) -> Result<FetchedSource> {
         settings::check_dir(&local.dir).with_context(|| {
             format!(
@@ -365,6 +393,7 @@ impl<'a> Fetcher<'a> {
                 commit,
             },
             dir,
+            recorded_now: false,
         })
     }
 
@@ -399,6 +428,7 @@ impl<'a> Fetcher<'a> {
                 && dest.is_dir()
         };
         let result = |sha256: String, commit: Option<String>, obtained| FetchedSource {
+            recorded_now: pinned.is_none(),
             name: src.name.clone(),
             version: src.version.clone(),
             dir: dest.clone(),

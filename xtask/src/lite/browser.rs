@@ -185,7 +185,8 @@ pub fn run_browser_test(
         .log_dir(logs);
     let result = run_tap_step(step, "the browser test");
     drop(server);
-    let (summary, output) = result?;
+    let (mut summary, output) = result?;
+    summary.timings = node_test::parse_timings(&output);
     // The figures the test measured (its `t.diagnostic` lines).
     for line in output.lines().map(str::trim) {
         if let Some(figure) = line.strip_prefix("# figure: ") {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use browser::{browser_test, tool_states};
-pub use site::{build_site, LiteSources, SiteOptions};
+pub use site::{build_site, LiteSources, Site, SiteOptions};
 
 use crate::layout::Layout;
 use crate::{node_test::NodeTestSummary, pins::Pins, runner, toolchain::Toolchain};
@@ -72,13 +72,14 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
 }
 
 /// The site of the kernel in `prefix`, built into `<build>/lite-test/site` and tested in
-/// Chromium (what `ci` runs on the prefix that `cargo xtask build` installed).
+/// Chromium (what `ci` runs on the prefix that `cargo xtask build` installed). Returns the site
+/// too (its sizes go into the acceptance report).
 pub fn test_prefix(
     tc: &Toolchain,
     pins: &Pins,
     prefix: &Path,
     layout: &Layout,
-) -> Result<NodeTestSummary> {
+) -> Result<(Site, NodeTestSummary)> {
     let dir = layout.root.join("lite-test");
     let site = build_site(
         tc,
@@ -90,5 +91,6 @@ pub fn test_prefix(
         },
     )?;
     runner::note(&site.summary());
-    browser_test(tc, pins, &site.dir, &layout.logs)
+    let summary = browser_test(tc, pins, &site.dir, &layout.logs)?;
+    Ok((site, summary))
 }
