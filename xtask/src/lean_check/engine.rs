@@ -160,10 +160,7 @@ impl Layout {
     fn new(opts: &Options, host: &LeanHost, pkg: &Package) -> Layout {
         let host_dir = format!(
             "{}-{}",
-            match host.kind() {
-                HostKind::Official => "official",
-                HostKind::Checker => "checker",
-            },
+            host_name(host),
             &util::sha256_bytes(host.cache_id().as_bytes())[..12]
         );
         let pkg_name = pkg
@@ -188,6 +185,14 @@ impl Layout {
     }
 }
 
+/// `official` or `checker`.
+pub fn host_name(host: &LeanHost) -> &'static str {
+    match host.kind() {
+        HostKind::Official => "official",
+        HostKind::Checker => "checker",
+    }
+}
+
 /// The arguments every run gets (besides the file and its output paths); part of the key.
 const LEAN_ARGS: &[&str] = &["--json"];
 
@@ -197,31 +202,27 @@ fn cache_key(
     options: &[String],
     import_keys: &[(String, String)],
 ) -> String {
-    let mut s = String::new();
-    s.push_str(CACHE_FORMAT);
-    s.push('\n');
-    s.push_str(&host.cache_id());
-    s.push('\n');
-    s.push_str(&format!(
-        "args: {} {} -R -o -i -c\n",
+    let imports: String = (import_keys.iter())
+        .map(|(name, key)| format!("import: {name} {key}\n"))
+        .collect();
+    let s = format!(
+        "{CACHE_FORMAT}\n{}\nargs: {} {} -R -o -i -c\nmodule: {} ({})\n{imports}text:\n{}",
+        host.cache_id(),
         LEAN_ARGS.join(" "),
-        options.join(" ")
-    ));
-    s.push_str(&format!("module: {} ({})\n", m.name, m.rel_path));
-    for (name, key) in import_keys {
-        s.push_str(&format!("import: {name} {key}\n"));
-    }
-    s.push_str("text:\n");
-    s.push_str(&m.text);
+        options.join(" "),
+        m.name,
+        m.rel_path,
+        m.text
+    );
     util::sha256_bytes(s.as_bytes())
 }
 
 /// Shows `path` relative to `base` when it is inside it.
 pub fn display_path(base: &Path, path: &Path) -> String {
-    match path.strip_prefix(base) {
-        Ok(rel) => rel.display().to_string(),
-        Err(_) => path.display().to_string(),
-    }
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// What a finished run sends back to the scheduler.
@@ -482,23 +483,20 @@ fn describe(r: &ModuleResult) -> String {
 
 /// Whether `name` imports, directly or not, a module whose `.olean` was made without code.
 fn imports_without_code(pkg: &Package, name: &str, done: &HashMap<String, ModuleResult>) -> bool {
-    let mut stack: Vec<&str> = pkg.modules[name]
-        .own_imports
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    while let Some(i) = stack.pop() {
-        if !seen.insert(i) {
-            continue;
+    let mut stack: Vec<&str> = vec![name];
+    let mut seen = HashSet::new();
+    while let Some(m) = stack.pop() {
+        for i in &pkg.modules[m].own_imports {
+            if done
+                .get(i)
+                .is_some_and(|r| r.olean_without_code == Some(true))
+            {
+                return true;
+            }
+            if seen.insert(i.as_str()) {
+                stack.push(i);
+            }
         }
-        if done
-            .get(i)
-            .is_some_and(|r| r.olean_without_code == Some(true))
-        {
-            return true;
-        }
-        stack.extend(pkg.modules[i].own_imports.iter().map(String::as_str));
     }
     false
 }
@@ -506,13 +504,9 @@ fn imports_without_code(pkg: &Package, name: &str, done: &HashMap<String, Module
 /// The outputs a module may have in `out/`: (extension, path relative to `out/`, path).
 fn output_paths(out: &Path, m: &Module) -> Vec<(&'static str, String, PathBuf)> {
     let stem = m.rel_path.trim_end_matches(".lean");
-    OUTPUT_EXTS
-        .iter()
-        .map(|ext| {
-            let rel = format!("{stem}.{ext}");
-            let p = out.join(&rel);
-            (*ext, rel, p)
-        })
+    let rel = |ext| format!("{stem}.{ext}");
+    (OUTPUT_EXTS.iter())
+        .map(|ext| (*ext, rel(ext), out.join(rel(ext))))
         .collect()
 }
 
@@ -529,17 +523,12 @@ fn forget(layout: &Layout, m: &Module) -> Result<()> {
 fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult> {
     let text = fs::read_to_string(layout.result_file(&m.name)).ok()?;
     let entry: CacheEntry = serde_json::from_str(&text).ok()?;
-    if entry.key != key {
-        return None;
-    }
     // A passing module's outputs must still be what that run wrote.
-    for (rel, sha) in &entry.outputs {
-        let p = layout.out.join(rel);
-        if util::sha256_file(&p).ok().as_deref() != Some(sha.as_str()) {
-            return None;
-        }
-    }
-    Some(ModuleResult {
+    let outputs_intact = || {
+        (entry.outputs.iter())
+            .all(|(rel, sha)| util::sha256_file(&layout.out.join(rel)).ok().as_ref() == Some(sha))
+    };
+    (entry.key == key && outputs_intact()).then(|| ModuleResult {
         name: m.name.clone(),
         outcome: entry.outcome,
         messages: entry.messages,
@@ -674,14 +663,10 @@ impl Job {
         });
         let mut checked = self.check_run(&stem)?;
         // Waited for whatever the outcome: no process is left running behind the result.
-        let early = match without_code {
-            Some(thread) => Some(
-                thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the run without code panicked"))??,
-            ),
-            None => None,
-        };
+        let early = (without_code.map(|thread| thread.join()))
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("the run without code panicked"))?
+            .transpose()?;
         let olean_without_code =
             if checked.outcome == Outcome::NotCheckable && self.imported_by_others {
                 Some(self.olean_without_code(&stem, early, &mut checked.outputs)?)
@@ -793,10 +778,7 @@ impl Job {
         early: Option<bool>,
         kept: &mut BTreeMap<String, String>,
     ) -> Result<bool> {
-        let made = match early {
-            Some(made) => made,
-            None => self.run_without_code(stem)?,
-        };
+        let made = early.map_or_else(|| self.run_without_code(stem), Ok)?;
         if made {
             let from = self.tmp.join("without-code");
             self.keep_outputs(&from, stem, |ext| ext.starts_with("olean"), kept)?;
