@@ -314,13 +314,10 @@ fn download_deb(upstream: &str) -> Result<PathBuf> {
 /// relative to itself) into the prefix.
 fn install_debian_nlohmann(deb: &DebianPackage, prefix: &Path) -> Result<()> {
     let usr = deb.root.join("usr");
-    for (from, to) in [
-        ("include/nlohmann", "include/nlohmann"),
-        ("share/cmake/nlohmann_json", "share/cmake/nlohmann_json"),
-    ] {
-        let dest = prefix.join(to);
+    for dir in ["include/nlohmann", "share/cmake/nlohmann_json"] {
+        let dest = prefix.join(dir);
         util::remove_any(&dest)?;
-        copy_tree(&usr.join(from), &dest)?;
+        copy_tree(&usr.join(dir), &dest)?;
     }
     runner::note(&format!(
         "nlohmann_json: {} (Debian package, sha256 {}) copied into {}",
