@@ -15,7 +15,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use super::{
     deps::{build_deps, DepsPrefix},
@@ -194,7 +194,7 @@ fn fake_lean_library(tc: &Toolchain, layout: &Layout, run: &mut Stages) -> Resul
 }
 
 /// What the linked module is, as far as the JS side depends on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleFacts {
     pub memory64: bool,
     pub table64: bool,
@@ -211,33 +211,26 @@ pub struct ModuleFacts {
 pub fn check_module(wasm: &Path) -> Result<ModuleFacts> {
     let bytes = fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let facts = module_facts(&bytes).with_context(|| format!("cannot parse {}", wasm.display()))?;
-    if !facts.memory64 || !facts.table64 {
-        bail!(
-            "{} is not a wasm64 module (64-bit memory: {}, 64-bit table: {})",
-            wasm.display(),
-            facts.memory64,
-            facts.table64
-        );
-    }
-    if !facts.js_exception_imports.is_empty() {
-        bail!(
-            "{} imports emscripten's JS exception helpers ({}): some object was compiled with \
+    ensure!(
+        facts.memory64 && facts.table64,
+        "{} is not a wasm64 module (64-bit memory: {}, 64-bit table: {})",
+        wasm.display(),
+        facts.memory64,
+        facts.table64
+    );
+    ensure!(
+        facts.js_exception_imports.is_empty(),
+        "{} imports emscripten's JS exception helpers ({}): some object was compiled with \
              JS exceptions instead of -fwasm-exceptions",
-            wasm.display(),
-            facts.js_exception_imports.join(", ")
-        );
-    }
+        wasm.display(),
+        facts.js_exception_imports.join(", ")
+    );
     Ok(facts)
 }
 
 pub(super) fn module_facts(bytes: &[u8]) -> Result<ModuleFacts> {
     use wasmparser::{Parser, Payload, TypeRef};
-    let mut facts = ModuleFacts {
-        memory64: false,
-        table64: false,
-        js_exception_imports: Vec::new(),
-        imports: 0,
-    };
+    let mut facts = ModuleFacts::default();
     for payload in Parser::new(0).parse_all(bytes) {
         match payload? {
             Payload::ImportSection(reader) => {
