@@ -22,7 +22,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use engine::Status;
@@ -76,18 +76,16 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if args.check {
         let report = check_lean_source(&src, &series)?;
         print_check_report(&src, &series, &report);
-        let drifted = report
-            .iter()
+        let drifted = (report.iter())
             .filter(|(_, s)| matches!(s, Status::Drifted(_)))
             .count();
-        if drifted > 0 {
-            bail!(
-                "{drifted} of {} patches drifted from {}\n  \
-                 fix: docs/patches.md, \"Rebasing onto a new Lean tag\"",
-                series.len(),
-                src.display()
-            );
-        }
+        ensure!(
+            drifted == 0,
+            "{drifted} of {} patches drifted from {}\n  \
+             fix: docs/patches.md, \"Rebasing onto a new Lean tag\"",
+            series.len(),
+            src.display()
+        );
         return Ok(());
     }
     let out = paths::absolute(&args.out.unwrap_or_else(|| layout.patched.clone()));
@@ -150,8 +148,6 @@ enum Mode {
     Draft,
 }
 
-/// The build's entry point (the build stage calls it with the fetched source): copies the wasm-relevant part of the lean4 tree at `src` to `out`,
-/// applies `series`, generates the headers. Atomic: on any error `out` is left as it was.
 /// The lean4 tree to patch, with what `fetch` already knows of it.
 pub struct LeanSource<'a> {
     /// Read-only: it may be the user's own checkout.
@@ -172,6 +168,9 @@ impl<'a> LeanSource<'a> {
     }
 }
 
+/// The build's entry point (the build stage calls it with the fetched source): copies the
+/// wasm-relevant part of the lean4 tree at `src` to `out`, applies `series`, generates the
+/// headers. Atomic: on any error `out` is left as it was.
 pub fn patch_lean_source(src: &LeanSource, out: &Path, series: &[Patch]) -> Result<Patched> {
     patch_lean_source_with(src, out, series, Mode::Strict)
 }
@@ -217,7 +216,7 @@ fn patch_lean_source_with(
         .context("src/CMakeLists.txt vanished")?;
     let version = headers::parse_cmake_version(&cmake)
         .with_context(|| format!("reading the version of {}", src.display()))?;
-    let (githash, githash_source) = lean_commit(source, &version)?;
+    let (githash, githash_from) = lean_commit(source, &version)?;
     let generated = headers::generate(
         &mut work,
         &headers::HeaderInputs {
@@ -230,10 +229,7 @@ fn patch_lean_source_with(
         lean_source: src.to_path_buf(),
         lean_version: version.string(),
         githash,
-        githash_from: match githash_source {
-            headers::GithashSource::Pin => "pins.toml".into(),
-            headers::GithashSource::Fetched => "fetch".into(),
-        },
+        githash_from: githash_from.into(),
         platform_target: PLATFORM_TARGET.into(),
         series: series
             .iter()
@@ -270,14 +266,13 @@ pub fn read_complete_manifest(out: &Path) -> Result<Manifest> {
     })?;
     let m: Manifest =
         serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-    if !m.complete {
-        bail!(
-            "{} is a --draft copy with skipped patches ({}); it must not be built\n  \
-             fix: finish the rebase (docs/patches.md), then run `cargo xtask patch --lean-src DIR`",
-            out.display(),
-            m.skipped.join(", ")
-        );
-    }
+    ensure!(
+        m.complete,
+        "{} is a --draft copy with skipped patches ({}); it must not be built\n  \
+         fix: finish the rebase (docs/patches.md), then run `cargo xtask patch --lean-src DIR`",
+        out.display(),
+        m.skipped.join(", ")
+    );
     Ok(m)
 }
 
@@ -333,18 +328,13 @@ fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
 
 /// The lean4 commit for `githash.h`: the one fetch found (a checkout's HEAD, or the commit
 /// `git archive` wrote into the release archive), otherwise the pinned commit, which is only
-/// right if the tree is the pinned release.
-fn lean_commit(
-    src: &LeanSource,
-    version: &headers::LeanVersion,
-) -> Result<(String, headers::GithashSource)> {
+/// right if the tree is the pinned release. With where it came from: "fetch" or "pins.toml".
+fn lean_commit(src: &LeanSource, version: &headers::LeanVersion) -> Result<(String, &'static str)> {
     if let Some(commit) = src.commit {
-        return Ok((commit.to_string(), headers::GithashSource::Fetched));
+        return Ok((commit.to_string(), "fetch"));
     }
     match version.tag() {
-        Some(tag) if tag == src.pin.tag => {
-            Ok((src.pin.commit.clone(), headers::GithashSource::Pin))
-        }
+        Some(tag) if tag == src.pin.tag => Ok((src.pin.commit.clone(), "pins.toml")),
         other => bail!(
             "{} says it is lean4 {} but pins.toml pins {} and no commit is known for the tree \
              (it is neither a git checkout nor an archive made by `git archive`); githash.h \
