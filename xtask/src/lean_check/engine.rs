@@ -5,7 +5,8 @@
 //! `LEAN_PATH=<cache>/out`, where the `.olean` files of the modules it imports were put when they
 //! passed. Nothing is kept from a run that did not pass.
 //!
-//! Cache layout: `<build>/lean-check/<host>/<package>/`
+//! Cache layout: `<build>/lean-check/<host>/<package>/` (each run's full output goes to
+//! `<build>/logs/lean-check/<module>.log`)
 //! - `results/<Module>.json`: the key, the outcome, the messages, the time, the outputs' sha256;
 //! - `out/<Dir/Module>.{olean,olean.private,olean.server,ilean,ir,c}`: what passing runs wrote
 //!   (the `LEAN_PATH` root for the modules that import them);
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     messages::{self, Message, Severity},
     package::{Module, Package},
+    Settings,
 };
 use crate::{
     runner::{self, fmt_secs},
@@ -43,20 +45,6 @@ const CACHE_FORMAT: &str = "xlean lean-check cache 2";
 /// The files `lean -o X.olean -i X.ilean -c X.c` leaves (the split `.olean` parts and `.ir` come
 /// with `-o`).
 const OUTPUT_EXTS: &[&str] = &["olean", "olean.private", "olean.server", "ilean", "ir", "c"];
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Modules run at the same time (1 or 2).
-    pub jobs: usize,
-    /// `<build>/lean-check`.
-    pub cache_root: PathBuf,
-    /// Where each run's full output goes (`<module>.log`).
-    pub log_dir: PathBuf,
-    /// Run every module even when its cached result is current.
-    pub no_cache: bool,
-    /// The folder paths are shown relative to (the repository root).
-    pub display_base: PathBuf,
-}
 
 /// What checking a module came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,10 +142,11 @@ struct Layout {
     results: PathBuf,
     out: PathBuf,
     tmp: PathBuf,
+    logs: PathBuf,
 }
 
 impl Layout {
-    fn new(opts: &Options, host: &LeanHost, pkg: &Package) -> Layout {
+    fn new(settings: &Settings, host: &LeanHost, pkg: &Package) -> Layout {
         let host_dir = format!(
             "{}-{}",
             host_name(host),
@@ -172,11 +161,12 @@ impl Layout {
             "{pkg_name}-{}",
             &util::sha256_bytes(pkg.root.to_string_lossy().as_bytes())[..12]
         );
-        let base = opts.cache_root.join(host_dir).join(pkg_dir);
+        let base = (settings.build_dir.join("lean-check").join(host_dir)).join(pkg_dir);
         Layout {
             results: base.join("results"),
             out: base.join("out"),
             tmp: base.join("tmp"),
+            logs: settings.build_dir.join("logs/lean-check"),
         }
     }
 
@@ -236,12 +226,12 @@ pub fn check(
     host: &LeanHost,
     pkg: &Package,
     order: &[String],
-    opts: &Options,
+    opts: &Settings,
     print: &mut dyn FnMut(&ModuleResult),
 ) -> Result<Report> {
     host.prepare()?;
     let layout = Layout::new(opts, host, pkg);
-    for d in [&layout.results, &layout.out, &layout.tmp, &opts.log_dir] {
+    for d in [&layout.results, &layout.out, &layout.tmp, &layout.logs] {
         fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
     let (tx, rx) = mpsc::channel();
@@ -301,7 +291,7 @@ struct Scheduler<'a> {
     host: &'a LeanHost,
     pkg: &'a Package,
     order: &'a [String],
-    opts: &'a Options,
+    opts: &'a Settings,
     layout: Layout,
     keys: HashMap<String, String>,
     imported: HashSet<&'a str>,
@@ -443,7 +433,7 @@ impl Scheduler<'_> {
             key: self.keys[&m.name].clone(),
             out_dir: self.layout.out.clone(),
             tmp: self.layout.tmp.join(&m.name),
-            log: self.opts.log_dir.join(format!("{}.log", m.name)),
+            log: self.layout.logs.join(format!("{}.log", m.name)),
         }
     }
 
@@ -647,9 +637,8 @@ impl Job {
 
     /// The file name of the module's outputs, without extension (`Base` for `Pkg/Base.lean`).
     fn stem(&self) -> String {
-        let m = &self.module;
-        let path = m.rel_path.trim_end_matches(".lean");
-        path.rsplit('/').next().unwrap_or(&m.name).to_string()
+        let file = self.module.rel_path.rsplit('/').next().unwrap_or_default();
+        file.trim_end_matches(".lean").to_string()
     }
 
     fn run(&self) -> Result<(ModuleResult, Option<CacheEntry>)> {

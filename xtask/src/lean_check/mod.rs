@@ -89,16 +89,6 @@ impl Settings {
             display_base: paths::project_root(),
         }
     }
-
-    fn engine_options(&self) -> engine::Options {
-        engine::Options {
-            jobs: self.jobs,
-            cache_root: self.build_dir.join("lean-check"),
-            log_dir: self.build_dir.join("logs/lean-check"),
-            no_cache: self.no_cache,
-            display_base: self.display_base.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,7 +252,7 @@ pub fn check_paths(
         ));
         let root = pkg.root.clone();
         let base = opts.display_base.clone();
-        let report = engine::check(host, &pkg, &order, &opts.engine_options(), &mut |r| {
+        let report = engine::check(host, &pkg, &order, opts, &mut |r| {
             print_result(r, &root, &base)
         })?;
         summary.reports.push(report);

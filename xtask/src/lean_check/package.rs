@@ -277,12 +277,12 @@ impl Package {
             let path = root.join(&rel);
             let text = fs::read_to_string(&path)
                 .with_context(|| format!("cannot read the Lean module {}", path.display()))?;
-            let name = module_name(&rel);
             let rel_path = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
+            let name = rel_path.trim_end_matches(".lean").replace('/', ".");
             modules.insert(
                 name.clone(),
                 Module {
@@ -370,14 +370,6 @@ impl Package {
         }
         Ok(order)
     }
-}
-
-fn module_name(rel: &Path) -> String {
-    rel.with_extension("")
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 fn collect_lean_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

@@ -308,14 +308,10 @@ impl InputFile {
 
 /// Every member of every input, in input order, and the skipped ones.
 pub fn all_members(inputs: &[InputFile]) -> Result<(Vec<Member<'_>>, Vec<Skipped>)> {
-    let mut members = Vec::new();
-    let mut skipped = Vec::new();
-    for input in inputs {
-        let (m, s) = input.members()?;
-        members.extend(m);
-        skipped.extend(s);
-    }
-    Ok((members, skipped))
+    let read = inputs.iter().map(InputFile::members);
+    let (members, skipped): (Vec<_>, Vec<_>) =
+        read.collect::<Result<Vec<_>>>()?.into_iter().unzip();
+    Ok((members.into_iter().flatten().collect(), skipped.concat()))
 }
 
 /// Applies `f` to every item on all cores; the results keep the order of `items`.
