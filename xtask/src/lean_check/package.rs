@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 /// The first lines of a Lean file: `module`? `prelude`? then the imports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,11 +46,10 @@ pub fn parse_header(text: &str) -> Header {
     }
     loop {
         let mut t = tok;
-        if t == Some("public") {
-            t = tokens.next();
-        }
-        if t == Some("meta") {
-            t = tokens.next();
+        for modifier in ["public", "meta"] {
+            if t == Some(modifier) {
+                t = tokens.next();
+            }
         }
         if t != Some("import") {
             break;
@@ -337,36 +336,28 @@ impl Package {
                 stack.extend(m.own_imports.iter().cloned());
             }
         }
-        let mut order = Vec::new();
-        let mut placed: BTreeSet<String> = BTreeSet::new();
-        while placed.len() < wanted.len() {
-            let ready: Vec<String> = wanted
-                .iter()
-                .filter(|n| !placed.contains(*n))
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < wanted.len() {
+            let left: Vec<&String> = wanted.iter().filter(|n| !order.contains(n)).collect();
+            let ready: Vec<String> = (left.iter())
                 .filter(|n| {
-                    self.modules[*n]
+                    self.modules[**n]
                         .own_imports
                         .iter()
-                        .all(|i| placed.contains(i))
+                        .all(|i| order.contains(i))
                 })
-                .cloned()
+                .map(|n| n.to_string())
                 .collect();
-            if ready.is_empty() {
-                let stuck: Vec<&str> = wanted
-                    .iter()
-                    .filter(|n| !placed.contains(*n))
-                    .map(String::as_str)
-                    .collect();
-                bail!(
-                    "import cycle among the Lean modules {} in {}: Lean cannot check them",
-                    stuck.join(", "),
-                    self.root.display()
-                );
-            }
-            for n in ready {
-                placed.insert(n.clone());
-                order.push(n);
-            }
+            ensure!(
+                !ready.is_empty(),
+                "import cycle among the Lean modules {} in {}: Lean cannot check them",
+                left.iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.root.display()
+            );
+            order.extend(ready);
         }
         Ok(order)
     }

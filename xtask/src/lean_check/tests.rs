@@ -8,7 +8,7 @@ use std::{
 
 use super::{
     engine::Outcome,
-    messages::{is_codegen_gap, parse, Severity},
+    messages::{is_codegen_gap, is_inherited_noncomputable, parse, Severity},
     package::{parse_header, Package},
     *,
 };
@@ -174,6 +174,20 @@ fn code_generation_gaps_are_told_from_errors() {
     ));
     assert!(!is_codegen_gap("Type mismatch\n  x"));
     assert!(!is_codegen_gap("Unknown identifier `_redArg`"));
+}
+
+#[test]
+fn both_forms_of_an_inherited_noncomputable_are_recognised() {
+    assert!(is_inherited_noncomputable(
+        "`XLean.Text.decodeUtf8Lossy` not supported by code generator; consider marking definition as `noncomputable`"
+    ));
+    assert!(is_inherited_noncomputable(
+        "failed to compile definition, consider marking it as 'noncomputable' because it depends on 'XLean.f', which is 'noncomputable'"
+    ));
+    assert!(!is_inherited_noncomputable("unknown identifier 'foo'"));
+    assert!(!is_inherited_noncomputable(
+        "mutable variable `s` cannot be shadowed"
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
