@@ -62,20 +62,12 @@ pub(super) fn build_test_kernel_in(
 ) -> Result<TestModules> {
     let deps = build_deps(tc, pins, sources, layout, run)?;
     let mut run = run.in_dir(layout.kernel_stamps());
-    let test_backend = link_module(
-        tc,
-        &deps,
-        layout,
-        &mut run,
-        "kernel-test",
-        vec!["-DXLEAN_BACKEND=test".to_string()],
-    )?;
     let fake = fake_lean_library(tc, layout, &mut run)?;
-    let lean_backend = link_module(
-        tc,
-        &deps,
-        layout,
-        &mut run,
+    let mut link = |name: &str, backend_options: Vec<String>| {
+        link_module(tc, &deps, layout, &mut run, name, backend_options)
+    };
+    let test_backend = link("kernel-test", vec!["-DXLEAN_BACKEND=test".to_string()])?;
+    let lean_backend = link(
         "kernel-fake-lean",
         vec![
             "-DXLEAN_BACKEND=lean".to_string(),
