@@ -237,7 +237,9 @@ pub fn check(
     let (tx, rx) = mpsc::channel();
     let mut scheduler = Scheduler {
         keys: cache_keys(host, pkg, order),
-        imported: imported_by_others(pkg, order),
+        imported: (order.iter())
+            .flat_map(|name| pkg.modules[name].own_imports.iter().map(String::as_str))
+            .collect(),
         jobs: opts.jobs.clamp(1, 2),
         host,
         pkg,
@@ -277,15 +279,6 @@ fn cache_keys(host: &LeanHost, pkg: &Package, order: &[String]) -> HashMap<Strin
     keys
 }
 
-/// Which modules are imported by others in this check (only those need an `.olean` from a
-/// module that is not checkable).
-fn imported_by_others<'a>(pkg: &'a Package, order: &'a [String]) -> HashSet<&'a str> {
-    order
-        .iter()
-        .flat_map(|name| pkg.modules[name].own_imports.iter().map(String::as_str))
-        .collect()
-}
-
 /// Decides, starts and collects the modules of one check, at most `jobs` processes at a time.
 struct Scheduler<'a> {
     host: &'a LeanHost,
@@ -294,6 +287,8 @@ struct Scheduler<'a> {
     opts: &'a Settings,
     layout: Layout,
     keys: HashMap<String, String>,
+    /// The modules others import in this check (only those need an `.olean` from a module that
+    /// is not checkable).
     imported: HashSet<&'a str>,
     /// Processes at the same time (1 or 2).
     jobs: usize,

@@ -156,16 +156,13 @@ fn read_input(path: &Path) -> Result<InputFile> {
             })?;
             thin_members.push(bytes);
         }
-    } else if !is_archive {
-        match sniff(&data) {
-            Format::Wasm => {}
-            other => bail!(
-                "{} is neither an ar archive nor a wasm object ({})\n  fix: pass the wasm64 \
-                 archives or objects made by emcc/emar",
-                path.display(),
-                describe(other)
-            ),
-        }
+    } else if !is_archive && sniff(&data) != Format::Wasm {
+        bail!(
+            "{} is neither an ar archive nor a wasm object ({})\n  fix: pass the wasm64 \
+             archives or objects made by emcc/emar",
+            path.display(),
+            describe(sniff(&data))
+        );
     }
     Ok(InputFile {
         path: path.to_path_buf(),
