@@ -8,8 +8,6 @@
 //!   anything; the user's directory is only ever read.
 //! - `cargo xtask patch regenerate` rewrites the series from a tree a maintainer edited by hand,
 //!   so moving to a new Lean tag is a guided job (docs/patches.md, "Rebasing").
-//!
-//! The build calls [`patch_lean_source`] with the directory the fetch stage produced.
 
 mod engine;
 mod headers;
@@ -65,8 +63,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if let Some(Command::Regenerate(r)) = args.command {
         return regenerate::run(r);
     }
-    let series_dir = args.series.unwrap_or_else(default_series_dir);
-    let series_dir = paths::absolute(&series_dir);
+    let series_dir = paths::absolute(&args.series.unwrap_or_else(default_series_dir));
     // A local copy is read in place (never written); otherwise the pinned, verified archive.
     let pins = Pins::load()?;
     let fetched = crate::fetch::source_dir(&pins, "lean4", &args.sources, layout)?;
