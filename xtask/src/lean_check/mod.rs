@@ -213,8 +213,8 @@ pub fn check_paths(
             let m = pkg.module_of_file(path).with_context(|| {
                 format!("{} is not a Lean module (a `.lean` file)", path.display())
             })?;
-            let name = m.name.clone();
-            (pkg, vec![name])
+            let selection = vec![m.name.clone()];
+            (pkg, selection)
         } else {
             bail!(
                 "{} does not exist\n  fix: give a Lean package folder or a `.lean` file",
@@ -250,10 +250,8 @@ pub fn check_paths(
             engine::display_path(&opts.display_base, &pkg.root),
             order.join(", ")
         ));
-        let root = pkg.root.clone();
-        let base = opts.display_base.clone();
         let report = engine::check(host, &pkg, &order, opts, &mut |r| {
-            print_result(r, &root, &base)
+            print_result(r, &pkg.root, &opts.display_base)
         })?;
         summary.reports.push(report);
     }

@@ -52,20 +52,15 @@ fn headers_are_read_as_lean_reads_them() {
 #[test]
 fn packages_are_found_named_and_ordered_by_import() {
     let dir = test_dir("lean-check-package");
-    write_file(&dir.join("lakefile.lean"), "import Lake\n");
-    write_file(&dir.join("lean-toolchain"), "leanprover/lean4:v4.28.0\n");
-    write_file(
-        &dir.join(".lake/build/ir/Gen.lean"),
-        "-- lake's, never ours\n",
-    );
-    write_file(&dir.join("build/Old.lean"), "-- not a source\n");
-    write_file(&dir.join("XLean.lean"), "import XLean.Repl\nimport Lean\n");
-    write_file(&dir.join("XLean/Repl.lean"), "import XLean.Basic\n");
-    write_file(&dir.join("XLean/Basic.lean"), "import Lean.Elab\n");
-    write_file(
-        &dir.join("XLean/Other.lean"),
-        "prelude\nimport Init.Prelude\n",
-    );
+    let write = |rel: &str, text: &str| write_file(&dir.join(rel), text);
+    write("lakefile.lean", "import Lake\n");
+    write("lean-toolchain", "leanprover/lean4:v4.28.0\n");
+    write(".lake/build/ir/Gen.lean", "-- lake's, never ours\n");
+    write("build/Old.lean", "-- not a source\n");
+    write("XLean.lean", "import XLean.Repl\nimport Lean\n");
+    write("XLean/Repl.lean", "import XLean.Basic\n");
+    write("XLean/Basic.lean", "import Lean.Elab\n");
+    write("XLean/Other.lean", "prelude\nimport Init.Prelude\n");
 
     let pkg = Package::discover(&dir).unwrap();
     let names: Vec<&str> = pkg.modules.keys().map(String::as_str).collect();
@@ -89,7 +84,7 @@ fn packages_are_found_named_and_ordered_by_import() {
         "XLean.Repl"
     );
 
-    write_file(&dir.join("XLean/Basic.lean"), "import XLean\n");
+    write("XLean/Basic.lean", "import XLean\n");
     let pkg = Package::discover(&dir).unwrap();
     assert_err(
         &pkg.check_order(&[]),

@@ -201,12 +201,8 @@ fn damaged(path: &Path, after: Option<&[u8]>, e: object::read::Error) -> anyhow:
 
 impl InputFile {
     pub fn size_bytes(&self) -> u64 {
-        self.data.len() as u64
-            + self
-                .thin_members
-                .iter()
-                .map(|m| m.len() as u64)
-                .sum::<u64>()
+        let thin: usize = self.thin_members.iter().map(|m| m.len()).sum();
+        (self.data.len() + thin) as u64
     }
 
     /// The wasm objects in this input, in archive order, and the members that are not wasm
@@ -214,12 +210,10 @@ impl InputFile {
     /// member.
     pub fn members(&self) -> Result<(Vec<Member<'_>>, Vec<Skipped>)> {
         let path = self.path.as_path();
+        let place = |member| Place { file: path, member };
         if !self.is_archive {
             let member = Member {
-                place: Place {
-                    file: path,
-                    member: None,
-                },
+                place: place(None),
                 data: &self.data,
             };
             return Ok((vec![member], Vec::new()));
@@ -233,10 +227,7 @@ impl InputFile {
             let member = member.map_err(|e| damaged(path, previous, e))?;
             let name = member.name();
             previous = Some(name);
-            let place = Place {
-                file: path,
-                member: Some(name),
-            };
+            let place = place(Some(name));
             let data: &[u8] = if member.is_thin() {
                 thin.next().map(|v| &v[..]).unwrap_or_default()
             } else {
