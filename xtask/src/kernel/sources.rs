@@ -55,9 +55,8 @@ pub struct KernelSources {
     pub nlohmann_json: Option<SourceTree>,
 }
 
-/// The kernel's sources, or `None` when xeus or xeus-lite cannot be had (the tests then skip
-/// with [`SOURCES_MISSING`]). `opts` are the `fetch` flags of the calling command
-/// (`SourceOptions::default()` for none).
+/// The kernel's sources, or `None` when xeus or xeus-lite cannot be had. `opts`: the calling
+/// command's `fetch` flags.
 pub fn kernel_sources(
     pins: &Pins,
     opts: &SourceOptions,

@@ -215,11 +215,8 @@ pub fn display_path(base: &Path, path: &Path) -> String {
         .to_string()
 }
 
-/// What a finished run sends back to the scheduler.
-struct RunDone {
-    name: String,
-    result: Result<(ModuleResult, Option<CacheEntry>)>,
-}
+/// What a finished run sends back to the scheduler: the module's name and its result.
+type RunDone = (String, Result<(ModuleResult, Option<CacheEntry>)>);
 
 /// Checks `order` (from [`Package::check_order`]) and prints each module's result as it ends.
 pub fn check(
@@ -434,12 +431,9 @@ impl Scheduler<'_> {
 
     /// Waits for a run to end, records its cache entry and prints its result.
     fn wait_for_one(&mut self, print: &mut dyn FnMut(&ModuleResult)) -> Result<()> {
-        let finished = self
-            .rx
-            .recv()
-            .context("a check thread ended without an answer")?;
-        self.running.retain(|(n, _)| n != &finished.name);
-        let (r, entry) = finished.result?;
+        let (name, result) = (self.rx.recv()).context("a check thread ended without an answer")?;
+        self.running.retain(|(n, _)| n != &name);
+        let (r, entry) = result?;
         if let Some(entry) = entry {
             // Recorded last: a run interrupted before this point is run again next time.
             util::write_atomic(
@@ -448,7 +442,7 @@ impl Scheduler<'_> {
             )?;
         }
         print(&r);
-        self.done.insert(finished.name, r);
+        self.done.insert(name, r);
         Ok(())
     }
 }
@@ -576,7 +570,7 @@ impl Job {
                 r.log = Some(self.log.clone());
                 Ok((r, None))
             });
-            let _ = tx.send(RunDone { name, result });
+            let _ = tx.send((name, result));
         });
     }
 

@@ -289,13 +289,8 @@ impl Fake {
     }
 
     fn check(&self, host: &LeanHost) -> Summary {
-        check_paths(
-            &Pins::load().unwrap(),
-            host,
-            std::slice::from_ref(&self.pkg),
-            &self.settings,
-        )
-        .unwrap()
+        let pkg = std::slice::from_ref(&self.pkg);
+        check_paths(&Pins::load().unwrap(), host, pkg, &self.settings).unwrap()
     }
 
     /// Writes `text` to the package file `rel`.

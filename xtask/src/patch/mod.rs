@@ -310,14 +310,13 @@ fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
                 .iter()
                 .any(|d| e.file.starts_with(&format!("{d}/")));
             let top_level = e.file.starts_with("src/") && !e.file["src/".len()..].contains('/');
-            if !in_dir && !top_level {
-                bail!(
-                    "{}: edits {} which is not part of the wasm build copy ({})",
-                    p.path.display(),
-                    e.file,
-                    tree::COPIED_DIRS.join(", ")
-                );
-            }
+            ensure!(
+                in_dir || top_level,
+                "{}: edits {} which is not part of the wasm build copy ({})",
+                p.path.display(),
+                e.file,
+                tree::COPIED_DIRS.join(", ")
+            );
         }
     }
     Ok(())

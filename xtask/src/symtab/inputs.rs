@@ -13,7 +13,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use object::read::archive::ArchiveFile;
 
 /// One file named on the command line, read into memory.
@@ -276,16 +276,15 @@ impl InputFile {
         let len = self.data.len() as u64;
         for symbol in symbols {
             let Ok(symbol) = symbol else { break };
-            if symbol.offset().0 >= len {
-                bail!(
-                    "{}: the archive index puts symbol {} at offset {}, past the end of the \
-                     file ({len} bytes)\n  the archive is truncated\n  fix: delete it and \
-                     rebuild it",
-                    self.path.display(),
-                    String::from_utf8_lossy(symbol.name()),
-                    symbol.offset().0
-                );
-            }
+            ensure!(
+                symbol.offset().0 < len,
+                "{}: the archive index puts symbol {} at offset {}, past the end of the \
+                 file ({len} bytes)\n  the archive is truncated\n  fix: delete it and \
+                 rebuild it",
+                self.path.display(),
+                String::from_utf8_lossy(symbol.name()),
+                symbol.offset().0
+            );
         }
         Ok(())
     }
