@@ -140,18 +140,13 @@ fn debian_versions_map_to_upstream_ones() {
     assert_eq!(upstream_of("3.11.2-2"), "3.11.2");
     assert_eq!(upstream_of("1:3.11.2-2+deb12u1"), "3.11.2");
     assert_eq!(upstream_of("3.11.2"), "3.11.2");
-    assert_eq!(
-        deb_upstream_version("nlohmann-json3-dev_3.11.2-2_all.deb").as_deref(),
-        Some("3.11.2")
-    );
-    assert_eq!(
-        deb_upstream_version("nlohmann-json3-dev_1%3a3.11.3-1_all.deb").as_deref(),
-        Some("3.11.3")
-    );
-    assert_eq!(
-        deb_upstream_version("emscripten_3.1.69+dfsg-3_all.deb"),
-        None
-    );
+    for (file, want) in [
+        ("nlohmann-json3-dev_3.11.2-2_all.deb", Some("3.11.2")),
+        ("nlohmann-json3-dev_1%3a3.11.3-1_all.deb", Some("3.11.3")),
+        ("emscripten_3.1.69+dfsg-3_all.deb", None),
+    ] {
+        assert_eq!(deb_upstream_version(file).as_deref(), want, "{file}");
+    }
     let madison = " nlohmann-json3-dev |   3.11.3-1 | http://deb.debian.org/debian trixie/main amd64 Packages\n \
                    nlohmann-json3-dev |   3.11.2-2 | http://deb.debian.org/debian bookworm/main amd64 Packages\n";
     assert_eq!(madison_versions(madison, "3.11.2"), vec!["3.11.2-2"]);

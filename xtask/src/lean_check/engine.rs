@@ -152,11 +152,7 @@ impl Layout {
             host_name(host),
             &util::sha256_bytes(host.cache_id().as_bytes())[..12]
         );
-        let pkg_name = pkg
-            .root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "root".into());
+        let pkg_name = (pkg.root.file_name()).map_or("root".into(), |n| n.to_string_lossy());
         let pkg_dir = format!(
             "{pkg_name}-{}",
             &util::sha256_bytes(pkg.root.to_string_lossy().as_bytes())[..12]
@@ -609,13 +605,7 @@ impl Job {
                 self.module.rel_path
             )
         })?;
-        write_log(
-            log,
-            &command_line,
-            root,
-            &output,
-            start.elapsed().as_secs_f64(),
-        )?;
+        write_log(log, &command_line, root, &output, start)?;
         Ok(LeanRun {
             program: lean.program,
             status: output.status,
@@ -831,13 +821,13 @@ fn c_file(out: &Path, outputs: &BTreeMap<String, String>) -> Option<PathBuf> {
 }
 
 /// The per-module log: the command (with its environment), its folder, what it printed on
-/// stdout and stderr, how it ended and its time.
+/// stdout and stderr, how it ended and its time (since `start`).
 fn write_log(
     log: &Path,
     command_line: &str,
     cwd: &Path,
     output: &std::process::Output,
-    seconds: f64,
+    start: Instant,
 ) -> Result<()> {
     let mut text = Vec::new();
     writeln!(
@@ -848,6 +838,7 @@ fn write_log(
     text.extend_from_slice(&output.stdout);
     writeln!(text, "\n## stderr")?;
     text.extend_from_slice(&output.stderr);
+    let seconds = start.elapsed().as_secs_f64();
     writeln!(text, "\n# {} after {}", output.status, fmt_secs(seconds))?;
     util::write_atomic(log, &text)
 }
