@@ -146,13 +146,11 @@ fn fake_lean_library(tc: &Toolchain, layout: &Layout, run: &mut Stages) -> Resul
     let fixture = fake_lean_dir();
     let out = layout.root.join("kernel-fake-lean-lib");
     let archive = out.join("libfakelean.a");
+    // Our own small files: by content (git checkouts re-date files).
+    let fixture_files = stamp::files_under(&fixture, &[""])?;
     let mut inputs = Inputs::new();
     inputs
-        // Our own small files: by content (git checkouts re-date files).
-        .add(
-            "fixture",
-            stamp::content_fingerprint(&stamp::files_under(&fixture, &[""])?)?,
-        )
+        .add("fixture", stamp::content_fingerprint(&fixture_files)?)
         .add("flags", WASM64_FLAGS)
         .add("toolchain", tc.fingerprint()?);
     run.stage(

@@ -60,7 +60,9 @@ pub fn parse_header(text: &str) -> Header {
         }
         match name {
             Some(n) => {
-                header.imports.push(unquote_name(n));
+                // `«Foo Bar».Baz` → `Foo Bar.Baz` (the name Lean means; used only to find our
+                // own files).
+                header.imports.push(n.replace(['«', '»'], ""));
                 header.end = offset(&tokens);
             }
             None => break,
@@ -68,11 +70,6 @@ pub fn parse_header(text: &str) -> Header {
         tok = tokens.next();
     }
     header
-}
-
-/// `«Foo Bar».Baz` → `Foo Bar.Baz` (the name Lean means; used only to find our own files).
-fn unquote_name(token: &str) -> String {
-    token.replace(['«', '»'], "")
 }
 
 /// Whitespace-separated tokens of Lean source, comments skipped. Enough for a header: a module
@@ -259,11 +256,6 @@ pub fn lake_options(root: &Path) -> Result<LakeOptions> {
     Ok(options)
 }
 
-/// Folders that never hold the package's own modules.
-fn skipped_dir(name: &str) -> bool {
-    name.starts_with('.') || name == "build" || name == "node_modules"
-}
-
 impl Package {
     /// Every `.lean` file under `root` except Lake's configuration (`lakefile.lean`) and build
     /// folders (`.lake/`, `build/`, hidden folders).
@@ -374,7 +366,8 @@ fn collect_lean_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result
         let path = entry.path();
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            if !skipped_dir(&name) {
+            // Folders that never hold the package's own modules.
+            if !(name.starts_with('.') || name == "build" || name == "node_modules") {
                 collect_lean_files(root, &path, out)?;
             }
         } else if name.ends_with(".lean") && !(dir == root && name == "lakefile.lean") {

@@ -98,9 +98,11 @@ pub const GITHASH_H: &str = "src/githash.h";
 pub fn generate(tree: &mut Tree, inputs: &HeaderInputs) -> Result<Vec<(&'static str, String)>> {
     let v = &inputs.version;
     let version_string = v.string();
-    let manual_root = (v.is_release)
-        .then(|| format!("https://lean-lang.org/doc/reference/{version_string}/"))
-        .unwrap_or_default();
+    let manual_root = if v.is_release {
+        format!("https://lean-lang.org/doc/reference/{version_string}/")
+    } else {
+        String::new()
+    };
     let version_vars = BTreeMap::from([
         ("LEAN_VERSION_MAJOR", v.major.to_string()),
         ("LEAN_VERSION_MINOR", v.minor.to_string()),

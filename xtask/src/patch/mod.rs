@@ -237,10 +237,8 @@ fn patch_lean_source_with(
 
     util::make_dir_atomically(out, |dir| {
         tree::copy_build_subset(src, dir)?;
-        for (file, text) in work.changed_files() {
-            util::write_atomic(&dir.join(file), text.as_bytes())?;
-        }
-        for (file, text) in &generated {
+        let headers = generated.iter().map(|(file, text)| (*file, text.as_str()));
+        for (file, text) in work.changed_files().chain(headers) {
             util::write_atomic(&dir.join(file), text.as_bytes())?;
         }
         let json = serde_json::to_string_pretty(&manifest)? + "\n";
