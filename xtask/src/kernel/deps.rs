@@ -186,15 +186,14 @@ const DEBIAN_NLOHMANN: &str = "nlohmann-json3-dev";
 
 fn debian_nlohmann(pins: &Pins) -> Result<DebianPackage> {
     let upstream = pins.source("nlohmann_json")?.version;
-    let deb = match cached_deb(&paths::downloads_dir(), &upstream)? {
-        Some(deb) => {
-            let name = deb.file_name().unwrap().to_string_lossy().into_owned();
-            Lock::verify_or_record(&Lock::path(), &name, &deb)?;
-            deb
-        }
-        None => download_deb(&upstream)?,
+    let (deb, cached) = match cached_deb(&paths::downloads_dir(), &upstream)? {
+        Some(deb) => (deb, true),
+        None => (download_deb(&upstream)?, false),
     };
     let artifact = deb.file_name().unwrap().to_string_lossy().into_owned();
+    if cached {
+        Lock::verify_or_record(&Lock::path(), &artifact, &deb)?;
+    }
     let sha256 = util::sha256_file(&deb)?;
 
     let root = paths::cache_dir().join(artifact.trim_end_matches(".deb"));
@@ -224,7 +223,7 @@ fn cached_deb(downloads: &Path, upstream: &str) -> Result<Option<PathBuf>> {
     let Ok(entries) = fs::read_dir(downloads) else {
         return Ok(None);
     };
-    let mut found: Vec<PathBuf> = entries
+    Ok(entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
@@ -232,9 +231,7 @@ fn cached_deb(downloads: &Path, upstream: &str) -> Result<Option<PathBuf>> {
                 .and_then(deb_upstream_version)
                 .is_some_and(|v| v == upstream)
         })
-        .collect();
-    found.sort();
-    Ok(found.pop())
+        .max())
 }
 
 /// The upstream version in a file name `nlohmann-json3-dev_<debian version>_all.deb`.
@@ -314,13 +311,10 @@ fn download_deb(upstream: &str) -> Result<PathBuf> {
 /// relative to itself) into the prefix.
 fn install_debian_nlohmann(deb: &DebianPackage, prefix: &Path) -> Result<()> {
     let usr = deb.root.join("usr");
-    for (from, to) in [
-        ("include/nlohmann", "include/nlohmann"),
-        ("share/cmake/nlohmann_json", "share/cmake/nlohmann_json"),
-    ] {
-        let dest = prefix.join(to);
+    for dir in ["include/nlohmann", "share/cmake/nlohmann_json"] {
+        let dest = prefix.join(dir);
         util::remove_any(&dest)?;
-        copy_tree(&usr.join(from), &dest)?;
+        copy_tree(&usr.join(dir), &dest)?;
     }
     runner::note(&format!(
         "nlohmann_json: {} (Debian package, sha256 {}) copied into {}",

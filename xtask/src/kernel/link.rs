@@ -15,7 +15,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 
 use super::{
     deps::{build_deps, DepsPrefix},
@@ -62,20 +62,12 @@ pub(super) fn build_test_kernel_in(
 ) -> Result<TestModules> {
     let deps = build_deps(tc, pins, sources, layout, run)?;
     let mut run = run.in_dir(layout.kernel_stamps());
-    let test_backend = link_module(
-        tc,
-        &deps,
-        layout,
-        &mut run,
-        "kernel-test",
-        vec!["-DXLEAN_BACKEND=test".to_string()],
-    )?;
     let fake = fake_lean_library(tc, layout, &mut run)?;
-    let lean_backend = link_module(
-        tc,
-        &deps,
-        layout,
-        &mut run,
+    let mut link = |name: &str, backend_options: Vec<String>| {
+        link_module(tc, &deps, layout, &mut run, name, backend_options)
+    };
+    let test_backend = link("kernel-test", vec!["-DXLEAN_BACKEND=test".to_string()])?;
+    let lean_backend = link(
         "kernel-fake-lean",
         vec![
             "-DXLEAN_BACKEND=lean".to_string(),
@@ -154,13 +146,11 @@ fn fake_lean_library(tc: &Toolchain, layout: &Layout, run: &mut Stages) -> Resul
     let fixture = fake_lean_dir();
     let out = layout.root.join("kernel-fake-lean-lib");
     let archive = out.join("libfakelean.a");
+    // Our own small files: by content (git checkouts re-date files).
+    let fixture_files = stamp::files_under(&fixture, &[""])?;
     let mut inputs = Inputs::new();
     inputs
-        // Our own small files: by content (git checkouts re-date files).
-        .add(
-            "fixture",
-            stamp::content_fingerprint(&stamp::files_under(&fixture, &[""])?)?,
-        )
+        .add("fixture", stamp::content_fingerprint(&fixture_files)?)
         .add("flags", WASM64_FLAGS)
         .add("toolchain", tc.fingerprint()?);
     run.stage(
@@ -194,7 +184,7 @@ fn fake_lean_library(tc: &Toolchain, layout: &Layout, run: &mut Stages) -> Resul
 }
 
 /// What the linked module is, as far as the JS side depends on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleFacts {
     pub memory64: bool,
     pub table64: bool,
@@ -211,33 +201,26 @@ pub struct ModuleFacts {
 pub fn check_module(wasm: &Path) -> Result<ModuleFacts> {
     let bytes = fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let facts = module_facts(&bytes).with_context(|| format!("cannot parse {}", wasm.display()))?;
-    if !facts.memory64 || !facts.table64 {
-        bail!(
-            "{} is not a wasm64 module (64-bit memory: {}, 64-bit table: {})",
-            wasm.display(),
-            facts.memory64,
-            facts.table64
-        );
-    }
-    if !facts.js_exception_imports.is_empty() {
-        bail!(
-            "{} imports emscripten's JS exception helpers ({}): some object was compiled with \
+    ensure!(
+        facts.memory64 && facts.table64,
+        "{} is not a wasm64 module (64-bit memory: {}, 64-bit table: {})",
+        wasm.display(),
+        facts.memory64,
+        facts.table64
+    );
+    ensure!(
+        facts.js_exception_imports.is_empty(),
+        "{} imports emscripten's JS exception helpers ({}): some object was compiled with \
              JS exceptions instead of -fwasm-exceptions",
-            wasm.display(),
-            facts.js_exception_imports.join(", ")
-        );
-    }
+        wasm.display(),
+        facts.js_exception_imports.join(", ")
+    );
     Ok(facts)
 }
 
 pub(super) fn module_facts(bytes: &[u8]) -> Result<ModuleFacts> {
     use wasmparser::{Parser, Payload, TypeRef};
-    let mut facts = ModuleFacts {
-        memory64: false,
-        table64: false,
-        js_exception_imports: Vec::new(),
-        imports: 0,
-    };
+    let mut facts = ModuleFacts::default();
     for payload in Parser::new(0).parse_all(bytes) {
         match payload? {
             Payload::ImportSection(reader) => {

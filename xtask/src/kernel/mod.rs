@@ -1,16 +1,6 @@
 //! The kernel shell: xeus and xeus-lite built for wasm64, the xlean interpreter linked with the
 //! test backend into `kernel-test/xlean.js/.wasm`, and the Node tests that drive it the way the
 //! JupyterLite worker does. docs/kernel-shell.md explains the whole of it.
-//!
-//! What the other commands call:
-//! - [`build_deps`]: nlohmann_json, xeus and xeus-lite installed into the wasm64 prefix
-//!   `<build>/wasm-deps/prefix`, each a stage (`crate::stamp::Stages`) skipped when its stamp
-//!   says it is up to date;
-//! - [`build_test_kernel`]: the above, then the kernel shell linked twice: with the test backend,
-//!   and with the real backend over a fake Lean ([`TestModules`]);
-//! - [`run_node_tests`]: `node --test` over `lean-wasm/tests/*.test.mjs` against those modules;
-//! - [`test_suite`]: all of it for `ci`, reporting SKIPPED (with the reason) when the xeus
-//!   sources are not available.
 
 mod deps;
 mod link;

@@ -17,7 +17,7 @@ use crate::{
 pub const LEAN_ANSWERS_SUITE: &str = "lean-answers.test.mjs";
 
 /// The test files of the test modules: `lean-wasm/tests/*.test.mjs` but the Lean answers, sorted.
-pub fn test_files() -> Result<Vec<PathBuf>> {
+fn test_files() -> Result<Vec<PathBuf>> {
     let dir = paths::project_root().join("lean-wasm/tests");
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?

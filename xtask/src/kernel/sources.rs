@@ -55,9 +55,8 @@ pub struct KernelSources {
     pub nlohmann_json: Option<SourceTree>,
 }
 
-/// The kernel's sources, or `None` when xeus or xeus-lite cannot be had (the tests then skip
-/// with [`SOURCES_MISSING`]). `opts` are the `fetch` flags of the calling command
-/// (`SourceOptions::default()` for none).
+/// The kernel's sources, or `None` when xeus or xeus-lite cannot be had. `opts`: the calling
+/// command's `fetch` flags.
 pub fn kernel_sources(
     pins: &Pins,
     opts: &SourceOptions,
@@ -75,7 +74,11 @@ pub(super) fn kernel_sources_with(
     let mut trees = Vec::new();
     for name in ["xeus", "xeus-lite"] {
         match fetcher.source_dir(name) {
-            Ok(f) => trees.push(SourceTree::from(f)),
+            Ok(f) => {
+                let tree = SourceTree::from(f);
+                check_version(&tree);
+                trees.push(tree);
+            }
             Err(e) if crate::fetch::is_unavailable(&e) => {
                 let first = format!("{e:#}");
                 runner::note(first.lines().next().unwrap_or_default());
@@ -91,11 +94,7 @@ pub(super) fn kernel_sources_with(
     let nlohmann_json = Fetcher::new(pins, &offline, places)?
         .optional_source_dir("nlohmann_json")?
         .map(SourceTree::from);
-    let xeus_lite = trees.pop().unwrap();
-    let xeus = trees.pop().unwrap();
-    for tree in [&xeus, &xeus_lite] {
-        check_version(tree);
-    }
+    let [xeus, xeus_lite]: [SourceTree; 2] = trees.try_into().expect("two trees");
     Ok(Some(KernelSources {
         xeus,
         xeus_lite,

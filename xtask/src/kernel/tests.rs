@@ -54,23 +54,16 @@ fn sources_are_local_copies_or_none_when_they_cannot_be_had() {
     fake_tree(&dir, "xl5", "include/xeus-lite");
     fake_tree(&dir, "json", "include/nlohmann");
     let config = dir.join("local-sources.toml");
+    let sources = |opts: &SourceOptions| kernel_sources_with(&pins, opts, test_places(&dir));
 
     // Nothing local, nothing cached, no network: the suite skips.
-    assert_eq!(
-        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap(),
-        None
-    );
+    assert_eq!(sources(&offline()).unwrap(), None);
     // Only xeus: still nothing to build.
     fs::write(&config, "[sources]\nxeus = \"x6\"\n").unwrap();
-    assert_eq!(
-        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap(),
-        None
-    );
+    assert_eq!(sources(&offline()).unwrap(), None);
 
     fs::write(&config, "[sources]\nxeus = \"x6\"\nxeus-lite = \"xl5\"\n").unwrap();
-    let s = kernel_sources_with(&pins, &offline(), test_places(&dir))
-        .unwrap()
-        .unwrap();
+    let s = sources(&offline()).unwrap().unwrap();
     assert_eq!(s.xeus.dir, fs::canonicalize(dir.join("x6")).unwrap());
     assert_eq!(s.xeus_lite.dir, fs::canonicalize(dir.join("xl5")).unwrap());
     assert_eq!(s.xeus.version, pins.source("xeus").unwrap().version);
@@ -96,9 +89,7 @@ fn sources_are_local_copies_or_none_when_they_cannot_be_had() {
         ],
         ..offline()
     };
-    let s = kernel_sources_with(&pins, &opts, test_places(&dir))
-        .unwrap()
-        .unwrap();
+    let s = sources(&opts).unwrap().unwrap();
     assert_eq!(s.xeus.dir, fs::canonicalize(dir.join("other")).unwrap());
     assert_eq!(
         s.nlohmann_json.unwrap().dir,
@@ -111,29 +102,19 @@ fn a_wrong_local_copy_is_an_error_not_a_skip() {
     let dir = util::test_dir("kernel-sources-bad");
     let pins = Pins::load().unwrap();
     fake_tree(&dir, "xl5", "include/xeus-lite");
-    let config = dir.join("local-sources.toml");
-
-    fs::write(
-        &config,
-        "[sources]\nxeus = \"missing\"\nxeus-lite = \"xl5\"\n",
-    )
-    .unwrap();
-    let err = format!(
-        "{:#}",
-        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap_err()
-    );
-    assert!(err.contains("the local copy of xeus"), "{err}");
-
-    // xeus-lite where xeus belongs.
-    fs::write(&config, "[sources]\nxeus = \"xl5\"\nxeus-lite = \"xl5\"\n").unwrap();
-    let err = format!(
-        "{:#}",
-        kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap_err()
-    );
-    assert!(
-        err.contains("does not look like a xeus source tree"),
-        "{err}"
-    );
+    // A missing folder, and xeus-lite where xeus belongs.
+    for (xeus, want) in [
+        ("missing", "the local copy of xeus"),
+        ("xl5", "does not look like a xeus source tree"),
+    ] {
+        let config = format!("[sources]\nxeus = \"{xeus}\"\nxeus-lite = \"xl5\"\n");
+        fs::write(dir.join("local-sources.toml"), config).unwrap();
+        let err = format!(
+            "{:#}",
+            kernel_sources_with(&pins, &offline(), test_places(&dir)).unwrap_err()
+        );
+        assert!(err.contains(want), "xeus = {xeus}: {err}");
+    }
 }
 
 #[test]
@@ -159,18 +140,13 @@ fn debian_versions_map_to_upstream_ones() {
     assert_eq!(upstream_of("3.11.2-2"), "3.11.2");
     assert_eq!(upstream_of("1:3.11.2-2+deb12u1"), "3.11.2");
     assert_eq!(upstream_of("3.11.2"), "3.11.2");
-    assert_eq!(
-        deb_upstream_version("nlohmann-json3-dev_3.11.2-2_all.deb").as_deref(),
-        Some("3.11.2")
-    );
-    assert_eq!(
-        deb_upstream_version("nlohmann-json3-dev_1%3a3.11.3-1_all.deb").as_deref(),
-        Some("3.11.3")
-    );
-    assert_eq!(
-        deb_upstream_version("emscripten_3.1.69+dfsg-3_all.deb"),
-        None
-    );
+    for (file, want) in [
+        ("nlohmann-json3-dev_3.11.2-2_all.deb", Some("3.11.2")),
+        ("nlohmann-json3-dev_1%3a3.11.3-1_all.deb", Some("3.11.3")),
+        ("emscripten_3.1.69+dfsg-3_all.deb", None),
+    ] {
+        assert_eq!(deb_upstream_version(file).as_deref(), want, "{file}");
+    }
     let madison = " nlohmann-json3-dev |   3.11.3-1 | http://deb.debian.org/debian trixie/main amd64 Packages\n \
                    nlohmann-json3-dev |   3.11.2-2 | http://deb.debian.org/debian bookworm/main amd64 Packages\n";
     assert_eq!(madison_versions(madison, "3.11.2"), vec!["3.11.2-2"]);

@@ -5,7 +5,8 @@
 //! `LEAN_PATH=<cache>/out`, where the `.olean` files of the modules it imports were put when they
 //! passed. Nothing is kept from a run that did not pass.
 //!
-//! Cache layout: `<build>/lean-check/<host>/<package>/`
+//! Cache layout: `<build>/lean-check/<host>/<package>/` (each run's full output goes to
+//! `<build>/logs/lean-check/<module>.log`)
 //! - `results/<Module>.json`: the key, the outcome, the messages, the time, the outputs' sha256;
 //! - `out/<Dir/Module>.{olean,olean.private,olean.server,ilean,ir,c}`: what passing runs wrote
 //!   (the `LEAN_PATH` root for the modules that import them);
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     messages::{self, Message, Severity},
     package::{Module, Package},
+    Settings,
 };
 use crate::{
     runner::{self, fmt_secs},
@@ -43,20 +45,6 @@ const CACHE_FORMAT: &str = "xlean lean-check cache 2";
 /// The files `lean -o X.olean -i X.ilean -c X.c` leaves (the split `.olean` parts and `.ir` come
 /// with `-o`).
 const OUTPUT_EXTS: &[&str] = &["olean", "olean.private", "olean.server", "ilean", "ir", "c"];
-
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Modules run at the same time (1 or 2).
-    pub jobs: usize,
-    /// `<build>/lean-check`.
-    pub cache_root: PathBuf,
-    /// Where each run's full output goes (`<module>.log`).
-    pub log_dir: PathBuf,
-    /// Run every module even when its cached result is current.
-    pub no_cache: bool,
-    /// The folder paths are shown relative to (the repository root).
-    pub display_base: PathBuf,
-}
 
 /// What checking a module came to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,37 +142,40 @@ struct Layout {
     results: PathBuf,
     out: PathBuf,
     tmp: PathBuf,
+    logs: PathBuf,
 }
 
 impl Layout {
-    fn new(opts: &Options, host: &LeanHost, pkg: &Package) -> Layout {
+    fn new(settings: &Settings, host: &LeanHost, pkg: &Package) -> Layout {
         let host_dir = format!(
             "{}-{}",
-            match host.kind() {
-                HostKind::Official => "official",
-                HostKind::Checker => "checker",
-            },
+            host_name(host),
             &util::sha256_bytes(host.cache_id().as_bytes())[..12]
         );
-        let pkg_name = pkg
-            .root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "root".into());
+        let pkg_name = (pkg.root.file_name()).map_or("root".into(), |n| n.to_string_lossy());
         let pkg_dir = format!(
             "{pkg_name}-{}",
             &util::sha256_bytes(pkg.root.to_string_lossy().as_bytes())[..12]
         );
-        let base = opts.cache_root.join(host_dir).join(pkg_dir);
+        let base = (settings.build_dir.join("lean-check").join(host_dir)).join(pkg_dir);
         Layout {
             results: base.join("results"),
             out: base.join("out"),
             tmp: base.join("tmp"),
+            logs: settings.build_dir.join("logs/lean-check"),
         }
     }
 
     fn result_file(&self, module: &str) -> PathBuf {
         self.results.join(format!("{module}.json"))
+    }
+}
+
+/// `official` or `checker`.
+pub fn host_name(host: &LeanHost) -> &'static str {
+    match host.kind() {
+        HostKind::Official => "official",
+        HostKind::Checker => "checker",
     }
 }
 
@@ -197,56 +188,51 @@ fn cache_key(
     options: &[String],
     import_keys: &[(String, String)],
 ) -> String {
-    let mut s = String::new();
-    s.push_str(CACHE_FORMAT);
-    s.push('\n');
-    s.push_str(&host.cache_id());
-    s.push('\n');
-    s.push_str(&format!(
-        "args: {} {} -R -o -i -c\n",
+    let imports: String = (import_keys.iter())
+        .map(|(name, key)| format!("import: {name} {key}\n"))
+        .collect();
+    let s = format!(
+        "{CACHE_FORMAT}\n{}\nargs: {} {} -R -o -i -c\nmodule: {} ({})\n{imports}text:\n{}",
+        host.cache_id(),
         LEAN_ARGS.join(" "),
-        options.join(" ")
-    ));
-    s.push_str(&format!("module: {} ({})\n", m.name, m.rel_path));
-    for (name, key) in import_keys {
-        s.push_str(&format!("import: {name} {key}\n"));
-    }
-    s.push_str("text:\n");
-    s.push_str(&m.text);
+        options.join(" "),
+        m.name,
+        m.rel_path,
+        m.text
+    );
     util::sha256_bytes(s.as_bytes())
 }
 
 /// Shows `path` relative to `base` when it is inside it.
 pub fn display_path(base: &Path, path: &Path) -> String {
-    match path.strip_prefix(base) {
-        Ok(rel) => rel.display().to_string(),
-        Err(_) => path.display().to_string(),
-    }
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
-/// What a finished run sends back to the scheduler.
-struct RunDone {
-    name: String,
-    result: Result<(ModuleResult, Option<CacheEntry>)>,
-}
+/// What a finished run sends back to the scheduler: the module's name and its result.
+type RunDone = (String, Result<(ModuleResult, Option<CacheEntry>)>);
 
 /// Checks `order` (from [`Package::check_order`]) and prints each module's result as it ends.
 pub fn check(
     host: &LeanHost,
     pkg: &Package,
     order: &[String],
-    opts: &Options,
+    opts: &Settings,
     print: &mut dyn FnMut(&ModuleResult),
 ) -> Result<Report> {
     host.prepare()?;
     let layout = Layout::new(opts, host, pkg);
-    for d in [&layout.results, &layout.out, &layout.tmp, &opts.log_dir] {
+    for d in [&layout.results, &layout.out, &layout.tmp, &layout.logs] {
         fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
     let (tx, rx) = mpsc::channel();
     let mut scheduler = Scheduler {
         keys: cache_keys(host, pkg, order),
-        imported: imported_by_others(pkg, order),
+        imported: (order.iter())
+            .flat_map(|name| pkg.modules[name].own_imports.iter().map(String::as_str))
+            .collect(),
         jobs: opts.jobs.clamp(1, 2),
         host,
         pkg,
@@ -286,23 +272,16 @@ fn cache_keys(host: &LeanHost, pkg: &Package, order: &[String]) -> HashMap<Strin
     keys
 }
 
-/// Which modules are imported by others in this check (only those need an `.olean` from a
-/// module that is not checkable).
-fn imported_by_others<'a>(pkg: &'a Package, order: &'a [String]) -> HashSet<&'a str> {
-    order
-        .iter()
-        .flat_map(|name| pkg.modules[name].own_imports.iter().map(String::as_str))
-        .collect()
-}
-
 /// Decides, starts and collects the modules of one check, at most `jobs` processes at a time.
 struct Scheduler<'a> {
     host: &'a LeanHost,
     pkg: &'a Package,
     order: &'a [String],
-    opts: &'a Options,
+    opts: &'a Settings,
     layout: Layout,
     keys: HashMap<String, String>,
+    /// The modules others import in this check (only those need an `.olean` from a module that
+    /// is not checkable).
     imported: HashSet<&'a str>,
     /// Processes at the same time (1 or 2).
     jobs: usize,
@@ -442,18 +421,15 @@ impl Scheduler<'_> {
             key: self.keys[&m.name].clone(),
             out_dir: self.layout.out.clone(),
             tmp: self.layout.tmp.join(&m.name),
-            log: self.opts.log_dir.join(format!("{}.log", m.name)),
+            log: self.layout.logs.join(format!("{}.log", m.name)),
         }
     }
 
     /// Waits for a run to end, records its cache entry and prints its result.
     fn wait_for_one(&mut self, print: &mut dyn FnMut(&ModuleResult)) -> Result<()> {
-        let finished = self
-            .rx
-            .recv()
-            .context("a check thread ended without an answer")?;
-        self.running.retain(|(n, _)| n != &finished.name);
-        let (r, entry) = finished.result?;
+        let (name, result) = (self.rx.recv()).context("a check thread ended without an answer")?;
+        self.running.retain(|(n, _)| n != &name);
+        let (r, entry) = result?;
         if let Some(entry) = entry {
             // Recorded last: a run interrupted before this point is run again next time.
             util::write_atomic(
@@ -462,7 +438,7 @@ impl Scheduler<'_> {
             )?;
         }
         print(&r);
-        self.done.insert(finished.name, r);
+        self.done.insert(name, r);
         Ok(())
     }
 }
@@ -482,23 +458,20 @@ fn describe(r: &ModuleResult) -> String {
 
 /// Whether `name` imports, directly or not, a module whose `.olean` was made without code.
 fn imports_without_code(pkg: &Package, name: &str, done: &HashMap<String, ModuleResult>) -> bool {
-    let mut stack: Vec<&str> = pkg.modules[name]
-        .own_imports
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    while let Some(i) = stack.pop() {
-        if !seen.insert(i) {
-            continue;
+    let mut stack: Vec<&str> = vec![name];
+    let mut seen = HashSet::new();
+    while let Some(m) = stack.pop() {
+        for i in &pkg.modules[m].own_imports {
+            if done
+                .get(i)
+                .is_some_and(|r| r.olean_without_code == Some(true))
+            {
+                return true;
+            }
+            if seen.insert(i.as_str()) {
+                stack.push(i);
+            }
         }
-        if done
-            .get(i)
-            .is_some_and(|r| r.olean_without_code == Some(true))
-        {
-            return true;
-        }
-        stack.extend(pkg.modules[i].own_imports.iter().map(String::as_str));
     }
     false
 }
@@ -506,13 +479,9 @@ fn imports_without_code(pkg: &Package, name: &str, done: &HashMap<String, Module
 /// The outputs a module may have in `out/`: (extension, path relative to `out/`, path).
 fn output_paths(out: &Path, m: &Module) -> Vec<(&'static str, String, PathBuf)> {
     let stem = m.rel_path.trim_end_matches(".lean");
-    OUTPUT_EXTS
-        .iter()
-        .map(|ext| {
-            let rel = format!("{stem}.{ext}");
-            let p = out.join(&rel);
-            (*ext, rel, p)
-        })
+    let rel = |ext| format!("{stem}.{ext}");
+    (OUTPUT_EXTS.iter())
+        .map(|ext| (*ext, rel(ext), out.join(rel(ext))))
         .collect()
 }
 
@@ -529,17 +498,12 @@ fn forget(layout: &Layout, m: &Module) -> Result<()> {
 fn cached_result(layout: &Layout, m: &Module, key: &str) -> Option<ModuleResult> {
     let text = fs::read_to_string(layout.result_file(&m.name)).ok()?;
     let entry: CacheEntry = serde_json::from_str(&text).ok()?;
-    if entry.key != key {
-        return None;
-    }
     // A passing module's outputs must still be what that run wrote.
-    for (rel, sha) in &entry.outputs {
-        let p = layout.out.join(rel);
-        if util::sha256_file(&p).ok().as_deref() != Some(sha.as_str()) {
-            return None;
-        }
-    }
-    Some(ModuleResult {
+    let outputs_intact = || {
+        (entry.outputs.iter())
+            .all(|(rel, sha)| util::sha256_file(&layout.out.join(rel)).ok().as_ref() == Some(sha))
+    };
+    (entry.key == key && outputs_intact()).then(|| ModuleResult {
         name: m.name.clone(),
         outcome: entry.outcome,
         messages: entry.messages,
@@ -602,7 +566,7 @@ impl Job {
                 r.log = Some(self.log.clone());
                 Ok((r, None))
             });
-            let _ = tx.send(RunDone { name, result });
+            let _ = tx.send((name, result));
         });
     }
 
@@ -641,13 +605,7 @@ impl Job {
                 self.module.rel_path
             )
         })?;
-        write_log(
-            log,
-            &command_line,
-            root,
-            &output,
-            start.elapsed().as_secs_f64(),
-        )?;
+        write_log(log, &command_line, root, &output, start)?;
         Ok(LeanRun {
             program: lean.program,
             status: output.status,
@@ -658,9 +616,8 @@ impl Job {
 
     /// The file name of the module's outputs, without extension (`Base` for `Pkg/Base.lean`).
     fn stem(&self) -> String {
-        let m = &self.module;
-        let path = m.rel_path.trim_end_matches(".lean");
-        path.rsplit('/').next().unwrap_or(&m.name).to_string()
+        let file = self.module.rel_path.rsplit('/').next().unwrap_or_default();
+        file.trim_end_matches(".lean").to_string()
     }
 
     fn run(&self) -> Result<(ModuleResult, Option<CacheEntry>)> {
@@ -674,14 +631,10 @@ impl Job {
         });
         let mut checked = self.check_run(&stem)?;
         // Waited for whatever the outcome: no process is left running behind the result.
-        let early = match without_code {
-            Some(thread) => Some(
-                thread
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the run without code panicked"))??,
-            ),
-            None => None,
-        };
+        let early = (without_code.map(|thread| thread.join()))
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("the run without code panicked"))?
+            .transpose()?;
         let olean_without_code =
             if checked.outcome == Outcome::NotCheckable && self.imported_by_others {
                 Some(self.olean_without_code(&stem, early, &mut checked.outputs)?)
@@ -793,10 +746,7 @@ impl Job {
         early: Option<bool>,
         kept: &mut BTreeMap<String, String>,
     ) -> Result<bool> {
-        let made = match early {
-            Some(made) => made,
-            None => self.run_without_code(stem)?,
-        };
+        let made = early.map_or_else(|| self.run_without_code(stem), Ok)?;
         if made {
             let from = self.tmp.join("without-code");
             self.keep_outputs(&from, stem, |ext| ext.starts_with("olean"), kept)?;
@@ -871,13 +821,13 @@ fn c_file(out: &Path, outputs: &BTreeMap<String, String>) -> Option<PathBuf> {
 }
 
 /// The per-module log: the command (with its environment), its folder, what it printed on
-/// stdout and stderr, how it ended and its time.
+/// stdout and stderr, how it ended and its time (since `start`).
 fn write_log(
     log: &Path,
     command_line: &str,
     cwd: &Path,
     output: &std::process::Output,
-    seconds: f64,
+    start: Instant,
 ) -> Result<()> {
     let mut text = Vec::new();
     writeln!(
@@ -888,6 +838,7 @@ fn write_log(
     text.extend_from_slice(&output.stdout);
     writeln!(text, "\n## stderr")?;
     text.extend_from_slice(&output.stderr);
+    let seconds = start.elapsed().as_secs_f64();
     writeln!(text, "\n# {} after {}", output.status, fmt_secs(seconds))?;
     util::write_atomic(log, &text)
 }

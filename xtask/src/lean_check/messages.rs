@@ -155,22 +155,3 @@ pub fn is_inherited_noncomputable(text: &str) -> bool {
             && first.contains("` not supported by code generator")
             && first.contains("consider marking definition as `noncomputable`"))
 }
-
-#[cfg(test)]
-mod inherited_tests {
-    use super::is_inherited_noncomputable;
-
-    #[test]
-    fn both_forms_of_an_inherited_noncomputable_are_recognised() {
-        assert!(is_inherited_noncomputable(
-            "`XLean.Text.decodeUtf8Lossy` not supported by code generator; consider marking definition as `noncomputable`"
-        ));
-        assert!(is_inherited_noncomputable(
-            "failed to compile definition, consider marking it as 'noncomputable' because it depends on 'XLean.f', which is 'noncomputable'"
-        ));
-        assert!(!is_inherited_noncomputable("unknown identifier 'foo'"));
-        assert!(!is_inherited_noncomputable(
-            "mutable variable `s` cannot be shadowed"
-        ));
-    }
-}

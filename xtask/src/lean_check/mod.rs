@@ -52,8 +52,7 @@ pub struct Args {
 
 pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let pins = Pins::load()?;
-    let hosts = lean_host::detect(&pins);
-    let host = hosts.choose(args.host)?;
+    let host = lean_host::detect(&pins).choose(args.host)?;
     let paths = if args.paths.is_empty() {
         vec![paths::project_root().join("lean-wasm")]
     } else {
@@ -63,11 +62,9 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
         jobs: args.jobs as usize,
         no_cache: args.no_cache,
         strict: args.strict,
-        build_dir: layout.root.clone(),
-        display_base: paths::project_root(),
+        ..Settings::new(layout)
     };
-    let summary = check_paths(&pins, &host, &paths, &opts)?;
-    summary.verdict(opts.strict)
+    check_paths(&pins, &host, &paths, &opts)?.verdict(opts.strict)
 }
 
 /// What `lean-check` needs besides the host and the paths (tests set their own folders).
@@ -82,13 +79,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn engine_options(&self) -> engine::Options {
-        engine::Options {
-            jobs: self.jobs,
-            cache_root: self.build_dir.join("lean-check"),
-            log_dir: self.build_dir.join("logs/lean-check"),
-            no_cache: self.no_cache,
-            display_base: self.display_base.clone(),
+    /// Two jobs, the cache on, not strict, paths shown from the repository root.
+    fn new(layout: &Layout) -> Settings {
+        Settings {
+            jobs: 2,
+            no_cache: false,
+            strict: false,
+            build_dir: layout.root.clone(),
+            display_base: paths::project_root(),
         }
     }
 }
@@ -105,19 +103,8 @@ pub struct Counts {
 pub fn check_lean_wasm(layout: &Layout) -> Result<Summary> {
     let pins = Pins::load()?;
     let host = lean_host::detect(&pins).choose(None)?;
-    let settings = Settings {
-        jobs: 2,
-        no_cache: false,
-        strict: false,
-        build_dir: layout.root.clone(),
-        display_base: paths::project_root(),
-    };
-    check_paths(
-        &pins,
-        &host,
-        &[paths::project_root().join("lean-wasm")],
-        &settings,
-    )
+    let lean_wasm = paths::project_root().join("lean-wasm");
+    check_paths(&pins, &host, &[lean_wasm], &Settings::new(layout))
 }
 
 /// Every package's report, and what they add up to.
@@ -182,9 +169,9 @@ impl Summary {
     pub fn verdict(&self, strict: bool) -> Result<()> {
         println!("{}", self.line());
         println!("host: {}", self.host_line);
-        let failed = self.count(|r| matches!(r.outcome, Outcome::Failed | Outcome::HostError(_)));
-        let unchecked =
-            self.count(|r| matches!(r.outcome, Outcome::NotCheckable | Outcome::NotChecked(_)));
+        let Counts {
+            failed, unchecked, ..
+        } = self.counts();
         if failed > 0 {
             bail!("lean-check: {failed} module(s) failed (their errors are listed above)");
         }
@@ -208,10 +195,7 @@ pub fn check_paths(
     let start = Instant::now();
     let host_line = format!(
         "{} — {} [{}]",
-        match host.kind() {
-            HostKind::Official => "official",
-            HostKind::Checker => "checker",
-        },
+        engine::host_name(host),
         host.capability(pins),
         host.version_line()
     );
@@ -229,8 +213,8 @@ pub fn check_paths(
             let m = pkg.module_of_file(path).with_context(|| {
                 format!("{} is not a Lean module (a `.lean` file)", path.display())
             })?;
-            let name = m.name.clone();
-            (pkg, vec![name])
+            let selection = vec![m.name.clone()];
+            (pkg, selection)
         } else {
             bail!(
                 "{} does not exist\n  fix: give a Lean package folder or a `.lean` file",
@@ -238,13 +222,9 @@ pub fn check_paths(
             );
         };
         if pkg.modules.is_empty() {
-            let present: Vec<String> = std::fs::read_dir(path)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let present: Vec<String> = (std::fs::read_dir(path).into_iter().flatten().flatten())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
             bail!(
                 "no Lean module under {} (it holds: {}): nothing was checked\n  \
                  lean-check elaborates `.lean` files; add the package's modules, or name a folder that has them",
@@ -270,10 +250,8 @@ pub fn check_paths(
             engine::display_path(&opts.display_base, &pkg.root),
             order.join(", ")
         ));
-        let root = pkg.root.clone();
-        let base = opts.display_base.clone();
-        let report = engine::check(host, &pkg, &order, &opts.engine_options(), &mut |r| {
-            print_result(r, &root, &base)
+        let report = engine::check(host, &pkg, &order, opts, &mut |r| {
+            print_result(r, &pkg.root, &opts.display_base)
         })?;
         summary.reports.push(report);
     }

@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 
 /// The first lines of a Lean file: `module`? `prelude`? then the imports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,11 +46,10 @@ pub fn parse_header(text: &str) -> Header {
     }
     loop {
         let mut t = tok;
-        if t == Some("public") {
-            t = tokens.next();
-        }
-        if t == Some("meta") {
-            t = tokens.next();
+        for modifier in ["public", "meta"] {
+            if t == Some(modifier) {
+                t = tokens.next();
+            }
         }
         if t != Some("import") {
             break;
@@ -61,7 +60,9 @@ pub fn parse_header(text: &str) -> Header {
         }
         match name {
             Some(n) => {
-                header.imports.push(unquote_name(n));
+                // `«Foo Bar».Baz` → `Foo Bar.Baz` (the name Lean means; used only to find our
+                // own files).
+                header.imports.push(n.replace(['«', '»'], ""));
                 header.end = offset(&tokens);
             }
             None => break,
@@ -69,11 +70,6 @@ pub fn parse_header(text: &str) -> Header {
         tok = tokens.next();
     }
     header
-}
-
-/// `«Foo Bar».Baz` → `Foo Bar.Baz` (the name Lean means; used only to find our own files).
-fn unquote_name(token: &str) -> String {
-    token.replace(['«', '»'], "")
 }
 
 /// Whitespace-separated tokens of Lean source, comments skipped. Enough for a header: a module
@@ -260,11 +256,6 @@ pub fn lake_options(root: &Path) -> Result<LakeOptions> {
     Ok(options)
 }
 
-/// Folders that never hold the package's own modules.
-fn skipped_dir(name: &str) -> bool {
-    name.starts_with('.') || name == "build" || name == "node_modules"
-}
-
 impl Package {
     /// Every `.lean` file under `root` except Lake's configuration (`lakefile.lean`) and build
     /// folders (`.lake/`, `build/`, hidden folders).
@@ -277,12 +268,12 @@ impl Package {
             let path = root.join(&rel);
             let text = fs::read_to_string(&path)
                 .with_context(|| format!("cannot read the Lean module {}", path.display()))?;
-            let name = module_name(&rel);
             let rel_path = rel
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy())
                 .collect::<Vec<_>>()
                 .join("/");
+            let name = rel_path.trim_end_matches(".lean").replace('/', ".");
             modules.insert(
                 name.clone(),
                 Module {
@@ -337,47 +328,31 @@ impl Package {
                 stack.extend(m.own_imports.iter().cloned());
             }
         }
-        let mut order = Vec::new();
-        let mut placed: BTreeSet<String> = BTreeSet::new();
-        while placed.len() < wanted.len() {
-            let ready: Vec<String> = wanted
-                .iter()
-                .filter(|n| !placed.contains(*n))
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < wanted.len() {
+            let left: Vec<&String> = wanted.iter().filter(|n| !order.contains(n)).collect();
+            let ready: Vec<String> = (left.iter())
                 .filter(|n| {
-                    self.modules[*n]
+                    self.modules[**n]
                         .own_imports
                         .iter()
-                        .all(|i| placed.contains(i))
+                        .all(|i| order.contains(i))
                 })
-                .cloned()
+                .map(|n| n.to_string())
                 .collect();
-            if ready.is_empty() {
-                let stuck: Vec<&str> = wanted
-                    .iter()
-                    .filter(|n| !placed.contains(*n))
-                    .map(String::as_str)
-                    .collect();
-                bail!(
-                    "import cycle among the Lean modules {} in {}: Lean cannot check them",
-                    stuck.join(", "),
-                    self.root.display()
-                );
-            }
-            for n in ready {
-                placed.insert(n.clone());
-                order.push(n);
-            }
+            ensure!(
+                !ready.is_empty(),
+                "import cycle among the Lean modules {} in {}: Lean cannot check them",
+                left.iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.root.display()
+            );
+            order.extend(ready);
         }
         Ok(order)
     }
-}
-
-fn module_name(rel: &Path) -> String {
-    rel.with_extension("")
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 fn collect_lean_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -391,7 +366,8 @@ fn collect_lean_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result
         let path = entry.path();
         let kind = entry.file_type()?;
         if kind.is_dir() {
-            if !skipped_dir(&name) {
+            // Folders that never hold the package's own modules.
+            if !(name.starts_with('.') || name == "build" || name == "node_modules") {
                 collect_lean_files(root, &path, out)?;
             }
         } else if name.ends_with(".lean") && !(dir == root && name == "lakefile.lean") {

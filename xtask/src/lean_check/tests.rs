@@ -8,7 +8,7 @@ use std::{
 
 use super::{
     engine::Outcome,
-    messages::{is_codegen_gap, parse, Severity},
+    messages::{is_codegen_gap, is_inherited_noncomputable, parse, Severity},
     package::{parse_header, Package},
     *,
 };
@@ -52,20 +52,15 @@ fn headers_are_read_as_lean_reads_them() {
 #[test]
 fn packages_are_found_named_and_ordered_by_import() {
     let dir = test_dir("lean-check-package");
-    write_file(&dir.join("lakefile.lean"), "import Lake\n");
-    write_file(&dir.join("lean-toolchain"), "leanprover/lean4:v4.28.0\n");
-    write_file(
-        &dir.join(".lake/build/ir/Gen.lean"),
-        "-- lake's, never ours\n",
-    );
-    write_file(&dir.join("build/Old.lean"), "-- not a source\n");
-    write_file(&dir.join("XLean.lean"), "import XLean.Repl\nimport Lean\n");
-    write_file(&dir.join("XLean/Repl.lean"), "import XLean.Basic\n");
-    write_file(&dir.join("XLean/Basic.lean"), "import Lean.Elab\n");
-    write_file(
-        &dir.join("XLean/Other.lean"),
-        "prelude\nimport Init.Prelude\n",
-    );
+    let write = |rel: &str, text: &str| write_file(&dir.join(rel), text);
+    write("lakefile.lean", "import Lake\n");
+    write("lean-toolchain", "leanprover/lean4:v4.28.0\n");
+    write(".lake/build/ir/Gen.lean", "-- lake's, never ours\n");
+    write("build/Old.lean", "-- not a source\n");
+    write("XLean.lean", "import XLean.Repl\nimport Lean\n");
+    write("XLean/Repl.lean", "import XLean.Basic\n");
+    write("XLean/Basic.lean", "import Lean.Elab\n");
+    write("XLean/Other.lean", "prelude\nimport Init.Prelude\n");
 
     let pkg = Package::discover(&dir).unwrap();
     let names: Vec<&str> = pkg.modules.keys().map(String::as_str).collect();
@@ -89,12 +84,11 @@ fn packages_are_found_named_and_ordered_by_import() {
         "XLean.Repl"
     );
 
-    write_file(&dir.join("XLean/Basic.lean"), "import XLean\n");
+    write("XLean/Basic.lean", "import XLean\n");
     let pkg = Package::discover(&dir).unwrap();
-    let err = format!("{:#}", pkg.check_order(&[]).unwrap_err());
-    assert!(
-        err.contains("import cycle among the Lean modules XLean, XLean.Basic, XLean.Repl"),
-        "{err}"
+    assert_err(
+        &pkg.check_order(&[]),
+        "import cycle among the Lean modules XLean, XLean.Basic, XLean.Repl",
     );
 }
 
@@ -175,6 +169,20 @@ fn code_generation_gaps_are_told_from_errors() {
     ));
     assert!(!is_codegen_gap("Type mismatch\n  x"));
     assert!(!is_codegen_gap("Unknown identifier `_redArg`"));
+}
+
+#[test]
+fn both_forms_of_an_inherited_noncomputable_are_recognised() {
+    assert!(is_inherited_noncomputable(
+        "`XLean.Text.decodeUtf8Lossy` not supported by code generator; consider marking definition as `noncomputable`"
+    ));
+    assert!(is_inherited_noncomputable(
+        "failed to compile definition, consider marking it as 'noncomputable' because it depends on 'XLean.f', which is 'noncomputable'"
+    ));
+    assert!(!is_inherited_noncomputable("unknown identifier 'foo'"));
+    assert!(!is_inherited_noncomputable(
+        "mutable variable `s` cannot be shadowed"
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,13 +289,13 @@ impl Fake {
     }
 
     fn check(&self, host: &LeanHost) -> Summary {
-        check_paths(
-            &Pins::load().unwrap(),
-            host,
-            std::slice::from_ref(&self.pkg),
-            &self.settings,
-        )
-        .unwrap()
+        let pkg = std::slice::from_ref(&self.pkg);
+        check_paths(&Pins::load().unwrap(), host, pkg, &self.settings).unwrap()
+    }
+
+    /// Writes `text` to the package file `rel`.
+    fn write(&self, rel: &str, text: &str) {
+        write_file(&self.pkg.join(rel), text);
     }
 
     fn outcome(s: &Summary, name: &str) -> Outcome {
@@ -337,9 +345,7 @@ fn the_engine_checks_in_import_order_two_at_a_time_and_caches_by_content() {
     // The launcher was written for the checker, and the C of each module is kept.
     assert!(f.dir.join("checker/xlean-run-lean.js").is_file());
     let c = s.result("Pkg.Top").unwrap().c_file.clone().unwrap();
-    assert!(fs::read_to_string(&c)
-        .unwrap()
-        .contains("C of Pkg/Top.lean"));
+    crate::util::assert_contains(&fs::read_to_string(&c).unwrap(), &["C of Pkg/Top.lean"]);
 
     // Unchanged: nothing runs, every module says cached.
     let s = f.check(&host);
@@ -350,10 +356,7 @@ fn the_engine_checks_in_import_order_two_at_a_time_and_caches_by_content() {
     assert!(s.line().contains("(4 cached, 0 run"), "{}", s.line());
 
     // A changed module runs again, and so does what imports it; the rest is cached.
-    write_file(
-        &f.pkg.join("Pkg/Mid.lean"),
-        "module\nimport Pkg.Base\n-- edited\n",
-    );
+    f.write("Pkg/Mid.lean", "module\nimport Pkg.Base\n-- edited\n");
     let s = f.check(&host);
     assert_eq!(s.runs(), 2);
     assert!(s.result("Pkg.Base").unwrap().cached && s.result("Pkg.Leaf").unwrap().cached);
@@ -381,17 +384,11 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
     assert_eq!(Fake::outcome(&s, "Pkg.Mid"), Outcome::Passed);
     let mid_c = s.result("Pkg.Mid").unwrap().c_file.clone().unwrap();
 
-    write_file(
-        &f.pkg.join("Pkg/Mid.lean"),
-        "module\nimport Pkg.Base\nFAKE_ERROR\n",
-    );
-    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
-    write_file(&f.pkg.join("Pkg/Crash.lean"), "module\nFAKE_CRASH\n");
-    write_file(&f.pkg.join("Pkg/Plain.lean"), "prelude\n");
-    write_file(
-        &f.pkg.join("Pkg/UsesPlain.lean"),
-        "prelude\nimport Pkg.Plain\n",
-    );
+    f.write("Pkg/Mid.lean", "module\nimport Pkg.Base\nFAKE_ERROR\n");
+    f.write("Pkg/Leaf.lean", "module\nFAKE_GAP\n");
+    f.write("Pkg/Crash.lean", "module\nFAKE_CRASH\n");
+    f.write("Pkg/Plain.lean", "prelude\n");
+    f.write("Pkg/UsesPlain.lean", "prelude\nimport Pkg.Plain\n");
     let s = f.check(&host);
     assert_eq!(Fake::outcome(&s, "Pkg.Base"), Outcome::Passed);
     assert_eq!(Fake::outcome(&s, "Pkg.Mid"), Outcome::Failed);
@@ -417,12 +414,9 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
         matches!(Fake::outcome(&s, "Pkg.UsesPlain"), Outcome::NotChecked(ref why) if why.contains("not a `module` file")),
     );
     let line = s.line();
-    assert!(
-        line.contains("7 module(s): 2 passed, 1 failed, 1 not checkable with this host, 2 not checked, 1 host error(s)"),
-        "{line}"
-    );
-    let err = format!("{:#}", s.verdict(false).unwrap_err());
-    assert!(err.contains("2 module(s) failed"), "{err}");
+    let want = "7 module(s): 2 passed, 1 failed, 1 not checkable with this host, 2 not checked, 1 host error(s)";
+    assert!(line.contains(want), "{line}");
+    assert_err(&s.verdict(false), "2 module(s) failed");
 
     // Failures and gaps are cached (the same text gives the same answer); a crash is not.
     let runs = |f: &Fake| {
@@ -441,23 +435,16 @@ fn failures_gaps_crashes_and_what_depends_on_them_are_kept_apart() {
 
     // Only gaps and modules not checked: a success, unless --strict.
     fs::remove_file(f.pkg.join("Pkg/Crash.lean")).unwrap();
-    write_file(&f.pkg.join("Pkg/Mid.lean"), "module\nimport Pkg.Base\n");
+    f.write("Pkg/Mid.lean", "module\nimport Pkg.Base\n");
     let s = f.check(&host);
     assert!(s.verdict(false).is_ok());
-    let err = format!("{:#}", s.verdict(true).unwrap_err());
-    assert!(
-        err.contains("--strict: 2 module(s) could not be checked"),
-        "{err}"
+    assert_err(
+        &s.verdict(true),
+        "--strict: 2 module(s) could not be checked",
     );
 
     // With the official host there is no such thing as a gap: the same message is an error.
-    let official = LeanHost::Official(OfficialLean {
-        lean: f.dir.join("bin/fake-lean"),
-        lake: None,
-        version_line: "Lean (version 4.28.0, x86_64-unknown-linux-gnu, commit 7e01a1bf, Release)"
-            .into(),
-    });
-    let s = f.check(&official);
+    let s = f.check(&official(f.dir.join("bin/fake-lean")));
     assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
     // Its cache is its own: the checker's results were not reused.
     assert!(s.results().all(|r| !r.cached));
@@ -468,7 +455,7 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
     let f = Fake::new("lean-check-engine-without-code");
     let host = f.checker();
     // Base cannot be compiled by the checker; Mid and Top import it.
-    write_file(&f.pkg.join("Pkg/Base.lean"), "module\nprelude\nFAKE_GAP\n");
+    f.write("Pkg/Base.lean", "module\nprelude\nFAKE_GAP\n");
     let s = f.check(&host);
     let base = s.result("Pkg.Base").unwrap();
     assert_eq!(base.outcome, Outcome::NotCheckable);
@@ -488,28 +475,22 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
     assert_eq!(s.runs(), 4);
 
     // In an importer, "depends on X, which is 'noncomputable'" may come from that `.olean`: a gap.
-    write_file(
-        &f.pkg.join("Pkg/Mid.lean"),
-        "module\nimport Pkg.Base\nFAKE_INHERITED\n",
-    );
+    f.write("Pkg/Mid.lean", "module\nimport Pkg.Base\nFAKE_INHERITED\n");
     let s = f.check(&host);
     let mid = s.result("Pkg.Mid").unwrap();
     assert_eq!(mid.outcome, Outcome::NotCheckable, "{:?}", mid.messages);
     assert_eq!(mid.olean_without_code, Some(true));
     assert_eq!(Fake::outcome(&s, "Pkg.Top"), Outcome::Passed);
     // …but not where nothing imported was made without code: there it is an error.
-    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_INHERITED\n");
+    f.write("Pkg/Leaf.lean", "module\nFAKE_INHERITED\n");
     let s = f.check(&host);
     assert_eq!(Fake::outcome(&s, "Pkg.Leaf"), Outcome::Failed);
 
     // Cached before anything imported it, then imported: the second run happens then.
-    write_file(&f.pkg.join("Pkg/Leaf.lean"), "module\nFAKE_GAP\n");
+    f.write("Pkg/Leaf.lean", "module\nFAKE_GAP\n");
     let s = f.check(&host);
     assert_eq!(s.result("Pkg.Leaf").unwrap().olean_without_code, None);
-    write_file(
-        &f.pkg.join("Pkg/UsesLeaf.lean"),
-        "module\nimport Pkg.Leaf\n",
-    );
+    f.write("Pkg/UsesLeaf.lean", "module\nimport Pkg.Leaf\n");
     let s = f.check(&host);
     assert_eq!(s.result("Pkg.Leaf").unwrap().olean_without_code, Some(true));
     assert_eq!(Fake::outcome(&s, "Pkg.UsesLeaf"), Outcome::Passed);
@@ -520,8 +501,8 @@ fn a_module_that_is_not_checkable_still_lets_its_importers_be_checked() {
 #[test]
 fn lake_options_reach_lean_and_the_cache_key() {
     let f = Fake::new("lean-check-engine-options");
-    write_file(
-        &f.pkg.join("lakefile.toml"),
+    f.write(
+        "lakefile.toml",
         "name = \"pkg\"\n[leanOptions]\nautoImplicit = false\nmaxRecDepth = 600\n\n\
          [[lean_lib]]\nname = \"Pkg\"\nleanOptions = { maxRecDepth = 900, pp.all = true }\n",
     );
@@ -536,21 +517,17 @@ fn lake_options_reach_lean_and_the_cache_key() {
         "{log}"
     );
     // Other options: other results, so every module runs again.
-    write_file(
-        &f.pkg.join("lakefile.toml"),
+    f.write(
+        "lakefile.toml",
         "name = \"pkg\"\n[leanOptions]\nautoImplicit = true\n",
     );
     assert_eq!(f.check(&host).runs(), 4);
     assert_eq!(f.check(&host).runs(), 0);
 
-    write_file(
-        &f.pkg.join("lakefile.toml"),
-        "[leanOptions]\nautoImplicit = [1]\n",
-    );
-    let err = format!("{:#}", package::lake_options(&f.pkg).unwrap_err());
-    assert!(
-        err.contains("leanOptions.autoImplicit = [1] is not a bool"),
-        "{err}"
+    f.write("lakefile.toml", "[leanOptions]\nautoImplicit = [1]\n");
+    assert_err(
+        &package::lake_options(&f.pkg),
+        "leanOptions.autoImplicit = [1] is not a bool",
     );
 }
 
@@ -581,27 +558,16 @@ fn a_folder_without_lean_modules_is_an_error_not_a_pass() {
         &dir.join("lean-wasm/lean-toolchain"),
         "leanprover/lean4:v4.28.0\n",
     );
-    let host = LeanHost::Official(OfficialLean {
-        lean: PathBuf::from("/nonexistent/lean"),
-        lake: None,
-        version_line: "Lean (version 4.28.0, x, Release)".into(),
-    });
-    let settings = settings_in(&dir);
-    let err = format!(
-        "{:#}",
-        check_paths(
-            &Pins::load().unwrap(),
-            &host,
-            &[dir.join("lean-wasm")],
-            &settings
-        )
-        .unwrap_err()
+    let host = official(PathBuf::from("/nonexistent/lean"));
+    let checked = check_paths(
+        &Pins::load().unwrap(),
+        &host,
+        &[dir.join("lean-wasm")],
+        &settings_in(&dir),
     );
-    assert!(
-        err.contains(
-            "no Lean module under lean-wasm (it holds: lean-toolchain): nothing was checked"
-        ),
-        "{err}"
+    assert_err(
+        &checked,
+        "no Lean module under lean-wasm (it holds: lean-toolchain): nothing was checked",
     );
 }
 
@@ -655,6 +621,22 @@ fn real_run() -> Option<&'static RealRun> {
     .as_ref()
 }
 
+/// `result` is an error whose message (with its causes) contains `want`.
+fn assert_err<T: std::fmt::Debug>(result: &Result<T>, want: &str) {
+    let err = format!("{:#}", result.as_ref().unwrap_err());
+    assert!(err.contains(want), "{want:?} is not in: {err}");
+}
+
+/// The official host, as `lean`.
+fn official(lean: PathBuf) -> LeanHost {
+    LeanHost::Official(OfficialLean {
+        lean,
+        lake: None,
+        version_line: "Lean (version 4.28.0, x86_64-unknown-linux-gnu, commit 7e01a1bf, Release)"
+            .into(),
+    })
+}
+
 /// Two jobs, the cache on, not strict; the build dir and the display base in `dir`.
 fn settings_in(dir: &Path) -> Settings {
     Settings {
@@ -695,8 +677,7 @@ fn real_a_type_error_is_reported_at_its_line_and_column_and_fails() {
     );
     assert!(shown.starts_with(&want), "{shown}\nwanted: {want}");
     // The command fails (a non-zero exit).
-    let err = format!("{:#}", r.first.verdict(false).unwrap_err());
-    assert!(err.contains("1 module(s) failed"), "{err}");
+    assert_err(&r.first.verdict(false), "1 module(s) failed");
 }
 
 #[test]

@@ -51,10 +51,9 @@ impl LeanVersion {
 /// Reads `set(LEAN_VERSION_MAJOR 4 ...)`-style lines (either `set(X 4)` or
 /// `set(X 4 CACHE STRING "")`, values bare or quoted).
 pub fn parse_cmake_version(cmake: &str) -> Result<LeanVersion> {
-    let get = |var: &str| -> Option<String> { cmake_set_value(cmake, var) };
     let number = |var: &str| -> Result<u32> {
-        let v =
-            get(var).with_context(|| format!("src/CMakeLists.txt has no `set({var} ...)` line"))?;
+        let v = cmake_set_value(cmake, var)
+            .with_context(|| format!("src/CMakeLists.txt has no `set({var} ...)` line"))?;
         v.parse()
             .with_context(|| format!("src/CMakeLists.txt: {var} = `{v}` is not a number"))
     };
@@ -63,42 +62,21 @@ pub fn parse_cmake_version(cmake: &str) -> Result<LeanVersion> {
         minor: number("LEAN_VERSION_MINOR")?,
         patch: number("LEAN_VERSION_PATCH")?,
         is_release: number("LEAN_VERSION_IS_RELEASE")? != 0,
-        special: get("LEAN_SPECIAL_VERSION_DESC").unwrap_or_default(),
+        special: cmake_set_value(cmake, "LEAN_SPECIAL_VERSION_DESC").unwrap_or_default(),
     })
 }
 
+/// The value of the first `set(<var> value …)`; `None` also when its quote is not closed.
 fn cmake_set_value(cmake: &str, var: &str) -> Option<String> {
-    for line in cmake.lines() {
-        let line = line.trim_start();
-        let Some(rest) = line.strip_prefix("set(") else {
-            continue;
-        };
-        let rest = rest.trim_start();
-        let Some(rest) = rest.strip_prefix(var) else {
-            continue;
-        };
-        if !rest.starts_with(|c: char| c.is_whitespace()) {
-            continue;
-        }
-        let rest = rest.trim_start();
-        if let Some(quoted) = rest.strip_prefix('"') {
-            return quoted.find('"').map(|end| quoted[..end].to_string());
-        }
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == ')')
-            .unwrap_or(rest.len());
-        return Some(rest[..end].to_string());
+    let value = cmake.lines().find_map(|line| {
+        let rest = (line.trim_start().strip_prefix("set(")?.trim_start()).strip_prefix(var)?;
+        rest.starts_with(char::is_whitespace)
+            .then(|| rest.trim_start())
+    })?;
+    match value.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map(|end| quoted[..end].to_string()),
+        None => Some(value[..value.find([' ', '\t', ')']).unwrap_or(value.len())].to_string()),
     }
-    None
-}
-
-/// Where the lean4 commit in `githash.h` came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GithashSource {
-    /// `[lean].commit` in pins.toml (the tree is the pinned release).
-    Pin,
-    /// What fetch found: a checkout's HEAD, or the commit `git archive` wrote into the archive.
-    Fetched,
 }
 
 #[derive(Debug, Clone)]
@@ -125,7 +103,7 @@ pub fn generate(tree: &mut Tree, inputs: &HeaderInputs) -> Result<Vec<(&'static 
     } else {
         String::new()
     };
-    let version_vars: BTreeMap<&str, String> = [
+    let version_vars = BTreeMap::from([
         ("LEAN_VERSION_MAJOR", v.major.to_string()),
         ("LEAN_VERSION_MINOR", v.minor.to_string()),
         ("LEAN_VERSION_PATCH", v.patch.to_string()),
@@ -139,20 +117,15 @@ pub fn generate(tree: &mut Tree, inputs: &HeaderInputs) -> Result<Vec<(&'static 
         ("LEAN_MANUAL_ROOT", manual_root),
         // Older templates: only used when no git hash is known, which never happens here.
         ("LEAN_PACKAGE_VERSION", String::new()),
-    ]
-    .into_iter()
-    .collect();
-    let config_vars: BTreeMap<&str, String> = [
+    ]);
+    let config_vars = BTreeMap::from([
         // No mimalloc: emscripten's allocator (a wasm64 mimalloc is not part of this build).
         ("LEAN_MIMALLOC", String::new()),
         ("LEAN_SMALL_ALLOCATOR", String::new()),
         ("LEAN_LAZY_RC", String::new()),
         ("LEAN_IS_STAGE0", "#define LEAN_IS_STAGE0 0".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let githash_vars: BTreeMap<&str, String> =
-        [("GIT_SHA1", inputs.githash.clone())].into_iter().collect();
+    ]);
+    let githash_vars = BTreeMap::from([("GIT_SHA1", inputs.githash.clone())]);
 
     let mut out = Vec::new();
     for (templates, output, vars) in [
@@ -253,7 +226,7 @@ mod tests {
 
     #[test]
     fn templates_are_filled_strictly() {
-        let vars: BTreeMap<&str, String> = [("A", "1".to_string())].into_iter().collect();
+        let vars = BTreeMap::from([("A", "1".to_string())]);
         assert_eq!(fill_template("x @A@ y@ z", &vars).unwrap(), "x 1 y@ z");
         let err = fill_template("#define B \"@B@\"\n", &vars).unwrap_err();
         assert!(format!("{err:#}").contains("B"));

@@ -8,8 +8,6 @@
 //!   anything; the user's directory is only ever read.
 //! - `cargo xtask patch regenerate` rewrites the series from a tree a maintainer edited by hand,
 //!   so moving to a new Lean tag is a guided job (docs/patches.md, "Rebasing").
-//!
-//! The build calls [`patch_lean_source`] with the directory the fetch stage produced.
 
 mod engine;
 mod headers;
@@ -22,7 +20,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use engine::Status;
@@ -65,8 +63,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if let Some(Command::Regenerate(r)) = args.command {
         return regenerate::run(r);
     }
-    let series_dir = args.series.unwrap_or_else(default_series_dir);
-    let series_dir = paths::absolute(&series_dir);
+    let series_dir = paths::absolute(&args.series.unwrap_or_else(default_series_dir));
     // A local copy is read in place (never written); otherwise the pinned, verified archive.
     let pins = Pins::load()?;
     let fetched = crate::fetch::source_dir(&pins, "lean4", &args.sources, layout)?;
@@ -76,18 +73,16 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if args.check {
         let report = check_lean_source(&src, &series)?;
         print_check_report(&src, &series, &report);
-        let drifted = report
-            .iter()
+        let drifted = (report.iter())
             .filter(|(_, s)| matches!(s, Status::Drifted(_)))
             .count();
-        if drifted > 0 {
-            bail!(
-                "{drifted} of {} patches drifted from {}\n  \
-                 fix: docs/patches.md, \"Rebasing onto a new Lean tag\"",
-                series.len(),
-                src.display()
-            );
-        }
+        ensure!(
+            drifted == 0,
+            "{drifted} of {} patches drifted from {}\n  \
+             fix: docs/patches.md, \"Rebasing onto a new Lean tag\"",
+            series.len(),
+            src.display()
+        );
         return Ok(());
     }
     let out = paths::absolute(&args.out.unwrap_or_else(|| layout.patched.clone()));
@@ -150,8 +145,6 @@ enum Mode {
     Draft,
 }
 
-/// The build's entry point (the build stage calls it with the fetched source): copies the wasm-relevant part of the lean4 tree at `src` to `out`,
-/// applies `series`, generates the headers. Atomic: on any error `out` is left as it was.
 /// The lean4 tree to patch, with what `fetch` already knows of it.
 pub struct LeanSource<'a> {
     /// Read-only: it may be the user's own checkout.
@@ -172,6 +165,9 @@ impl<'a> LeanSource<'a> {
     }
 }
 
+/// The build's entry point (the build stage calls it with the fetched source): copies the
+/// wasm-relevant part of the lean4 tree at `src` to `out`, applies `series`, generates the
+/// headers. Atomic: on any error `out` is left as it was.
 pub fn patch_lean_source(src: &LeanSource, out: &Path, series: &[Patch]) -> Result<Patched> {
     patch_lean_source_with(src, out, series, Mode::Strict)
 }
@@ -217,7 +213,7 @@ fn patch_lean_source_with(
         .context("src/CMakeLists.txt vanished")?;
     let version = headers::parse_cmake_version(&cmake)
         .with_context(|| format!("reading the version of {}", src.display()))?;
-    let (githash, githash_source) = lean_commit(source, &version)?;
+    let (githash, githash_from) = lean_commit(source, &version)?;
     let generated = headers::generate(
         &mut work,
         &headers::HeaderInputs {
@@ -230,10 +226,7 @@ fn patch_lean_source_with(
         lean_source: src.to_path_buf(),
         lean_version: version.string(),
         githash,
-        githash_from: match githash_source {
-            headers::GithashSource::Pin => "pins.toml".into(),
-            headers::GithashSource::Fetched => "fetch".into(),
-        },
+        githash_from: githash_from.into(),
         platform_target: PLATFORM_TARGET.into(),
         series: series
             .iter()
@@ -244,10 +237,8 @@ fn patch_lean_source_with(
 
     util::make_dir_atomically(out, |dir| {
         tree::copy_build_subset(src, dir)?;
-        for (file, text) in work.changed_files() {
-            util::write_atomic(&dir.join(file), text.as_bytes())?;
-        }
-        for (file, text) in &generated {
+        let headers = generated.iter().map(|(file, text)| (*file, text.as_str()));
+        for (file, text) in work.changed_files().chain(headers) {
             util::write_atomic(&dir.join(file), text.as_bytes())?;
         }
         let json = serde_json::to_string_pretty(&manifest)? + "\n";
@@ -270,14 +261,13 @@ pub fn read_complete_manifest(out: &Path) -> Result<Manifest> {
     })?;
     let m: Manifest =
         serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-    if !m.complete {
-        bail!(
-            "{} is a --draft copy with skipped patches ({}); it must not be built\n  \
-             fix: finish the rebase (docs/patches.md), then run `cargo xtask patch --lean-src DIR`",
-            out.display(),
-            m.skipped.join(", ")
-        );
-    }
+    ensure!(
+        m.complete,
+        "{} is a --draft copy with skipped patches ({}); it must not be built\n  \
+         fix: finish the rebase (docs/patches.md), then run `cargo xtask patch --lean-src DIR`",
+        out.display(),
+        m.skipped.join(", ")
+    );
     Ok(m)
 }
 
@@ -318,14 +308,13 @@ fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
                 .iter()
                 .any(|d| e.file.starts_with(&format!("{d}/")));
             let top_level = e.file.starts_with("src/") && !e.file["src/".len()..].contains('/');
-            if !in_dir && !top_level {
-                bail!(
-                    "{}: edits {} which is not part of the wasm build copy ({})",
-                    p.path.display(),
-                    e.file,
-                    tree::COPIED_DIRS.join(", ")
-                );
-            }
+            ensure!(
+                in_dir || top_level,
+                "{}: edits {} which is not part of the wasm build copy ({})",
+                p.path.display(),
+                e.file,
+                tree::COPIED_DIRS.join(", ")
+            );
         }
     }
     Ok(())
@@ -333,18 +322,13 @@ fn check_edits_stay_in_copy(series: &[Patch]) -> Result<()> {
 
 /// The lean4 commit for `githash.h`: the one fetch found (a checkout's HEAD, or the commit
 /// `git archive` wrote into the release archive), otherwise the pinned commit, which is only
-/// right if the tree is the pinned release.
-fn lean_commit(
-    src: &LeanSource,
-    version: &headers::LeanVersion,
-) -> Result<(String, headers::GithashSource)> {
+/// right if the tree is the pinned release. With where it came from: "fetch" or "pins.toml".
+fn lean_commit(src: &LeanSource, version: &headers::LeanVersion) -> Result<(String, &'static str)> {
     if let Some(commit) = src.commit {
-        return Ok((commit.to_string(), headers::GithashSource::Fetched));
+        return Ok((commit.to_string(), "fetch"));
     }
     match version.tag() {
-        Some(tag) if tag == src.pin.tag => {
-            Ok((src.pin.commit.clone(), headers::GithashSource::Pin))
-        }
+        Some(tag) if tag == src.pin.tag => Ok((src.pin.commit.clone(), "pins.toml")),
         other => bail!(
             "{} says it is lean4 {} but pins.toml pins {} and no commit is known for the tree \
              (it is neither a git checkout nor an archive made by `git archive`); githash.h \

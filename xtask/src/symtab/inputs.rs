@@ -10,13 +10,10 @@ use std::{
     fmt, fs,
     ops::Deref,
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Mutex,
-    },
+    sync::atomic::{AtomicUsize, Ordering},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use object::read::archive::ArchiveFile;
 
 /// One file named on the command line, read into memory.
@@ -156,16 +153,13 @@ fn read_input(path: &Path) -> Result<InputFile> {
             })?;
             thin_members.push(bytes);
         }
-    } else if !is_archive {
-        match sniff(&data) {
-            Format::Wasm => {}
-            other => bail!(
-                "{} is neither an ar archive nor a wasm object ({})\n  fix: pass the wasm64 \
-                 archives or objects made by emcc/emar",
-                path.display(),
-                describe(other)
-            ),
-        }
+    } else if !is_archive && sniff(&data) != Format::Wasm {
+        bail!(
+            "{} is neither an ar archive nor a wasm object ({})\n  fix: pass the wasm64 \
+             archives or objects made by emcc/emar",
+            path.display(),
+            describe(sniff(&data))
+        );
     }
     Ok(InputFile {
         path: path.to_path_buf(),
@@ -207,12 +201,8 @@ fn damaged(path: &Path, after: Option<&[u8]>, e: object::read::Error) -> anyhow:
 
 impl InputFile {
     pub fn size_bytes(&self) -> u64 {
-        self.data.len() as u64
-            + self
-                .thin_members
-                .iter()
-                .map(|m| m.len() as u64)
-                .sum::<u64>()
+        let thin: usize = self.thin_members.iter().map(|m| m.len()).sum();
+        (self.data.len() + thin) as u64
     }
 
     /// The wasm objects in this input, in archive order, and the members that are not wasm
@@ -220,12 +210,10 @@ impl InputFile {
     /// member.
     pub fn members(&self) -> Result<(Vec<Member<'_>>, Vec<Skipped>)> {
         let path = self.path.as_path();
+        let place = |member| Place { file: path, member };
         if !self.is_archive {
             let member = Member {
-                place: Place {
-                    file: path,
-                    member: None,
-                },
+                place: place(None),
                 data: &self.data,
             };
             return Ok((vec![member], Vec::new()));
@@ -239,10 +227,7 @@ impl InputFile {
             let member = member.map_err(|e| damaged(path, previous, e))?;
             let name = member.name();
             previous = Some(name);
-            let place = Place {
-                file: path,
-                member: Some(name),
-            };
+            let place = place(Some(name));
             let data: &[u8] = if member.is_thin() {
                 thin.next().map(|v| &v[..]).unwrap_or_default()
             } else {
@@ -291,16 +276,15 @@ impl InputFile {
         let len = self.data.len() as u64;
         for symbol in symbols {
             let Ok(symbol) = symbol else { break };
-            if symbol.offset().0 >= len {
-                bail!(
-                    "{}: the archive index puts symbol {} at offset {}, past the end of the \
-                     file ({len} bytes)\n  the archive is truncated\n  fix: delete it and \
-                     rebuild it",
-                    self.path.display(),
-                    String::from_utf8_lossy(symbol.name()),
-                    symbol.offset().0
-                );
-            }
+            ensure!(
+                symbol.offset().0 < len,
+                "{}: the archive index puts symbol {} at offset {}, past the end of the \
+                 file ({len} bytes)\n  the archive is truncated\n  fix: delete it and \
+                 rebuild it",
+                self.path.display(),
+                String::from_utf8_lossy(symbol.name()),
+                symbol.offset().0
+            );
         }
         Ok(())
     }
@@ -308,14 +292,10 @@ impl InputFile {
 
 /// Every member of every input, in input order, and the skipped ones.
 pub fn all_members(inputs: &[InputFile]) -> Result<(Vec<Member<'_>>, Vec<Skipped>)> {
-    let mut members = Vec::new();
-    let mut skipped = Vec::new();
-    for input in inputs {
-        let (m, s) = input.members()?;
-        members.extend(m);
-        skipped.extend(s);
-    }
-    Ok((members, skipped))
+    let read = inputs.iter().map(InputFile::members);
+    let (members, skipped): (Vec<_>, Vec<_>) =
+        read.collect::<Result<Vec<_>>>()?.into_iter().unzip();
+    Ok((members.into_iter().flatten().collect(), skipped.concat()))
 }
 
 /// Applies `f` to every item on all cores; the results keep the order of `items`.
@@ -328,31 +308,26 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
         return items.iter().map(f).collect();
     }
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut done = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= items.len() {
-                        break;
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break done };
+                        done.push((i, f(item)));
                     }
-                    done.push((i, f(&items[i])));
-                }
-                let mut results = results.lock().unwrap();
-                for (i, r) in done {
-                    results[i] = Some(r);
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
-    results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.expect("every item was processed"))
-        .collect()
+    done.sort_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

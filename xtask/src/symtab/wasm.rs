@@ -87,14 +87,12 @@ pub fn defined_symbols<'a>(
                     for symbol in map {
                         let (flags, name, kind) = match symbol? {
                             SymbolInfo::Func { flags, name, .. } => (flags, name, Kind::Function),
-                            SymbolInfo::Data { flags, name, .. } => {
-                                let kind = if flags.contains(SymbolFlags::TLS) {
-                                    Kind::ThreadLocal
-                                } else {
-                                    Kind::Data
-                                };
-                                (flags, Some(name), kind)
+                            SymbolInfo::Data { flags, name, .. }
+                                if flags.contains(SymbolFlags::TLS) =>
+                            {
+                                (flags, Some(name), Kind::ThreadLocal)
                             }
+                            SymbolInfo::Data { flags, name, .. } => (flags, Some(name), Kind::Data),
                             SymbolInfo::Global { flags, name, .. }
                             | SymbolInfo::Table { flags, name, .. }
                             | SymbolInfo::Event { flags, name, .. } => {
