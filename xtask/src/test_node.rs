@@ -3,14 +3,16 @@
 //!
 //! Which suite runs depends on the backend the prefix's kernel.json names (read and checked by
 //! crate::prefix):
-//! - `lean`: lean-wasm/tests/lean-answers.test.mjs, real Lean answers (`#check Nat`, `#eval`,
-//!   definitions across cells, errors with line:col, `IO.println`, `import`, completion);
+//! - `lean`: lean-wasm/tests/lean-answers.test.mjs, the real Lean answers of a student's first
+//!   hour (`#check`, `#eval`, definitions and `initialize` across cells, errors with line:col,
+//!   `IO.println`, `import`, tactics, heartbeats, completion and inspect);
 //! - `test` (built with `--backend test`, no Lean inside): lean-wasm/tests/kernel.test.mjs, the
 //!   kernel shell's own suite, and the output says that no Lean answer was checked.
 //!
-//! Then lean-wasm/tests/notebooks.mjs runs the notebooks for that backend cell by cell and
-//! compares their outputs with the expected ones kept in the repository (docs/notebooks.md), and
-//! lean-wasm/tests/timings.mjs prints start-up and command timings as a benchmark.
+//! When the suite passes, lean-wasm/tests/timings.mjs prints start-up and command timings as a
+//! benchmark. Then lean-wasm/tests/notebooks.mjs runs the notebooks for that backend cell by
+//! cell and compares their outputs with the expected ones kept in the repository
+//! (docs/notebooks.md).
 
 use std::path::{Path, PathBuf};
 
