@@ -17,7 +17,7 @@ use super::{
     browser,
     contract::check_prefix,
     server::{content_type, resolve, Resolved, Server},
-    site::{build_site, tree_size, LiteSources, SiteOptions},
+    site::{build_site, tree_size, verify_site, LiteSources, SiteOptions},
 };
 use crate::{
     build::prefix::install,
@@ -103,6 +103,8 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
         output: dir.join("site"),
         work: dir.join("work"),
         logs: dir.join("logs"),
+        lean_language: dir.join("lean-language"),
+        stamps: dir.join("stamps"),
     }
 }
 
@@ -509,6 +511,29 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
     }
     assert!(!opts.work.exists(), "the work dir is removed after a build");
     assert!(!util::partial_path(&opts.output).exists());
+    // The Lean language extension is in the site, and a site without it fails verification.
+    let lite_json = site.dir.join("jupyter-lite.json");
+    let with_extension = fs::read_to_string(&lite_json).unwrap();
+    assert!(with_extension.contains("@xlean/lean-language"));
+    assert!(site
+        .dir
+        .join("extensions/@xlean/lean-language/package.json")
+        .is_file());
+    let checked = check_prefix(&prefix).unwrap();
+    verify_site(&site.dir, &checked).unwrap();
+    fs::write(
+        &lite_json,
+        with_extension.replace("@xlean/lean-language", "@xlean/other"),
+    )
+    .unwrap();
+    let msg = error_of(verify_site(&site.dir, &checked));
+    util::assert_contains(
+        &msg,
+        &["federated_extensions does not list @xlean/lean-language"],
+    );
+    fs::write(&lite_json, &with_extension).unwrap();
+    let built_extension = opts.lean_language.join("package/labextension/package.json");
+    let extension_stamp = fs::metadata(&built_extension).unwrap().modified().unwrap();
 
     // A build that fails inside jupyter lite build (the xeus add-on chokes on another kernel's
     // kernel.json) leaves the last good site as it was and nothing half-made.
@@ -528,6 +553,11 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
             .modified()
             .unwrap(),
         stamp
+    );
+    // The second build found the extension up to date: not rebuilt.
+    assert_eq!(
+        fs::metadata(&built_extension).unwrap().modified().unwrap(),
+        extension_stamp
     );
 }
 
