@@ -126,7 +126,7 @@ fn build(tc: &Toolchain, package: &Path, core: &Path, logs: &Path) -> Result<()>
 
 /// The JupyterLite application archive inside the venv's jupyterlite-core
 /// (`lib/python3.X/site-packages/jupyterlite_core/jupyterlite-app-<version>.tgz`).
-fn lite_app_archive(venv: &Path) -> Result<PathBuf> {
+pub(super) fn lite_app_archive(venv: &Path) -> Result<PathBuf> {
     let lib = venv.join("lib");
     let found: Vec<PathBuf> = fs::read_dir(&lib)
         .with_context(|| format!("cannot list {}", lib.display()))?
@@ -149,7 +149,7 @@ fn lite_app_archive(venv: &Path) -> Result<PathBuf> {
 
 /// Writes `package/lab/package.json` of the application archive (JupyterLab's versions and
 /// singleton packages as the site has them) into `core/`: the builder's `--core-path`.
-fn extract_lab_package_json(app: &Path, core: &Path) -> Result<()> {
+pub(super) fn extract_lab_package_json(app: &Path, core: &Path) -> Result<()> {
     let file = fs::File::open(app).with_context(|| format!("cannot open {}", app.display()))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     for entry in archive.entries()? {

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::{
     browser,
     contract::check_prefix,
+    extension,
     server::{content_type, resolve, Resolved, Server},
     site::{build_site, tree_size, verify_site, LiteSources, SiteOptions},
 };
@@ -287,6 +288,100 @@ fn the_sample_notebooks_are_lean_notebooks_for_the_xlean_kernel() {
         serde_json::from_str(&fs::read_to_string(sources.dir.join("jupyter-lite.json")).unwrap())
             .unwrap();
     assert_eq!(lite["jupyter-config-data"]["defaultKernelName"], "xlean");
+}
+
+/// The kernel's `language_info` as its source states it (lean-wasm/kernel/xlean_interpreter.cpp):
+/// the CodeMirror mode and the Pygments lexer (the strings on the lines so commented) and the
+/// MIME type (the `text/x-…` string).
+fn kernel_language_info() -> (String, String, String) {
+    let path = crate::paths::project_root().join("lean-wasm/kernel/xlean_interpreter.cpp");
+    let cpp = fs::read_to_string(&path).unwrap();
+    let quoted = |line: &str| line.split('"').nth(1).map(str::to_string);
+    let on_line = |comment: &str| {
+        cpp.lines()
+            .find(|l| l.contains(comment))
+            .and_then(quoted)
+            .unwrap_or_else(|| panic!("{}: no string on the `{comment}` line", path.display()))
+    };
+    let mime = cpp
+        .lines()
+        .filter_map(quoted)
+        .find(|s| s.starts_with("text/x-"))
+        .unwrap_or_else(|| panic!("{}: no text/x- MIME type", path.display()));
+    (
+        on_line("// codemirror mode"),
+        mime,
+        on_line("// pygments lexer"),
+    )
+}
+
+#[test]
+fn the_extension_registers_the_language_the_kernel_reports() {
+    let (mode, mime, _) = kernel_language_info();
+    assert_eq!((mode.as_str(), mime.as_str()), ("lean4", "text/x-lean4"));
+    let source = |f: &str| fs::read_to_string(extension::source_dir().join(f)).unwrap();
+    // The registry entry (how a notebook finds the language from the kernel's language_info) and
+    // the CodeMirror language's own name (what the editor shows as `data-language`).
+    util::assert_contains(
+        &source("index.js"),
+        &[&format!("name: '{mode}'"), &format!("mime: '{mime}'")],
+    );
+    util::assert_contains(&source("lean.js"), &[&format!("name: '{mode}'")]);
+    for f in extension::SOURCE_FILES {
+        assert!(extension::source_dir().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn the_kernels_pygments_lexer_resolves_in_the_venv() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let (_, mime, lexer) = kernel_language_info();
+    let script = "import sys; from pygments.lexers import get_lexer_by_name as get; \
+                  l = get(sys.argv[1]); print(l.name, *l.mimetypes)";
+    let found = tc
+        .cmd(tc.python())
+        .args(["-c", script, &lexer])
+        .read()
+        .unwrap();
+    assert_eq!(found, format!("Lean4 {mime}"));
+}
+
+#[test]
+fn the_extensions_npm_packages_are_the_sites_jupyterlab_singletons() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let dir = util::test_dir("lite-core");
+    extension::extract_lab_package_json(&extension::lite_app_archive(&tc.venv).unwrap(), &dir)
+        .unwrap();
+    let core: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    let ours: Value = serde_json::from_str(
+        &fs::read_to_string(extension::source_dir().join("package.json")).unwrap(),
+    )
+    .unwrap();
+    let singletons = core["jupyterlab"]["singletonPackages"].as_array().unwrap();
+    let deps = ours["dependencies"].as_object().unwrap();
+    assert!(!deps.is_empty());
+    for (name, version) in deps {
+        // Shared with the site, never bundled: one CodeMirror, one language registry.
+        assert!(
+            singletons.iter().any(|s| s == name),
+            "{name} is no singleton"
+        );
+        // The site's range is `~X.Y.Z`: ours is that X.Y, at Z or later.
+        let range = core["resolutions"][name].as_str().unwrap();
+        let (want, ours) = (range.trim_start_matches('~'), version.as_str().unwrap());
+        let split = |v: &str| -> Vec<u64> { v.split('.').map(|n| n.parse().unwrap()).collect() };
+        let (w, o) = (split(want), split(ours));
+        assert!(
+            w[..2] == o[..2] && o[2] >= w[2],
+            "{name} {ours} is not in the site's {range}: update jupyterlite/lean-language \
+             (docs/lite.md)"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
