@@ -20,12 +20,13 @@ const KEYWORDS = new Set([
   'export', 'import', 'variable', 'universe', 'set_option', 'attribute', 'macro_rules',
   'elab_rules', 'declare_syntax_cat', 'initialize', 'builtin_initialize', 'termination_by',
   'decreasing_by', 'noncomputable', 'partial', 'unsafe', 'private', 'protected', 'public',
-  'nonrec', 'local', 'scoped', 'omit', 'include', 'in', 'hiding', 'renaming', 'fun', 'λ',
+  'nonrec', 'local', 'scoped', 'omit', 'include', 'in', 'hiding', 'renaming', 'fun',
   'let', 'have', 'show', 'from', 'suffices', 'by', 'at', 'match', 'if', 'then', 'else', 'do',
   'return', 'for', 'unless', 'mut', 'try', 'catch', 'finally', 'break', 'continue', 'calc',
-  'obtain', 'nomatch', 'nofun', 'this', 'sorry', 'Type', 'Prop', 'Sort', 'forall', '∀', '∃',
-  'Π', 'Σ',
+  'obtain', 'nomatch', 'nofun', 'this', 'sorry', 'Type', 'Prop', 'Sort', 'forall',
 ]);
+/** Binders written as symbols. */
+const SYMBOL_KEYWORD = /^[∀∃λΠΣ]/u;
 /** Common tactics (the names of `by` blocks), styled like built-in names. */
 const TACTICS = new Set([
   'intro', 'intros', 'rintro', 'exact', 'apply', 'refine', 'rfl', 'simp', 'simp_all', 'dsimp',
@@ -39,9 +40,10 @@ const TACTICS = new Set([
 ]);
 const CONSTANTS = new Set(['true', 'false', 'True', 'False']);
 
-// Names: letters (any script, but λ Π Σ are keywords), `_`, then also digits, `'`, subscripts,
-// and a trailing `!` or `?`; or anything in «guillemets». Dotted parts are separate tokens.
-const NAME = /^(?:«[^»]*»|(?![λΠΣ])[\p{L}_][\p{L}\p{N}_'₀-₉ₐ-ₜᵢ-ᵪ]*[!?]?)/u;
+// Names: letters (any script; λ Π Σ are taken first as keywords), `_`, then also digits, `'`,
+// subscripts, and a trailing `!` or `?`; or anything in «guillemets». Dotted parts are separate
+// tokens.
+const NAME = /^(?:«[^»]*»|[\p{L}_][\p{L}\p{N}_'₀-₉ₐ-ₜᵢ-ᵪ]*[!?]?)/u;
 const NUMBER = /^(?:0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|\d[\d_]*(?:\.\d+)?(?:[eE][+-]?\d+)?)/;
 const ESCAPE = /^\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.|$)/;
 const CHAR = /^'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)|[^\\'])'/u;
@@ -60,7 +62,8 @@ function blockComment(stream, state) {
 
 /** Inside a string: an escape, or text up to the next escape, the closing quote or the line's end. */
 function stringBody(stream, state) {
-  if (stream.match(ESCAPE)) return 'string.special';
+  // An escape is a token of its own (not glued to the opening quote).
+  if (stream.current() === '' && stream.match(ESCAPE)) return 'string.special';
   while (!stream.eol()) {
     const ch = stream.peek();
     if (ch === '\\') return 'string';
@@ -112,6 +115,7 @@ function token(stream, state) {
   if (stream.match(/^@\[[^\]]*\]?/)) return 'meta';
   if (stream.match(/^#[A-Za-z_][\w]*/)) return 'keyword';
   if (stream.match(NUMBER)) return 'number';
+  if (stream.match(SYMBOL_KEYWORD)) return 'keyword';
   const word = stream.match(NAME);
   if (word) return name(word[0], declaring, state);
   if (stream.match(OPERATOR)) return 'operator';

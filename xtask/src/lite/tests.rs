@@ -333,6 +333,25 @@ fn the_extension_registers_the_language_the_kernel_reports() {
 }
 
 #[test]
+fn the_extension_is_built_from_its_lock_and_its_tokenizer_passes_its_tests() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let dir = util::test_dir("lite-extension");
+    let (work, stamps, logs) = (dir.join("ext"), dir.join("stamps"), dir.join("logs"));
+    let built = extension::build_extension(&tc, &work, &stamps, &logs).unwrap();
+    assert!(built.join("package.json").is_file());
+    let language = work.join("package/node_modules/@codemirror/language");
+    let step = crate::node_test::step(&tc, "lean-language-test")
+        .arg(crate::paths::project_root().join("jupyterlite/tests/lean-language.test.mjs"))
+        .env("XLEAN_CODEMIRROR_LANGUAGE", &language)
+        .log_dir(&logs);
+    let (summary, output) = crate::node_test::run_tap_step(step, "the tokenizer test").unwrap();
+    summary.ensure_passed().unwrap();
+    assert!(summary.passed >= 4 && summary.skipped == 0, "{output}");
+}
+
+#[test]
 fn the_kernels_pygments_lexer_resolves_in_the_venv() {
     let Some(tc) = toolchain::for_tests() else {
         return;
