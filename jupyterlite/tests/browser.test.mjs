@@ -131,6 +131,63 @@ const figure = (t, text) => t.diagnostic(`figure: ${text}`);
 // One figure for the acceptance report: `timing <name> <ms>` (read by the xtask).
 const timing = (t, name, ms) => t.diagnostic(`timing ${name} ${ms.toFixed(1)}`);
 
+// ---- Notebooks in the UI, as a user has them (helpers for every test that types in cells) ----
+
+/** The selector of the notebook panel whose DOM id is `id`. */
+const notebookSelector = (id) => `[id="${id}"]`;
+
+/**
+ * Opens a new notebook on the xlean kernel through JupyterLab's own command (as File > New >
+ * Notebook does); returns its panel's DOM id once its model is ready.
+ */
+async function openNewNotebook() {
+  return bounded(
+    page.evaluate(async () => {
+      const panel = await window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'xlean' });
+      await panel.context.ready;
+      return panel.id;
+    }),
+    KERNEL_START_MS[backend],
+    'opening a new notebook on the xlean kernel',
+  );
+}
+
+/** Types `text` into a new cell at the end of notebook `id` (its last cell when that is empty), key by key. */
+async function typeInNewCell(id, text) {
+  const cells = page.locator(`${notebookSelector(id)} .jp-Cell`);
+  await cells.last().waitFor({ timeout: 10_000 });
+  if ((await cellText(id)) !== '') {
+    await cells.last().click();
+    await page.evaluate(() => window.jupyterapp.commands.execute('notebook:insert-cell-below'));
+  }
+  const editor = cells.last().locator('.cm-content');
+  await editor.click();
+  await page.keyboard.type(text);
+}
+
+/** The spans of the last line of the last editor matching `editor`: their text and classes. */
+async function lastLineSpans(editor) {
+  return page.evaluate((editor) => {
+    const editors = document.querySelectorAll(editor);
+    const lines = editors[editors.length - 1]?.querySelectorAll('.cm-line') ?? [];
+    const spans = lines.length ? lines[lines.length - 1].querySelectorAll('span') : [];
+    return Array.from(spans, (s) => ({ text: s.textContent, classes: s.className }));
+  }, editor);
+}
+
+/** The source of cell `index` (-1: the last) of notebook `id`, from the notebook's model. */
+async function cellText(id, index = -1) {
+  return page.evaluate(
+    ({ id, index }) => {
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+      if (!panel) throw new Error(`no notebook panel ${id} in the main area`);
+      const cells = panel.content.widgets;
+      return cells[index < 0 ? cells.length + index : index].model.sharedModel.getSource();
+    },
+    { id, index },
+  );
+}
+
 before(async () => {
   if (skip) return;
   // The kernel the site holds, from the site's own files.
@@ -305,6 +362,42 @@ test('bundles beside the kernel (build --bundles) are unpacked in the browser', 
       const r = await execute('import Std.Data.HashMap\n#check Std.HashMap');
       assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
     }
+  });
+});
+
+test('a Lean cell is highlighted: keyword, comment and string carry token classes', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    const id = await openNewNotebook();
+    // The cell editor got the language the kernel reports (its CodeMirror mode), which our
+    // extension registered: CodeMirror names it in `data-language`.
+    const mode = kernelInfo?.language_info?.codemirror_mode;
+    assert.equal(mode, 'lean4', 'kernel_info language_info.codemirror_mode');
+    const editor = `${notebookSelector(id)} .jp-Cell .cm-content[data-language="${mode}"]`;
+    await page.locator(editor).last().waitFor({ timeout: KERNEL_START_MS[backend] });
+
+    const code = 'theorem t : "a" = "a" := rfl -- done';
+    await typeInNewCell(id, code);
+    assert.equal(await cellText(id), code);
+    // Spans by their text, with their classes (JupyterLab's own are generated names; the
+    // `tok-*` ones come from the extension's class highlighter). Highlighting follows typing
+    // within a frame or two: poll briefly.
+    const expected = { theorem: 'tok-keyword', '"a"': 'tok-string', '-- done': 'tok-comment' };
+    const has = (spans) =>
+      Object.entries(expected).every(([text, cls]) =>
+        spans.some((s) => s.text === text && s.classes.split(' ').includes(cls)),
+      );
+    let spans = [];
+    for (const t0 = performance.now(); performance.now() - t0 < 10_000; ) {
+      spans = await lastLineSpans(editor);
+      if (has(spans)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(has(spans), `wanted ${JSON.stringify(expected)}, the line has ${JSON.stringify(spans)}`);
+    // The extension shares the site's CodeMirror and registry: no module federation complaint.
+    const unsatisfied = consoleLines.filter((l) => /Unsatisfied version/.test(l));
+    assert.deepEqual(unsatisfied, [], 'shared modules the site could not satisfy');
+    const shown = spans.filter((s) => s.text in expected).map((s) => `${s.text} = ${s.classes}`);
+    figure(t, `highlighted spans: ${[...new Set(shown)].join('; ')}`);
   });
 });
 

@@ -33,6 +33,9 @@ pub struct Layout {
     pub site: PathBuf,
     /// Where `jupyter lite build` runs (its task database and cache).
     pub lite_work: PathBuf,
+    /// The site's Lean syntax highlighting extension: its sources with their npm tree, and the
+    /// built extension.
+    pub lean_language: PathBuf,
     /// `lean-check`'s compiled modules and cached results.
     pub lean_check: PathBuf,
     /// The acceptance report (`report.md`, `report.json`) of `ci --real`, or of `ci`'s fixture run.
@@ -53,6 +56,7 @@ impl Layout {
             prefix: root.join("prefix"),
             site: root.join("site"),
             lite_work: root.join("lite-work"),
+            lean_language: root.join("lean-language"),
             lean_check: root.join("lean-check"),
             acceptance: root.join("acceptance"),
             root,
@@ -83,6 +87,11 @@ impl Layout {
     /// `xeus-lite`, `fake-lean-lib`, `<module>-configure`).
     pub fn kernel_stamps(&self) -> PathBuf {
         self.stamps.join("kernel")
+    }
+
+    /// The stamps of `lite`'s stages (the Lean language extension).
+    pub fn lite_stamps(&self) -> PathBuf {
+        self.stamps.join("lite")
     }
 
     /// The prefix nlohmann_json, xeus and xeus-lite are installed into.

@@ -3,6 +3,7 @@
 //! in headless Chromium and runs cells in the kernel. docs/lite.md explains the whole of it.
 //!
 //! - [`contract`]: the prefix checked against what JupyterLite's xeus add-on needs;
+//! - [`extension`]: the Lean syntax highlighting extension, built from pinned npm packages;
 //! - [`site`]: `jupyter lite build` into `<output>.partial`, verified, renamed into place;
 //! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP);
 //! - [`browser`]: Chromium + playwright-core, and the browser test.
@@ -11,6 +12,7 @@
 
 mod browser;
 mod contract;
+mod extension;
 mod server;
 mod site;
 #[cfg(test)]
@@ -88,6 +90,8 @@ pub fn test_prefix(
             output: dir.join("site"),
             work: dir.join("work"),
             logs: layout.logs.clone(),
+            lean_language: layout.lean_language.clone(),
+            stamps: layout.lite_stamps(),
         },
     )?;
     runner::note(&site.summary());

@@ -13,6 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
 use super::contract::{check_prefix, SitePrefix};
+use super::extension::{self, build_extension};
 use crate::layout::Layout;
 use crate::{
     paths,
@@ -33,6 +34,10 @@ pub struct SiteOptions {
     pub work: PathBuf,
     /// Where the build's log goes.
     pub logs: PathBuf,
+    /// Where the Lean language extension is built (`<build>/lean-language`) and where its stage
+    /// stamp goes (`<build>/stamps/lite`).
+    pub lean_language: PathBuf,
+    pub stamps: PathBuf,
 }
 
 impl SiteOptions {
@@ -43,6 +48,8 @@ impl SiteOptions {
             output: output.map_or_else(|| layout.site.clone(), paths::absolute),
             work: layout.lite_work.clone(),
             logs: layout.logs.clone(),
+            lean_language: layout.lean_language.clone(),
+            stamps: layout.lite_stamps(),
         }
     }
 }
@@ -104,6 +111,7 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         "{} is missing (the venv lacks jupyterlite-core)\n  fix: cargo xtask toolchain install",
         jupyter_lite.display()
     );
+    let extension = build_extension(tc, &opts.lean_language, &opts.stamps, &opts.logs)?;
 
     // A fresh lite dir holding only our jupyter-lite.json: the build's task database and cache
     // go there, never into the repository, and no earlier run can make it skip a step.
@@ -127,7 +135,11 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         .arg(format!("--XeusAddon.prefix={}", prefix.dir.display()))
         // The add-on wants a package channel for the kernel's environment (it has no packages).
         // `nodefaults` names none: nothing can ever be fetched for it.
-        .arg("--XeusAddon.default_channels=nodefaults");
+        .arg("--XeusAddon.default_channels=nodefaults")
+        .arg(format!(
+            "--LiteBuildConfig.federated_extensions={}",
+            extension.display()
+        ));
     for app in APPS {
         step = step.args(["--apps", app]);
     }
@@ -208,7 +220,7 @@ impl LiteSources {
 /// Environment for the build: no network (any attempt goes to a closed local port and fails at
 /// once, so a build that needs the network cannot pass here by luck), and no Jupyter
 /// configuration from the user's home.
-fn offline_env(work: &Path) -> Vec<(String, String)> {
+pub(super) fn offline_env(work: &Path) -> Vec<(String, String)> {
     let nowhere = "http://127.0.0.1:9".to_string();
     let mut env: Vec<(String, String)> = [
         "HTTP_PROXY",
@@ -286,7 +298,8 @@ fn copy_bundles(prefix: &SitePrefix, site: &Path) -> Result<()> {
 
 /// What the xeus add-on must have written, checked on the built site: the kernel list names
 /// xlean in our environment, the module is there whole, the kernel spec points at it, the
-/// default kernel is xlean and every notebook is in the contents.
+/// default kernel is xlean, every notebook is in the contents, and the Lean language extension
+/// is loaded by the site.
 pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
     let env = &prefix.env_name;
     let list_path = site.join("xeus/kernels.json");
@@ -339,6 +352,7 @@ pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
         "{}: defaultKernelName is {default}, not \"xlean\"",
         lite_path.display()
     );
+    verify_extension(site, &lite, &lite_path)?;
     for nb in LiteSources::standard().notebook_files()? {
         let name = nb.file_name().unwrap();
         let copy = site.join("files").join(name);
@@ -349,6 +363,33 @@ pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
             copy.display()
         );
     }
+    Ok(())
+}
+
+/// The site lists the Lean language extension in `jupyter-lite.json` (what JupyterLite loads)
+/// and has the file it loads.
+fn verify_extension(site: &Path, lite: &Value, lite_path: &Path) -> Result<()> {
+    let listed = lite["jupyter-config-data"]["federated_extensions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == extension::NAME));
+    let entry = listed.with_context(|| {
+        format!(
+            "{}: federated_extensions does not list {} (Lean syntax highlighting)\n  the \
+             build did not take the extension; see the jupyter-lite-build log",
+            lite_path.display(),
+            extension::NAME
+        )
+    })?;
+    let load = site
+        .join("extensions")
+        .join(extension::NAME)
+        .join(entry["load"].as_str().unwrap_or_default());
+    ensure!(
+        load.is_file(),
+        "the site lacks {}, which jupyter-lite.json names for {}",
+        load.display(),
+        extension::NAME
+    );
     Ok(())
 }
 

@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 use super::{
     browser,
     contract::check_prefix,
+    extension,
     server::{content_type, resolve, Resolved, Server},
-    site::{build_site, tree_size, LiteSources, SiteOptions},
+    site::{build_site, tree_size, verify_site, LiteSources, SiteOptions},
 };
 use crate::{
     build::prefix::install,
@@ -103,6 +104,8 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
         output: dir.join("site"),
         work: dir.join("work"),
         logs: dir.join("logs"),
+        lean_language: dir.join("lean-language"),
+        stamps: dir.join("stamps"),
     }
 }
 
@@ -285,6 +288,119 @@ fn the_sample_notebooks_are_lean_notebooks_for_the_xlean_kernel() {
         serde_json::from_str(&fs::read_to_string(sources.dir.join("jupyter-lite.json")).unwrap())
             .unwrap();
     assert_eq!(lite["jupyter-config-data"]["defaultKernelName"], "xlean");
+}
+
+/// The kernel's `language_info` as its source states it (lean-wasm/kernel/xlean_interpreter.cpp):
+/// the CodeMirror mode and the Pygments lexer (the strings on the lines so commented) and the
+/// MIME type (the `text/x-…` string).
+fn kernel_language_info() -> (String, String, String) {
+    let path = crate::paths::project_root().join("lean-wasm/kernel/xlean_interpreter.cpp");
+    let cpp = fs::read_to_string(&path).unwrap();
+    let quoted = |line: &str| line.split('"').nth(1).map(str::to_string);
+    let on_line = |comment: &str| {
+        cpp.lines()
+            .find(|l| l.contains(comment))
+            .and_then(quoted)
+            .unwrap_or_else(|| panic!("{}: no string on the `{comment}` line", path.display()))
+    };
+    let mime = cpp
+        .lines()
+        .filter_map(quoted)
+        .find(|s| s.starts_with("text/x-"))
+        .unwrap_or_else(|| panic!("{}: no text/x- MIME type", path.display()));
+    (
+        on_line("// codemirror mode"),
+        mime,
+        on_line("// pygments lexer"),
+    )
+}
+
+#[test]
+fn the_extension_registers_the_language_the_kernel_reports() {
+    let (mode, mime, _) = kernel_language_info();
+    assert_eq!((mode.as_str(), mime.as_str()), ("lean4", "text/x-lean4"));
+    let source = |f: &str| fs::read_to_string(extension::source_dir().join(f)).unwrap();
+    // The registry entry (how a notebook finds the language from the kernel's language_info) and
+    // the CodeMirror language's own name (what the editor shows as `data-language`).
+    util::assert_contains(
+        &source("index.js"),
+        &[&format!("name: '{mode}'"), &format!("mime: '{mime}'")],
+    );
+    util::assert_contains(&source("lean.js"), &[&format!("name: '{mode}'")]);
+    for f in extension::SOURCE_FILES {
+        assert!(extension::source_dir().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn the_extension_is_built_from_its_lock_and_its_tokenizer_passes_its_tests() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let dir = util::test_dir("lite-extension");
+    let (work, stamps, logs) = (dir.join("ext"), dir.join("stamps"), dir.join("logs"));
+    let built = extension::build_extension(&tc, &work, &stamps, &logs).unwrap();
+    assert!(built.join("package.json").is_file());
+    let language = work.join("package/node_modules/@codemirror/language");
+    let step = crate::node_test::step(&tc, "lean-language-test")
+        .arg(crate::paths::project_root().join("jupyterlite/tests/lean-language.test.mjs"))
+        .env("XLEAN_CODEMIRROR_LANGUAGE", &language)
+        .log_dir(&logs);
+    let (summary, output) = crate::node_test::run_tap_step(step, "the tokenizer test").unwrap();
+    summary.ensure_passed().unwrap();
+    assert!(summary.passed >= 4 && summary.skipped == 0, "{output}");
+}
+
+#[test]
+fn the_kernels_pygments_lexer_resolves_in_the_venv() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let (_, mime, lexer) = kernel_language_info();
+    let script = "import sys; from pygments.lexers import get_lexer_by_name as get; \
+                  l = get(sys.argv[1]); print(l.name, *l.mimetypes)";
+    let found = tc
+        .cmd(tc.python())
+        .args(["-c", script, &lexer])
+        .read()
+        .unwrap();
+    assert_eq!(found, format!("Lean4 {mime}"));
+}
+
+#[test]
+fn the_extensions_npm_packages_are_the_sites_jupyterlab_singletons() {
+    let Some(tc) = toolchain::for_tests() else {
+        return;
+    };
+    let dir = util::test_dir("lite-core");
+    extension::extract_lab_package_json(&extension::lite_app_archive(&tc.venv).unwrap(), &dir)
+        .unwrap();
+    let core: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    let ours: Value = serde_json::from_str(
+        &fs::read_to_string(extension::source_dir().join("package.json")).unwrap(),
+    )
+    .unwrap();
+    let singletons = core["jupyterlab"]["singletonPackages"].as_array().unwrap();
+    let deps = ours["dependencies"].as_object().unwrap();
+    assert!(!deps.is_empty());
+    for (name, version) in deps {
+        // Shared with the site, never bundled: one CodeMirror, one language registry.
+        assert!(
+            singletons.iter().any(|s| s == name),
+            "{name} is no singleton"
+        );
+        // The site's range is `~X.Y.Z`: ours is that X.Y, at Z or later.
+        let range = core["resolutions"][name].as_str().unwrap();
+        let (want, ours) = (range.trim_start_matches('~'), version.as_str().unwrap());
+        let split = |v: &str| -> Vec<u64> { v.split('.').map(|n| n.parse().unwrap()).collect() };
+        let (w, o) = (split(want), split(ours));
+        assert!(
+            w[..2] == o[..2] && o[2] >= w[2],
+            "{name} {ours} is not in the site's {range}: update jupyterlite/lean-language \
+             (docs/lite.md)"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,6 +625,29 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
     }
     assert!(!opts.work.exists(), "the work dir is removed after a build");
     assert!(!util::partial_path(&opts.output).exists());
+    // The Lean language extension is in the site, and a site without it fails verification.
+    let lite_json = site.dir.join("jupyter-lite.json");
+    let with_extension = fs::read_to_string(&lite_json).unwrap();
+    assert!(with_extension.contains("@xlean/lean-language"));
+    assert!(site
+        .dir
+        .join("extensions/@xlean/lean-language/package.json")
+        .is_file());
+    let checked = check_prefix(&prefix).unwrap();
+    verify_site(&site.dir, &checked).unwrap();
+    fs::write(
+        &lite_json,
+        with_extension.replace("@xlean/lean-language", "@xlean/other"),
+    )
+    .unwrap();
+    let msg = error_of(verify_site(&site.dir, &checked));
+    util::assert_contains(
+        &msg,
+        &["federated_extensions does not list @xlean/lean-language"],
+    );
+    fs::write(&lite_json, &with_extension).unwrap();
+    let built_extension = opts.lean_language.join("package/labextension/package.json");
+    let extension_stamp = fs::metadata(&built_extension).unwrap().modified().unwrap();
 
     // A build that fails inside jupyter lite build (the xeus add-on chokes on another kernel's
     // kernel.json) leaves the last good site as it was and nothing half-made.
@@ -528,6 +667,11 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
             .modified()
             .unwrap(),
         stamp
+    );
+    // The second build found the extension up to date: not rebuilt.
+    assert_eq!(
+        fs::metadata(&built_extension).unwrap().modified().unwrap(),
+        extension_stamp
     );
 }
 
