@@ -1,6 +1,7 @@
 #include "abbreviations.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "utf8.hpp"
 
@@ -115,7 +116,31 @@ namespace xlean
                     comment_depth = 1;
                     return i + 2;
                 }
+                if (c == '\'' && (i == 0 || !is_name_byte(text[i - 1])))
+                {
+                    return char_literal_end(i);
+                }
                 return c == '\\' ? abbreviation_at(i) : i + 1;
+            }
+
+            // Where a char literal starting at `i` ends (`'a'`, `'"'`, `'\t'`, `'\\'`: their `\` is
+            // an escape, not an abbreviation); the end of the text when it is still open.
+            std::size_t char_literal_end(std::size_t i) const
+            {
+                if (i + 1 < text.size() && text[i + 1] == '\\')
+                {
+                    const std::size_t close = text.find('\'', i + 3);
+                    return close == std::string_view::npos ? text.size() : close + 1;
+                }
+                const bool closed = i + 2 < text.size() && text[i + 2] == '\'';
+                return closed ? i + 3 : i + 1;
+            }
+
+            // A byte of a name, after which `'` is part of the name (`h'`), not a char literal.
+            static bool is_name_byte(char c)
+            {
+                const auto b = static_cast<unsigned char>(c);
+                return std::isalnum(b) || b >= 0x80 || c == '_' || c == '\'' || c == '!' || c == '?';
             }
 
             // The abbreviation whose `\` is at `i`: the longest run after it that is still a

@@ -213,6 +213,9 @@ test('abbreviations: the whole line before the cursor is converted at once', { s
   // Comments are converted, and a quote in a comment opens no string.
   assert.deepEqual(complete('-- say "p \\to q').matches, ['→ q']);
   assert.deepEqual(complete('/- "p -/ \\to').matches, ['→']);
+  // A char literal's `\` is an escape (`\t` is an abbreviation too); a prime in a name is not one.
+  const chars = complete("c = '\\t' ∨ c = '\"' ∨ h' \\to");
+  assert.deepEqual([chars.matches, chars.cursor_start], [['→'], 24]);
 });
 
 test('abbreviations: no match, other lines and strings fall through to the backend', { skip: skipReason }, () => {
