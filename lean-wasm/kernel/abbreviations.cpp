@@ -169,7 +169,8 @@ namespace xlean
             }
         };
 
-        // Every symbol whose key starts with the prefix `f` reaches the cursor with.
+        // The choices for `f`, which reaches the cursor: every key starting with what follows its
+        // `\`, as its symbol.
         abbreviation_completion choices(std::string_view before, const found& f)
         {
             const std::string_view prefix = before.substr(f.begin + 1);

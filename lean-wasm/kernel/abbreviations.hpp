@@ -47,7 +47,7 @@ namespace xlean
     // run is a key. When the text before the cursor ends in one that is a key, or when the
     // cursor's line holds complete ones before it, one choice converts all of them in the line
     // (from the first converted `\` to the cursor); when it ends in a mere prefix of keys, the
-    // choices are every symbol whose key starts with it. Never inside a string literal.
+    // choices are every symbol whose key starts with it. Never inside a string or char literal.
     std::optional<abbreviation_completion> complete_abbreviations(std::string_view code,
                                                                   std::size_t cursor);
 }
