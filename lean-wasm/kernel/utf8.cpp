@@ -150,4 +150,16 @@ namespace xlean
         }
         return n;
     }
+
+    std::size_t byte_offset(std::string_view text, std::size_t n)
+    {
+        for (std::size_t i = 0; i < text.size(); ++i)
+        {
+            if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && n-- == 0)
+            {
+                return i;
+            }
+        }
+        return text.size();
+    }
 }

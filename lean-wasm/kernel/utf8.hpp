@@ -26,6 +26,10 @@ namespace xlean
 
     // The length of `text` in code points (Jupyter cursor unit); `text` must be valid UTF-8.
     std::size_t code_point_count(std::string_view text);
+
+    // The byte offset of code point `n` of `text` (its size when `text` is shorter); `text` must
+    // be valid UTF-8.
+    std::size_t byte_offset(std::string_view text, std::size_t n);
 }
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "xeus/xhelper.hpp"
 
+#include "abbreviations.hpp"
 #include "display_frames.hpp"
 #include "stdio_capture.hpp"
 #include "utf8.hpp"
@@ -111,6 +112,23 @@ namespace xlean
                 return static_cast<std::uint32_t>(code_point_count(code));
             }
             return static_cast<std::uint32_t>(cursor_pos);
+        }
+
+        // The reply for abbreviations: `matches` are what any front end inserts (the symbols);
+        // the types name the abbreviation, which JupyterLab shows beside each symbol.
+        nl::json abbreviation_reply(const abbreviation_completion& c)
+        {
+            nl::json matches = nl::json::array();
+            nl::json types = nl::json::array();
+            for (const completion_item& item : c.items)
+            {
+                matches.push_back(item.text);
+                types.push_back(
+                    {{"start", c.start}, {"end", c.end}, {"text", item.text}, {"type", item.type}});
+            }
+            nl::json metadata = {{"_jupyter_types_experimental", std::move(types)}};
+            return xeus::create_complete_reply(matches, static_cast<int>(c.start),
+                                               static_cast<int>(c.end), metadata);
         }
 
         const char* what_of(const std::exception_ptr& e)
@@ -364,6 +382,10 @@ namespace xlean
         try
         {
             const std::uint32_t cursor = cursor_or_end(code, cursor_pos);
+            if (auto abbreviations = complete_abbreviations(code, cursor))
+            {
+                return abbreviation_reply(*abbreviations);
+            }
             nl::json r = parse_reply(xlean_backend_complete(code.c_str(), cursor), "complete");
             if (string_field(r, "status") == "error")
             {

@@ -4,6 +4,7 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 
 import {
   KernelSession,
@@ -143,6 +144,97 @@ test('completion: matches and code-point cursors', { skip: skipReason }, () => {
   assert.equal(reply.content.status, 'error');
   assert.equal(reply.content.ename, 'xlean.BackendError');
   assert.equal(reply.content.evalue, 'xlean complete: no session');
+});
+
+// The pinned upstream table the module was built from, when the xtask names it
+// (`XLEAN_TEST_ABBREVIATIONS`); `null` against an installed kernel (`cargo xtask test-node`),
+// where the symbols written below are checked alone.
+const abbreviationTable = process.env.XLEAN_TEST_ABBREVIATIONS
+  ? JSON.parse(fs.readFileSync(process.env.XLEAN_TEST_ABBREVIATIONS, 'utf8'))
+  : null;
+
+/** The complete_reply for `code` with the cursor at code point `cursor` (default: the end). */
+function complete(code, cursor = [...code].length) {
+  return k.request('complete_request', { code, cursor_pos: cursor }).reply.content;
+}
+
+/** What the table says `\key` becomes (upstream's `$CURSOR` removed), when the table is given. */
+function symbolOf(key, written) {
+  if (abbreviationTable) assert.equal(abbreviationTable[key].replace('$CURSOR', ''), written);
+  return written;
+}
+
+test('abbreviations: an exact one is replaced at once, in code points', { skip: skipReason }, () => {
+  let c = complete('p \\to');
+  assert.equal(c.status, 'ok');
+  assert.deepEqual(c.matches, [symbolOf('to', '→')]);
+  assert.equal(c.cursor_start, 2);
+  assert.equal(c.cursor_end, 5);
+  assert.deepEqual(c.metadata._jupyter_types_experimental, [
+    { start: 2, end: 5, text: '→', type: '\\to' },
+  ]);
+  // Exact wins over the longer keys it starts (\top, \to0 ...), as in Julia.
+  assert.deepEqual(complete('\\and').matches, [symbolOf('and', '∧')]);
+  // The cursor in the middle of a line, after a non-ASCII character: code points, not bytes.
+  c = complete('é \\to x', 5);
+  assert.deepEqual([c.matches, c.cursor_start, c.cursor_end], [['→'], 2, 5]);
+  // `$CURSOR` cannot be expressed in a reply: the pair is inserted, the cursor lands after it.
+  assert.deepEqual(complete('\\<>').matches, [symbolOf('<>', '⟨⟩')]);
+});
+
+test('abbreviations: a prefix shared by several gives the list of their symbols', { skip: skipReason }, () => {
+  const c = complete('p q : \\w');
+  const types = c.metadata._jupyter_types_experimental;
+  assert.ok(c.matches.length > 1, JSON.stringify(c.matches));
+  assert.deepEqual(types.find((t) => t.type === '\\wedge'), { start: 6, end: 8, text: '∧', type: '\\wedge' });
+  assert.deepEqual(types.map((t) => t.text), c.matches);
+  assert.equal(c.cursor_start, 6);
+  assert.equal(c.cursor_end, 8);
+  if (abbreviationTable) {
+    // Every key starting with `w`, in byte order (they are ASCII), with its symbol.
+    const keys = Object.keys(abbreviationTable).filter((key) => key.startsWith('w')).sort();
+    assert.deepEqual(types.map((t) => t.type), keys.map((key) => `\\${key}`));
+    assert.deepEqual(c.matches, keys.map((key) => abbreviationTable[key].replace('$CURSOR', '')));
+  }
+});
+
+test('abbreviations: the whole line before the cursor is converted at once', { skip: skipReason }, () => {
+  const line = 'theorem t (p q : Prop) : p \\and q \\to q \\and p := by';
+  const c = complete(line);
+  assert.deepEqual(c.matches, ['∧ q → q ∧ p := by']);
+  assert.equal(c.cursor_start, line.indexOf('\\'));
+  assert.equal(c.cursor_end, [...line].length);
+  assert.equal(c.metadata._jupyter_types_experimental[0].type, '\\and \\to \\and');
+  // Ending in an exact one converts the earlier ones of the line too; other lines stay.
+  const cell = 'a \\to b\n(x \\in s) \\and';
+  const last = complete(cell);
+  assert.deepEqual(last.matches, ['∈ s) ∧']);
+  assert.equal(last.cursor_start, cell.indexOf('\\in'));
+  // Comments are converted, and a quote in a comment opens no string.
+  assert.deepEqual(complete('-- say "p \\to q').matches, ['→ q']);
+  assert.deepEqual(complete('/- "p -/ \\to').matches, ['→']);
+  // A char literal's `\` is an escape (`\t` is an abbreviation too); a prime in a name is not one.
+  const chars = complete("c = '\\t' ∨ c = '\"' ∨ h' \\to");
+  assert.deepEqual([chars.matches, chars.cursor_start], [['→'], 24]);
+});
+
+test('abbreviations: no match, other lines and strings fall through to the backend', { skip: skipReason }, () => {
+  // The backend answers as it does without abbreviations (the completion test above).
+  const backend = (code) => {
+    const c = complete(code);
+    assert.equal(c.status, 'ok');
+    return c.matches;
+  };
+  assert.deepEqual(backend('\\zzzq'), []);
+  assert.deepEqual(backend('\\zzzq Nat.s'), ['Nat.succ']);
+  assert.deepEqual(backend('eval Nat.s'), ['Nat.succ']);
+  assert.deepEqual(backend('p \\to\nNat.s'), ['Nat.succ']);
+  // A backslash in a string literal is an escape, not an abbreviation, even after `\"`.
+  assert.deepEqual(backend('"a\\to'), []);
+  assert.deepEqual(backend('eval "a\\to" Nat.s'), ['Nat.succ']);
+  assert.deepEqual(backend('"say \\"hi\\" \\to'), []);
+  // After the string closes, abbreviations are converted again.
+  assert.deepEqual(complete('"a\\"b" \\to').matches, ['→']);
 });
 
 test('inspect: the documentation of the name under the cursor', { skip: skipReason }, () => {

@@ -56,6 +56,9 @@ test('complete, inspect and is_complete pass code and code-point cursors through
   assert.deepEqual(c.matches, ['cursor2']);
   assert.equal(c.cursor_start, 0);
   assert.equal(c.cursor_end, 2);
+  // Abbreviations are the shell's, whichever the backend: `\to` is answered before Lean is asked.
+  const a = k.request('complete_request', { code: 'p \\to', cursor_pos: 5 }).reply.content;
+  assert.deepEqual([a.matches, a.cursor_start, a.cursor_end], [['→'], 2, 5]);
   const i = k.request('inspect_request', { code: 'Nat.succ', cursor_pos: 3, detail_level: 0 }).reply.content;
   assert.equal(i.found, true);
   assert.equal(i.data['text/plain'], 'Nat.succ @3');

@@ -81,9 +81,10 @@ pub fn step(tc: &Toolchain, name: &str) -> Step {
         .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
 }
 
-/// `node --test` (TAP, one file at a time) over `files`, each module handed to the tests in its
-/// environment variable; the step's log goes to `logs`. Returns the counts even when tests
-/// failed; an error means node could not run them at all.
+/// `node --test` (TAP, one file at a time) over `files`, each module (a `.js` with its `.wasm`
+/// beside it) or other input file handed to the tests in its environment variable; the step's
+/// log goes to `logs`. Returns the counts even when tests failed; an error means node could not
+/// run them at all.
 pub fn run_node_test_files(
     tc: &Toolchain,
     step_name: &str,
@@ -92,14 +93,18 @@ pub fn run_node_test_files(
     logs: &Path,
 ) -> Result<NodeTestSummary> {
     let mut step = step(tc, step_name).args(files);
-    for (var, js) in modules {
-        let js = paths::absolute(js);
+    for (var, file) in modules {
+        let file = paths::absolute(file);
+        let is_module = file.extension().is_some_and(|e| e == "js");
+        let what = match is_module {
+            true => format!("kernel module at {} (and its .wasm)", file.display()),
+            false => format!("file at {}", file.display()),
+        };
         ensure!(
-            js.is_file() && js.with_extension("wasm").is_file(),
-            "no kernel module at {} (and its .wasm)\n  fix: build it first",
-            js.display()
+            file.is_file() && (!is_module || file.with_extension("wasm").is_file()),
+            "no {what}\n  fix: build it first"
         );
-        step = step.env(var, js);
+        step = step.env(var, file);
     }
     let step = step.cwd(paths::project_root()).log_dir(logs);
     Ok(run_tap_step(step, "node --test")?.0)

@@ -76,7 +76,7 @@ impl Fixture {
     /// The installed kernel: kernel.json names it by an absolute path without extension, and in
     /// Node (driven as the JupyterLite worker drives it) a cell reaches the fixture's Lean C
     /// (`eval 5 3` = 8 * 5 + 3 through XLean, Lean and Std) after `xlean_init` found the
-    /// embedded Init at /lib/lean.
+    /// embedded Init at /lib/lean; `\to` completes to `→` (the shell's abbreviation table).
     fn check_kernel(&self) {
         let prefix = self.build_dir.join("prefix");
         let spec: serde_json::Value = serde_json::from_str(
@@ -100,7 +100,9 @@ impl Fixture {
                const r = k.execute(cell);\n\
                const texts = r.outputs.map((o) => o.content.text ?? o.content.data?.['text/plain'] ?? o.content.evalue);\n\
                console.log(cell + ' => ' + r.reply.content.status + ' ' + JSON.stringify(texts));\n\
-             }}\n",
+             }}\n\
+             const c = k.request('complete_request', {{ code: 'p \\\\to', cursor_pos: 5 }}).reply.content;\n\
+             console.log('abbreviation ' + JSON.stringify(c.matches));\n",
             js = format!("{}.js", argv0.display()),
         );
         let stdout = self.node_script(&script);
@@ -117,6 +119,8 @@ impl Fixture {
             line_of(&stdout, "nonsense => ").starts_with("nonsense => error "),
             "{stdout}"
         );
+        // The build compiled the generated abbreviation table into the shell.
+        assert_eq!(line_of(&stdout, "abbreviation "), r#"abbreviation ["→"]"#);
     }
 }
 

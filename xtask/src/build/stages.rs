@@ -300,7 +300,7 @@ pub fn configure(
     let mut tree = ctx.tc.cmake_tree(&dirs.wasm);
     if let Some(deps) = ctx.kernel {
         tree = tree.prefix(&deps.prefix);
-        own.extend(kernel_definitions(args, ctx.pins));
+        own.extend(kernel_definitions(args, ctx.pins, deps));
         if args.backend == Backend::Lean {
             let init = lean_out::kernel_module_init(&lean_out.c.join("XLean.c"))?;
             own.push(format!("-DXLEAN_LEAN_MODULE_INIT={init}"));
@@ -461,9 +461,10 @@ pub fn link(
         targets.push("xlean");
     }
     let kernel_shell = match ctx.kernel {
-        Some(_) => {
+        Some(deps) => {
             let mut files = stamp::files_under(&project.join("kernel"), &[""])?;
             files.extend(stamp::files_under(&project.join("js"), &[".js"])?);
+            files.push(deps.abbreviations.source.clone());
             stamp::content_fingerprint(&files)?
         }
         None => "none".into(),
@@ -601,8 +602,9 @@ fn backend_object(dirs: &BuildDirs, backend: Backend) -> PathBuf {
         .join(object)
 }
 
-/// The settings that turn the kernel on (beside the xeus prefix): the backend, the versions.
-fn kernel_definitions(args: &Args, pins: &Pins) -> Vec<String> {
+/// The settings that turn the kernel on (beside the xeus prefix): the backend, the versions,
+/// the abbreviation table.
+fn kernel_definitions(args: &Args, pins: &Pins, deps: &kernel::DepsPrefix) -> Vec<String> {
     vec![
         "-DXLEAN_KERNEL=ON".into(),
         format!("-DXLEAN_KERNEL_BACKEND={}", args.backend.name()),
@@ -610,6 +612,10 @@ fn kernel_definitions(args: &Args, pins: &Pins) -> Vec<String> {
         format!(
             "-DXLEAN_LEAN_VERSION={}",
             pins.lean.tag.trim_start_matches('v')
+        ),
+        format!(
+            "-DXLEAN_ABBREVIATIONS_SOURCE={}",
+            deps.abbreviations.source.display()
         ),
     ]
 }

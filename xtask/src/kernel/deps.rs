@@ -9,6 +9,9 @@
 //! pins.lock, unpacked into the tool cache and its headers and CMake package copied into the
 //! prefix. CMake is never pointed at /usr, where host headers would leak into the cross build;
 //! each configure is checked to have found its packages in the prefix.
+//!
+//! The abbreviation table the shell compiles in ([`super::abbreviations`]) is made here too, so
+//! that every configure of the kernel gets it with the prefix.
 
 use std::{
     fs,
@@ -17,7 +20,10 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
-use super::{KernelSources, SourceTree};
+use super::{
+    abbreviations::{abbreviation_table, Abbreviations},
+    KernelSources, SourceTree,
+};
 use crate::layout::Layout;
 use crate::{
     fetch::artifact,
@@ -29,20 +35,22 @@ use crate::{
     util,
 };
 
-/// The installed prefix and what its contents were built from.
+/// The installed prefix and what its contents were built from, with the abbreviation table
+/// every kernel module compiles in.
 #[derive(Debug, Clone)]
 pub struct DepsPrefix {
     pub prefix: PathBuf,
     /// Changes whenever anything installed in the prefix would change (for dependents' stamps).
     pub key: String,
+    pub abbreviations: Abbreviations,
     /// The dependencies built by this call (empty: everything was up to date).
     #[cfg_attr(not(test), allow(dead_code))]
     // the tests check that a second call rebuilds nothing
     pub rebuilt: Vec<String>,
 }
 
-/// Builds what is out of date and returns the prefix (`<build>/wasm-deps/prefix`). Each
-/// dependency is a stage recorded by `run` (the build's report and `--explain`), with its stamp
+/// Builds what is out of date and returns the prefix (`<build>/wasm-deps/prefix`) and the
+/// abbreviation table ([`abbreviation_table`]). Each dependency is a stage recorded by `run` (the build's report and `--explain`), with its stamp
 /// in `<build>/stamps/kernel`.
 pub fn build_deps(
     tc: &Toolchain,
@@ -79,17 +87,21 @@ pub fn build_deps(
     let xeus_key = cmake_dep(tc, layout, &mut run, &XEUS, &sources.xeus, xeus_inputs)?;
     common.add("xeus", xeus_key);
     let key = cmake_dep(tc, layout, &mut run, &XEUS_LITE, &sources.xeus_lite, common)?;
+    let abbreviations = abbreviation_table(tc, pins, layout, &mut run)?;
 
     let rebuilt = run.ran();
     if rebuilt.is_empty() {
         runner::note(&format!(
-            "wasm64 xeus, xeus-lite and nlohmann_json are up to date in {}",
-            prefix.display()
+            "wasm64 xeus, xeus-lite and nlohmann_json are up to date in {}; the abbreviation \
+             table in {}",
+            prefix.display(),
+            abbreviations.source.display()
         ));
     }
     Ok(DepsPrefix {
         prefix,
         key,
+        abbreviations,
         rebuilt,
     })
 }

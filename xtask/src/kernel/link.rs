@@ -37,6 +37,8 @@ pub struct TestModules {
     pub test_backend: PathBuf,
     /// The shell with the real backend over the fake Lean: `<build>/kernel-fake-lean/xlean.js`.
     pub lean_backend: PathBuf,
+    /// The upstream abbreviation table both modules were built with, for the tests to compare.
+    pub abbreviations_json: PathBuf,
 }
 
 /// Builds what is out of date (dependencies, then both test modules) and returns the modules'
@@ -82,6 +84,7 @@ pub(super) fn build_test_kernel_in(
     Ok(TestModules {
         test_backend,
         lean_backend,
+        abbreviations_json: deps.abbreviations.json.clone(),
     })
 }
 
@@ -113,6 +116,10 @@ fn link_module(
         "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG".to_string(),
         "-DXLEAN_LINK_OPT=-O2".to_string(),
+        format!(
+            "-DXLEAN_ABBREVIATIONS_SOURCE={}",
+            deps.abbreviations.source.display()
+        ),
     ];
     own.extend(backend_options);
     let options = cmake.options("", &own);

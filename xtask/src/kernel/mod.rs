@@ -2,6 +2,7 @@
 //! test backend into `kernel-test/xlean.js/.wasm`, and the Node tests that drive it the way the
 //! JupyterLite worker does. docs/kernel-shell.md explains the whole of it.
 
+mod abbreviations;
 mod deps;
 mod link;
 mod node_tests;

@@ -39,7 +39,8 @@ fn test_files() -> Result<Vec<PathBuf>> {
 
 /// Runs the Node tests against the test modules (from [`super::build_test_kernel`]): the test
 /// files read them from `XLEAN_TEST_MODULE` (test backend) and `XLEAN_TEST_LEAN_BACKEND_MODULE`
-/// (real backend over the fake Lean). Returns the counts even when tests failed (check
+/// (real backend over the fake Lean), and the abbreviation table the modules were built with
+/// from `XLEAN_TEST_ABBREVIATIONS`. Returns the counts even when tests failed (check
 /// [`NodeTestSummary::failed`] or call [`NodeTestSummary::ensure_passed`]); an error means node
 /// could not run them at all.
 pub fn run_node_tests(
@@ -54,6 +55,7 @@ pub fn run_node_tests(
         &[
             ("XLEAN_TEST_MODULE", &modules.test_backend),
             ("XLEAN_TEST_LEAN_BACKEND_MODULE", &modules.lean_backend),
+            ("XLEAN_TEST_ABBREVIATIONS", &modules.abbreviations_json),
         ],
         logs,
     )

@@ -223,7 +223,12 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     let again = super::deps::build_deps(&tc, &pins, &sources, &layout, &mut deps_run).unwrap();
     assert!(again.rebuilt.is_empty(), "rebuilt {:?}", again.rebuilt);
     let names: Vec<&str> = deps_runs.iter().map(|r| r.name.as_str()).collect();
-    assert_eq!(names, ["nlohmann_json", "xeus", "xeus-lite"]);
+    assert_eq!(
+        names,
+        ["nlohmann_json", "xeus", "xeus-lite", "abbreviations"]
+    );
+    assert!(again.abbreviations.source.is_file());
+    assert!(modules.abbreviations_json.is_file());
     assert!(again.prefix.join("lib/libxeus.a").is_file());
     assert!(again.prefix.join("include/nlohmann/json.hpp").is_file());
 
