@@ -401,6 +401,73 @@ test('a Lean cell is highlighted: keyword, comment and string carry token classe
   });
 });
 
+/** Waits until the kernel of notebook `id` has answered kernel_info (completion goes to it). */
+async function notebookKernelReady(id) {
+  await bounded(
+    page.evaluate(async (id) => {
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+      await panel.sessionContext.ready;
+      await panel.sessionContext.session.kernel.info;
+    }, id),
+    KERNEL_START_MS[backend],
+    'waiting for the notebook kernel',
+  );
+}
+
+/** Polls `read` until `ok(value)` or 10 s; returns the last value. */
+async function pollUntil(read, ok, ms = 10_000) {
+  let value = await read();
+  for (const t0 = performance.now(); !ok(value) && performance.now() - t0 < ms; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}
+
+test('typing Lean: \\and and \\to in a line become ∧ and → on Tab, Tab (the kernel\'s abbreviations)', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    const id = await openNewNotebook();
+    await notebookKernelReady(id);
+    const typed = String.raw`theorem t (p q : Prop) : p \and q \to q \and p := by`;
+    await typeInNewCell(id, typed);
+    assert.equal(await cellText(id), typed);
+    // JupyterLab 4.6 shows even a single match as a one-entry list on the first Tab (its
+    // Completer inserts only on the second Tab or Enter): the entry is the converted line, with
+    // the abbreviations it replaced beside it.
+    const t0 = performance.now();
+    await page.keyboard.press('Tab');
+    const items = page.locator('.jp-Completer:visible .jp-Completer-item');
+    await items.first().waitFor({ timeout: 10_000 });
+    const single = await items.evaluateAll((lis) =>
+      lis.map((li) => ({
+        label: li.querySelector('.jp-Completer-match')?.textContent,
+        // JupyterLab shows the type lowercased; the item's title keeps it as sent.
+        type: li.getAttribute('title'),
+      })),
+    );
+    assert.deepEqual(single, [{ label: '∧ q → q ∧ p := by', type: String.raw`\and \to \and` }]);
+    await page.keyboard.press('Tab');
+    const want = 'theorem t (p q : Prop) : p ∧ q → q ∧ p := by';
+    assert.equal(await pollUntil(() => cellText(id), (v) => v === want), want, 'the cell after Tab, Tab');
+    figure(t, `Tab, Tab to the converted line ${(performance.now() - t0).toFixed(0)} ms`);
+
+    // A beginning several abbreviations share: a list of symbols, each with its abbreviation.
+    await typeInNewCell(id, String.raw`example : p \w`);
+    await page.keyboard.press('Tab');
+    await items.first().waitFor({ timeout: 10_000 });
+    const shown = await items.evaluateAll((lis) =>
+      lis.map((li) => ({ label: li.querySelector('.jp-Completer-match')?.textContent, type: li.getAttribute('title') })),
+    );
+    const wedge = shown.find((s) => s.label === '∧');
+    assert.ok(wedge, `∧ in the list: ${JSON.stringify(shown)}`);
+    assert.equal(wedge.type, String.raw`\wedge`);
+    assert.ok(shown.length > 1 && shown.every((s) => s.type?.startsWith(String.raw`\w`)), JSON.stringify(shown));
+    await items.filter({ hasText: '∧' }).first().click();
+    assert.equal(await pollUntil(() => cellText(id), (v) => v === 'example : p ∧'), 'example : p ∧');
+    figure(t, `list for \\w: ${shown.map((s) => `${s.label} ${s.type}`).join(', ')}`);
+  });
+});
+
 test('the page asked for nothing outside the site but upstream\'s mapping fetch', { skip }, (t) => {
   const others = externalRequests.filter((url) => url !== UPSTREAM_MAPPING_FETCH);
   assert.deepEqual(others, [], browserLog());
