@@ -8,12 +8,15 @@
 // `tok-keyword`, `tok-comment`, `tok-string` … classes next to them, for the browser test and for
 // anyone's CSS. It is part of the Lean language support, so other languages' editors are
 // untouched.
+//
+// The second plugin (progress.js) shows the kernel's loading progress in the page.
 
 import { LanguageSupport, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { classHighlighter } from '@lezer/highlight';
 
 import { lean4 } from './lean.js';
+import { progressPlugin } from './progress.js';
 
 /** How JupyterLab knows the language (the kernel's `language_info`, checked by xtask's tests). */
 export const LEAN_LANGUAGE = {
@@ -37,4 +40,4 @@ const plugin = {
   },
 };
 
-export default plugin;
+export default [plugin, progressPlugin];
