@@ -311,6 +311,9 @@ function xleanLoadForCell(msg) {
       var why =
         'xlean: cannot load ' +
         needed
+          .filter(function (b) {
+            return !b.loaded;
+          })
           .map(function (b) {
             return b.file;
           })
