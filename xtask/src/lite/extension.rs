@@ -28,7 +28,13 @@ use crate::{
 pub const NAME: &str = "@xlean/lean-language";
 
 /// The files of `jupyterlite/lean-language/` the build reads: all of them are its inputs.
-pub const SOURCE_FILES: &[&str] = &["package.json", "package-lock.json", "index.js", "lean.js"];
+pub const SOURCE_FILES: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "index.js",
+    "lean.js",
+    "kernel-watchdog.js",
+];
 
 /// `jupyterlite/lean-language/`.
 pub fn source_dir() -> PathBuf {
