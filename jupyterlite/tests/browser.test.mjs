@@ -536,3 +536,124 @@ test('the page asked for nothing outside the site but upstream\'s mapping fetch'
   const upstream = externalRequests.length - others.length;
   if (upstream) t.diagnostic(`${upstream} request(s) for ${UPSTREAM_MAPPING_FETCH} (@jupyterlite/xeus, harmless offline)`);
 });
+
+// ---- Recovery: a cell that kills the kernel or never returns (test backend only) ----
+// backend_test.c's `abort`, `oom` and `overflow` stop the module as Lean can (pre.js section 4
+// answers the cell); `hang` never returns, and the kernel watchdog (jupyterlite/lean-language/
+// kernel-watchdog.js) offers a restart after its limit, set short here through localStorage.
+
+/** Runs `code` on the kernel of notebook `id`; the reply and outputs, or `{ cancelled }` when the
+ * request ended without a reply (a restart disposes it). */
+async function executeIn(id, code, ms = EXECUTE_MS[backend]) {
+  return bounded(
+    page.evaluate(
+      async ({ id, code }) => {
+        const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+        const outputs = [];
+        const future = panel.sessionContext.session.kernel.requestExecute({ code, stop_on_error: false });
+        future.onIOPub = (msg) => {
+          const type = msg.header.msg_type;
+          if (type !== 'status' && type !== 'execute_input') outputs.push({ type, content: msg.content });
+        };
+        try {
+          return { reply: (await future.done).content, outputs };
+        } catch (e) {
+          return { cancelled: String(e && e.message ? e.message : e), outputs };
+        }
+      },
+      { id, code },
+    ),
+    ms,
+    `executing ${JSON.stringify(code)} in notebook ${id}`,
+  );
+}
+
+/** Restarts notebook `id`'s kernel as Kernel > Restart does (without the dialog); resolves when
+ * the new kernel has answered kernel_info and the old worker is gone (a dead module's memory, or a
+ * worker still spinning in a cell that never returns, must not outlive the restart). */
+async function restartNotebookKernel(id) {
+  const workers = page.workers().length;
+  await bounded(
+    page.evaluate(async (id) => {
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+      await panel.sessionContext.restartKernel();
+      await panel.sessionContext.session.kernel.info;
+    }, id),
+    KERNEL_START_MS[backend],
+    `restarting the kernel of notebook ${id}`,
+  );
+  const after = await pollUntil(() => page.workers().length, (n) => n === workers);
+  assert.equal(after, workers, 'the old kernel worker was terminated by the restart');
+}
+
+let recoveryNotebook;
+
+for (const { command, why } of [
+  { command: 'abort', why: /aborted \(abort\(\) was called\)/ },
+  { command: 'oom', why: /exited with status 1/ },
+  { command: 'overflow', why: /ran out of stack/ },
+]) {
+  test(`a cell that kills the kernel (\`${command}\`) ends with a readable error; after a restart the next cell answers`, { skip }, async (t) => {
+    if (backend !== 'test') return t.skip('the trap commands are the test backend\'s');
+    await withBrowserLog(async () => {
+      recoveryNotebook ??= await openNewNotebook();
+      const id = recoveryNotebook;
+      await notebookKernelReady(id);
+      const t0 = performance.now();
+      const died = await executeIn(id, command);
+      const errorMs = performance.now() - t0;
+      assert.equal(died.reply?.status, 'error', JSON.stringify(died));
+      assert.equal(died.reply.ename, 'xlean.KernelDied');
+      assert.match(died.reply.evalue, why);
+      assert.match(died.reply.evalue, /Restart Kernel/);
+      const shown = died.outputs.filter((o) => o.type === 'error');
+      assert.equal(shown.length, 1, `the cell shows one error: ${JSON.stringify(died.outputs)}`);
+      // Until the restart, every cell gets the same error at once.
+      const again = await executeIn(id, 'eval 1 + 1');
+      assert.equal(again.reply?.evalue, died.reply.evalue);
+
+      const t1 = performance.now();
+      await restartNotebookKernel(id);
+      const next = await executeIn(id, 'eval 1 + 2');
+      const recoverMs = performance.now() - t1;
+      assert.equal(next.reply?.status, 'ok', JSON.stringify(next));
+      assert.equal(streamText(next.outputs), '1:0: info: 3\n');
+      timing(t, `recover-${command}`, recoverMs);
+      figure(t, `${command}: error shown after ${errorMs.toFixed(0)} ms; restart to the next answer ${recoverMs.toFixed(0)} ms`);
+    });
+  });
+}
+
+test('a cell that never returns: the watchdog says so and its Restart kernel brings the kernel back', { skip }, async (t) => {
+  if (backend !== 'test') return t.skip('`hang` is the test backend\'s');
+  await withBrowserLog(async () => {
+    recoveryNotebook ??= await openNewNotebook();
+    const id = recoveryNotebook;
+    await notebookKernelReady(id);
+    const LIMIT_S = 2;
+    await page.evaluate((s) => localStorage.setItem('xlean:watchdog-seconds', String(s)), LIMIT_S);
+    try {
+      const t0 = performance.now();
+      const hung = executeIn(id, 'hang', 120_000);
+      const toast = page.locator('.Toastify__toast', { hasText: `has been working for ${LIMIT_S} s` });
+      await toast.waitFor({ timeout: 30_000 });
+      const warnedMs = performance.now() - t0;
+      assert.ok(warnedMs >= LIMIT_S * 1000, `warned after ${warnedMs} ms, the limit is ${LIMIT_S} s`);
+      const workers = page.workers().length;
+      await toast.getByRole('button', { name: 'Restart kernel' }).click();
+      // The hung request ends (the restart cancels it): the cell is not left running.
+      const ended = await hung;
+      assert.ok(ended.cancelled || ended.reply, JSON.stringify(ended));
+      await notebookKernelReady(id);
+      const after = await pollUntil(() => page.workers().length, (n) => n === workers);
+      assert.equal(after, workers, 'the spinning worker was terminated by the restart');
+      const next = await executeIn(id, 'eval 2 + 2');
+      const recoverMs = performance.now() - t0 - warnedMs;
+      assert.equal(streamText(next.outputs), '1:0: info: 4\n');
+      timing(t, 'recover-hang', recoverMs);
+      figure(t, `hang: watchdog notice after ${warnedMs.toFixed(0)} ms (limit ${LIMIT_S} s); Restart kernel to the next answer ${recoverMs.toFixed(0)} ms; the hung request: ${ended.cancelled ?? 'replied'}`);
+    } finally {
+      await page.evaluate(() => localStorage.removeItem('xlean:watchdog-seconds'));
+    }
+  });
+});

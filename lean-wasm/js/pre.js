@@ -5,7 +5,8 @@
 // 2. The stdout/stderr capture that lean-wasm/kernel/stdio_capture.cpp drives (`xleanStdio`).
 // 3. Bundles: .olean trees shipped beside the module (`cargo xtask build --bundles`), each
 //    loaded when a cell first imports from it.
-// 4. Progress: what the module is doing while it loads, for the page to show.
+// 4. When the module dies in a request: the request still gets a reply the user can read.
+// 5. Progress: what the module is doing while it loads, for the page to show.
 
 // 1. Lean's paths. The Init/Std/Lean .olean files are embedded at /lib/lean. Lean finds them
 // through its sysroot (LEAN_SYSROOT, whose lib/lean it searches) and LEAN_PATH. ENV is what
@@ -53,6 +54,18 @@ var xleanStdio = (function () {
         saved[fd] = tty.ops;
         tty.ops = capturing(tty.ops, bytes[fd]);
       }
+    },
+    // The capture a dead module left open (its C++ never ended it): ended, and what it holds
+    // returned as text ({out, err}).
+    abandon: function () {
+      depth = Math.min(depth, 1);
+      this.end();
+      var decode = function (fd) {
+        var text = new TextDecoder().decode(new Uint8Array(bytes[fd]));
+        bytes[fd].length = 0;
+        return text;
+      };
+      return { out: decode(1), err: decode(2) };
     },
     end: function () {
       if (depth === 0 || --depth > 0) return;
@@ -356,7 +369,14 @@ function xleanHoldForBundles(server) {
 }
 
 // The kernel's servers are made by `xkernel.get_server()` (embind, after the runtime started).
-Module['postRun'] = [].concat(Module['postRun'] || [], function xleanWrapKernel() {
+// The hold wraps the server outermost, around section 4's guard, so that a held message, when
+// delivered, still passes the guard: registered from a preRun with addOnPostRun, it runs after
+// every Module.postRun hook (emscripten's postRun() puts those in front of it).
+Module['preRun'].push(function xleanHoldLater() {
+  addOnPostRun(xleanWrapKernel);
+});
+
+function xleanWrapKernel() {
   var kernel = Module['xkernel'];
   if (!kernel || !kernel.prototype.get_server) return;
   var getServer = kernel.prototype.get_server;
@@ -371,9 +391,91 @@ Module['postRun'] = [].concat(Module['postRun'] || [], function xleanWrapKernel(
     xleanProgress({ phase: 'ready', text: 'Kernel ready' });
     return result;
   };
+}
+
+// 4. When the module dies. Lean's code can stop the module in the middle of a request: abort()
+// (a failed assertion in Lean's runtime), exit() (lean_internal_panic_out_of_memory calls
+// exit(1)), a wasm trap, or the engine's call stack running out (a runaway recursion: V8 throws
+// RangeError). None of them is a C++ exception the shell could catch: the JS exception leaves
+// the module through the server's notify_listener, xeus never sends the reply, and the cell would
+// wait for it forever. So the worker's server is wrapped: the request that died gets an error
+// reply and output saying what happened and what to do, then the idle status; the module, whose
+// memory holds half-done work, is never entered again, and every later request gets the same
+// error. JupyterLab's restart starts a new worker with a fresh module (docs/kernel-shell.md).
+var xleanDeath = null; // why the module died: the error's evalue
+
+Module['postRun'] = [].concat(Module['postRun'] || [], function xleanGuardServer() {
+  var kernelClass = Module['xkernel'];
+  if (!kernelClass) return;
+  var getServer = kernelClass.prototype.get_server;
+  kernelClass.prototype.get_server = function () {
+    var server = getServer.call(this);
+    var notify = server.notify_listener;
+    server.notify_listener = function (msg) {
+      if (xleanDeath) return xleanAnswerDead(msg, null);
+      try {
+        return notify.call(server, msg);
+      } catch (e) {
+        // A C++ exception that escaped xeus leaves the module sound: only this request failed.
+        var fatal = !(typeof WebAssembly.Exception === 'function' && e instanceof WebAssembly.Exception);
+        var why = xleanDescribe(e);
+        if (fatal) xleanDeath = xleanDeath || why;
+        xleanAnswerDead(msg, xleanStdio.abandon(), fatal ? xleanDeath : why);
+      }
+    };
+    return server;
+  };
 });
 
-// 4. Progress. While the module loads, the glue says what it is doing, as reports
+// What the user is told. exit() from C (the runtime is kept alive) throws emscripten's ExitStatus.
+function xleanDescribe(e) {
+  if (e && e.name === 'ExitStatus') return 'the kernel exited with status ' + e.status;
+  if (e instanceof RangeError) return 'the kernel ran out of stack (' + e.message + '): a recursion too deep';
+  // abort() sets the runtime's ABORT; its exception may reach us as another trap ("unreachable":
+  // unwinding it met a noexcept frame, which traps).
+  if (ABORT) return 'the kernel aborted (abort() was called)';
+  if (e instanceof WebAssembly.RuntimeError) return 'the kernel crashed (WebAssembly trap: ' + e.message + ')';
+  if (e && e.message) return 'the kernel stopped: ' + e.message;
+  return 'the kernel stopped: ' + String(e);
+}
+
+// Posts, as xeus-lite would, the messages that end request `msg`: what the cell wrote before
+// dying (`written`, or null), the error output (execute), the error reply and the idle status.
+function xleanAnswerDead(msg, written, why) {
+  why = why || xleanDeath;
+  var type = msg.header.msg_type;
+  var post = function (channel, msgType, content) {
+    self.postMessage({
+      header: {
+        msg_id: 'xlean-' + Date.now() + '-' + Math.random().toString(16).slice(2),
+        session: msg.header.session,
+        username: msg.header.username,
+        date: new Date().toISOString(),
+        msg_type: msgType,
+        version: '5.3',
+      },
+      parent_header: msg.header,
+      metadata: {},
+      content: content,
+      buffers: [],
+      channel: channel,
+    });
+  };
+  if (!written) post('iopub', 'status', { execution_state: 'busy' });
+  if (written && written.out) post('iopub', 'stream', { name: 'stdout', text: written.out });
+  if (written && written.err) post('iopub', 'stream', { name: 'stderr', text: written.err });
+  var fatal = xleanDeath === why;
+  var evalue = fatal ? why + '. The kernel must be restarted (Kernel > Restart Kernel): ' +
+    'its definitions are lost, run the cells again' : why;
+  var error = { ename: fatal ? 'xlean.KernelDied' : 'xlean.InternalError', evalue: evalue, traceback: [evalue] };
+  if (type === 'execute_request') post('iopub', 'error', error);
+  var reply = Object.assign({ status: 'error' }, error);
+  if (type === 'execute_request') reply.execution_count = null;
+  post(msg.channel || 'shell', type.replace(/_request$/, '_reply'), reply);
+  post('iopub', 'status', { execution_state: 'idle' });
+}
+
+// 5. Progress. While the module loads, the glue says what it is doing, as reports
 // {phase, text, done, total}: phase `download` (bytes `done` of `total`), `compile`, `unpack`,
 // `start`, `ready` or `error`; `text` says it in words. An embedder may take the reports with
 // createXeusModule({xleanProgress: function (report) {…}}). Otherwise, in a browser, they go to

@@ -5,6 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 import {
   KernelSession,
@@ -472,3 +473,56 @@ test('a bundle that cannot be loaded gives the cell a readable error, and a late
   // Std itself was loaded (it is needed first), and stays loaded.
   assert.equal(streamText(s.execute('exists /lib/lean/Std.olean').outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: 8 bytes\n');
 });
+
+// When Lean stops the module in a cell (backend_test.c's abort, oom, overflow; pre.js section 4):
+// the cell still gets an error reply and output that say what happened and what to do, the
+// kernel goes back to idle, later requests get the same error without entering the dead module,
+// and a fresh module (what JupyterLab's restart makes: a new worker) answers again.
+const DEATHS = [
+  { command: 'abort', why: /^the kernel aborted \(abort\(\) was called\)/ },
+  { command: 'oom', why: /^the kernel exited with status 1/, stderr: 'INTERNAL PANIC: out of memory\n' },
+  { command: 'overflow', why: /^the kernel ran out of stack \(Maximum call stack size exceeded\)/ },
+];
+
+for (const { command, why, stderr } of DEATHS) {
+  test(`\`${command}\` ends the cell with a readable error; a new module answers again`, { skip: skipReason }, async (t) => {
+    const M = await loadModule({ printErr: () => {} });
+    const s = new KernelSession(M);
+    assert.equal(s.execute('eval 1 + 1').reply.content.status, 'ok');
+    // Under Node, emscripten's exit() also sets the process's exit code (a worker has none).
+    const exitCode = process.exitCode;
+    const r = s.execute(`print before\n${command}\neval 2 + 2`);
+    process.exitCode = exitCode;
+    assert.ok(r.reply, 'an execute_reply arrives');
+    const c = r.reply.content;
+    assert.equal(c.status, 'error');
+    assert.equal(c.ename, 'xlean.KernelDied');
+    assert.match(c.evalue, why);
+    assert.match(c.evalue, /restart/i, 'the error says what to do');
+    const errors = r.outputs.filter((m) => m.header.msg_type === 'error');
+    assert.equal(errors.length, 1, 'one error output');
+    assert.equal(errors[0].content.evalue, c.evalue);
+    assert.equal(streamText(r.outputs, 'stdout'), 'before\n', 'what the cell printed before dying');
+    if (stderr) assert.equal(streamText(r.outputs, 'stderr'), stderr);
+    assert.equal(r.statuses.at(-1), 'idle', 'the kernel is not left busy');
+
+    // The dead module is not entered again: every request gets the same error at once.
+    for (const [type, content] of [
+      ['execute_request', { code: 'eval 1 + 1', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false }],
+      ['complete_request', { code: 'ev', cursor_pos: 2 }],
+      ['kernel_info_request', {}],
+    ]) {
+      const again = s.request(type, content);
+      assert.ok(again.reply, `a reply to ${type}`);
+      assert.equal(again.reply.content.status, 'error', type);
+      assert.equal(again.reply.content.evalue, c.evalue, type);
+      assert.deepEqual(again.statuses, ['busy', 'idle'], type);
+    }
+
+    const t0 = performance.now();
+    const fresh = new KernelSession(await loadModule());
+    const answer = fresh.execute('eval 2 + 3');
+    assert.equal(streamText(answer.outputs, 'stdout'), '1:0: info: 5\n');
+    t.diagnostic(`figure: new module to first answer ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+}

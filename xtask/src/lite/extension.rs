@@ -1,4 +1,4 @@
-//! The site's Lean 4 syntax highlighting and kernel loading progress:
+//! The site's Lean 4 syntax highlighting, kernel watchdog and kernel loading progress:
 //! `jupyterlite/lean-language/`, a prebuilt (federated) JupyterLab extension, built here as one
 //! stage and handed to `jupyter lite build`.
 //!
@@ -34,6 +34,7 @@ pub const SOURCE_FILES: &[&str] = &[
     "package-lock.json",
     "index.js",
     "lean.js",
+    "kernel-watchdog.js",
     "progress.js",
 ];
 
