@@ -10,6 +10,8 @@
 // `tok-keyword`, `tok-comment`, `tok-string` … classes next to them, for the browser test and for
 // anyone's CSS. It is part of the Lean language support, so other languages' editors are
 // untouched.
+//
+// The second plugin (progress.js) shows the kernel's loading progress in the page.
 
 import { LanguageSupport, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
@@ -17,6 +19,7 @@ import { classHighlighter } from '@lezer/highlight';
 
 import { kernelWatchdog } from './kernel-watchdog.js';
 import { lean4 } from './lean.js';
+import { progressPlugin } from './progress.js';
 
 /** How JupyterLab knows the language (the kernel's `language_info`, checked by xtask's tests). */
 export const LEAN_LANGUAGE = {
@@ -40,5 +43,6 @@ const plugin = {
   },
 };
 
-// The kernel watchdog (kernel-watchdog.js) ships in the same extension: one package for the site.
-export default [plugin, kernelWatchdog];
+// The kernel watchdog (kernel-watchdog.js) and the loading progress (progress.js) ship in the same
+// extension: one package for the site.
+export default [plugin, kernelWatchdog, progressPlugin];

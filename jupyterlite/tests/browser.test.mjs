@@ -62,6 +62,8 @@ let kernelInfo;
 const consoleLines = [];
 const externalRequests = [];
 const failedRequests = [];
+// Every bundle the page fetched (a `.tar.gz` of the kernel's folder), in order.
+const bundleRequests = [];
 
 /** What the browser said, for failure messages. */
 function browserLog() {
@@ -216,6 +218,24 @@ before(async () => {
   context.on('request', (r) => {
     const url = r.url();
     if (!url.startsWith(siteUrl) && !/^(data|blob):/.test(url)) externalRequests.push(url);
+    if (url.endsWith('.tar.gz')) bundleRequests.push(url);
+  });
+  // Everything the progress display (jupyterlite/lean-language/progress.js) shows, recorded from
+  // the first moment of every page, so even a load too fast to watch leaves its trace.
+  await context.addInitScript(() => {
+    window.__xleanProgressSeen = [];
+    new MutationObserver((mutations) => {
+      for (const m of mutations) {
+        const node = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+        const display = node?.closest?.('.xlean-progress');
+        if (!display) continue;
+        window.__xleanProgressSeen.push({
+          phase: display.dataset.phase ?? '',
+          text: display.textContent,
+          hidden: display.hidden,
+        });
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   });
   context.on('requestfailed', (r) => failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
   context.on('response', (r) => {
@@ -347,21 +367,63 @@ test('state carries over from cell to cell', { skip }, async () => {
   });
 });
 
-test('bundles beside the kernel (build --bundles) are unpacked in the browser', { skip }, async (t) => {
+test('a bundle (build --bundles) is fetched and unpacked when a cell first imports from it', { skip }, async (t) => {
   const res = await bounded(fetch(new URL(`xeus/${envName}/bin/xlean-bundles.json`, siteUrl)), 10_000, 'GET bundles');
   if (res.status === 404) {
     t.skip('the site has no bundles (its kernel was built without --bundles)');
     return;
   }
   assert.equal(res.status, 200);
+  const list = await res.json();
+  const std = list.bundles.find((b) => (b.provides ?? []).includes('Std'));
+  assert.ok(std, `no bundle provides Std: ${JSON.stringify(list)}`);
   await withBrowserLog(async () => {
+    // The kernel started and ran cells without fetching any bundle.
+    assert.deepEqual(bundleRequests, [], 'no bundle fetched before a cell imports from one');
     if (backend === 'test') {
-      const r = await execute('exists /lib/lean/Std.olean');
+      const before = await execute('exists /lib/lean/Std.olean');
+      assert.match(streamText(before.outputs), /info: \/lib\/lean\/Std\.olean: missing/);
+      const r = await execute('import Std.Data\nexists /lib/lean/Std.olean');
+      assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
       assert.match(streamText(r.outputs), /info: \/lib\/lean\/Std\.olean: \d+ bytes/);
+      figure(t, `import Std (fetch, unpack, run) ${r.ms.toFixed(0)} ms`);
     } else {
       const r = await execute('import Std.Data.HashMap\n#check Std.HashMap');
       assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
     }
+    assert.deepEqual(
+      // A request may be reported twice (by the worker and by JupyterLite's service worker).
+      [...new Set(bundleRequests.map((u) => u.split('/').pop()))],
+      [std.file],
+      'only the bundle that provides Std was fetched',
+    );
+  });
+});
+
+test('the page shows the kernel loading: phases, bytes, then ready and hidden', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    // The display hides itself a moment after "ready".
+    await page.waitForFunction(() => document.querySelector('.xlean-progress')?.hidden === true, null, {
+      timeout: 10_000,
+    });
+    const seen = await page.evaluate(() => window.__xleanProgressSeen);
+    const shown = seen.filter((s) => !s.hidden);
+    const texts = [...new Set(shown.map((s) => s.text))];
+    assert.ok(
+      shown.some((s) => s.phase === 'download' && /^Downloading the kernel: \d+\.\d( of \d+\.\d)? MB$/.test(s.text)),
+      `the kernel's download with its bytes: ${JSON.stringify(texts)}`,
+    );
+    const phases = shown.map((s) => s.phase);
+    assert.ok(phases.includes('ready'), `ready shown: ${JSON.stringify(phases)}`);
+    assert.ok(
+      phases.indexOf('download') < phases.indexOf('ready'),
+      `downloading before ready: ${JSON.stringify(phases)}`,
+    );
+    if (bundleRequests.length) {
+      assert.ok(texts.includes('Unpacking Std'), `unpacking Std shown: ${JSON.stringify(texts)}`);
+    }
+    assert.equal(seen.at(-1).hidden, true, 'the display ends hidden');
+    figure(t, `progress shown: ${texts.slice(0, 3).join(' | ')} … ${texts.slice(-2).join(' | ')}`);
   });
 });
 

@@ -17,6 +17,8 @@
  *   getenv NAME          info message: the value of environment variable NAME (or "(unset)")
  *   exists PATH          info message `PATH: N bytes` or `PATH: missing` (the module's file system)
  *   count                info message: how many cells this backend has executed (state)
+ *   import M...          nothing (as Lean answers an import it can satisfy): the JS glue loads the
+ *                        bundle that provides M before the cell arrives, see lean-wasm/js/pre.js
  *   garbage / null       the reply is not JSON / is NULL (the interpreter must survive both)
  *
  * and the ways Lean's own code can stop the module (see "When the kernel dies" in
@@ -332,6 +334,8 @@ static void run_line(cell_t *c, unsigned line, const char *s, size_t n) {
         int k = size >= 0 ? snprintf(text, sizeof text, "%s: %ld bytes", path, size)
                           : snprintf(text, sizeof text, "%s: missing", path);
         cell_message(c, "info", line, width, text, (size_t)k);
+    } else if (IS("import")) {
+        /* accepted silently; what it made the glue load shows with `exists` */
     } else if (run_fatal(s, w)) {
         /* not reached: each of them stops the module */
     } else if (IS("count")) {

@@ -348,7 +348,7 @@ test('a backend that failed to start says why on execute and in kernel_info', { 
 // Bundles (`cargo xtask build --bundles`): .olean trees shipped as gzip'd tar files next to the
 // module and unpacked into /lib/lean by pre.js before the runtime starts. The archives here are
 // made by the system's GNU tar (a long path included, which GNU tar writes as a long-name entry).
-async function moduleWithBundles(list, files) {
+async function moduleWithBundles(list, files, more = {}) {
   const { mkdtempSync, mkdirSync, writeFileSync, copyFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');
@@ -363,6 +363,15 @@ async function moduleWithBundles(list, files) {
     writeFileSync(path.join(tree, name), text);
   }
   execFileSync('tar', ['--format=gnu', '-czf', path.join(dir, 'xlean-std.tar.gz'), '-C', tree, '.']);
+  // More archives: {file name: {path: text}}.
+  for (const [archive, content] of Object.entries(more)) {
+    const other = path.join(dir, `tree-${archive}`);
+    for (const [name, text] of Object.entries(content)) {
+      mkdirSync(path.dirname(path.join(other, name)), { recursive: true });
+      writeFileSync(path.join(other, name), text);
+    }
+    execFileSync('tar', ['--format=gnu', '-czf', path.join(dir, archive), '-C', other, '.']);
+  }
   if (list) writeFileSync(path.join(dir, 'xlean-bundles.json'), JSON.stringify(list));
   return js;
 }
@@ -397,6 +406,72 @@ test('without a bundle list nothing is unpacked', { skip: skipReason }, async ()
   const js = await moduleWithBundles(null, { 'Std.olean': 'x' });
   const M = await loadModule({ module: js });
   assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false);
+});
+
+// Loading on demand: a bundle that says what it `provides` is unpacked when a cell first imports
+// one of its modules, after the bundles it `needs`; the cell waits for it, and so does every
+// message sent after it.
+const ON_DEMAND = {
+  bundles: [
+    { file: 'xlean-std.tar.gz', into: '/lib/lean', files: 2, provides: ['Std'], needs: [] },
+    { file: 'xlean-lean.tar.gz', into: '/lib/lean', files: 1, provides: ['Lean'], needs: ['Std'] },
+  ],
+};
+const STD_FILES = { 'Std.olean': 'std root', 'Std/Data/Fixture.olean': 'fixture' };
+
+test('a bundle is unpacked when a cell first imports from it, after the bundles it needs', { skip: skipReason }, async () => {
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES, { 'xlean-lean.tar.gz': { 'Lean.olean': 'lean' } });
+  const reports = [];
+  const M = await loadModule({ module: js, progress: (r) => reports.push(r) });
+  assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false, 'nothing unpacked at start');
+  const s = new KernelSession(M);
+  assert.deepEqual(reports.map((r) => r.phase), ['ready'], 'the kernel started');
+  // A cell without imports from a bundle is answered at once, as before.
+  const before = s.execute('exists /lib/lean/Std.olean');
+  assert.equal(streamText(before.outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: missing\n');
+  // Lean needs Std: both arrive, Std first, before the cell runs.
+  const cell = await s.executeAsync('import Lean.Data.Json -- a comment\nexists /lib/lean/Std/Data/Fixture.olean\nexists /lib/lean/Lean.olean');
+  assert.equal(cell.reply.content.status, 'ok');
+  assert.equal(
+    streamText(cell.outputs, 'stdout'),
+    '2:0: info: /lib/lean/Std/Data/Fixture.olean: 7 bytes\n3:0: info: /lib/lean/Lean.olean: 4 bytes\n',
+  );
+  assert.deepEqual(
+    reports.slice(1).map((r) => r.text),
+    ['Unpacking Std', 'Unpacking Lean', 'Kernel ready'],
+  );
+  // Loaded once: a later import is not held.
+  assert.equal(s.execute('import Std.Data').reply.content.status, 'ok');
+});
+
+test('messages sent behind a held cell reach the kernel after it, in order', { skip: skipReason }, async () => {
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES, { 'xlean-lean.tar.gz': { 'Lean.olean': 'lean' } });
+  const s = new KernelSession(await loadModule({ module: js }));
+  const first = s.executeAsync('public import Std\ncount');
+  const second = s.executeAsync('count');
+  const [a, b] = await Promise.all([first, second]);
+  const counted = (r) => Number(streamText(r.outputs, 'stdout').replace(/^.*info: /, ''));
+  assert.equal(counted(b), counted(a) + 1, `${streamText(a.outputs, 'stdout')} then ${streamText(b.outputs, 'stdout')}`);
+});
+
+test('a bundle that cannot be loaded gives the cell a readable error, and a later cell tries again', { skip: skipReason }, async () => {
+  // The list names xlean-lean.tar.gz, which is not there.
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES);
+  const reports = [];
+  const s = new KernelSession(await loadModule({ module: js, progress: (r) => reports.push(r) }));
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = await s.executeAsync('import Lean\neval 1 + 1');
+    assert.equal(r.reply.content.status, 'ok', 'the cell still ran');
+    assert.match(
+      streamText(r.outputs, 'stderr'),
+      /^xlean: cannot load xlean-lean\.tar\.gz for this cell: xlean-lean\.tar\.gz is listed in xlean-bundles\.json but missing\n  fix: check the connection and run the cell again, or reload the page\n$/,
+      `attempt ${attempt}`,
+    );
+    assert.equal(streamText(r.outputs, 'stdout'), '2:0: info: 2\n');
+  }
+  assert.equal(reports.at(-1).phase, 'error');
+  // Std itself was loaded (it is needed first), and stays loaded.
+  assert.equal(streamText(s.execute('exists /lib/lean/Std.olean').outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: 8 bytes\n');
 });
 
 // When Lean stops the module in a cell (backend_test.c's abort, oom, overflow; pre.js section 4):

@@ -1,5 +1,6 @@
-//! The site's Lean 4 syntax highlighting: `jupyterlite/lean-language/`, a prebuilt (federated)
-//! JupyterLab extension, built here as one stage and handed to `jupyter lite build`.
+//! The site's Lean 4 syntax highlighting, kernel watchdog and kernel loading progress:
+//! `jupyterlite/lean-language/`, a prebuilt (federated) JupyterLab extension, built here as one
+//! stage and handed to `jupyter lite build`.
 //!
 //! Its npm tree is locked by the committed `package-lock.json` (every package's sha512, which
 //! `npm ci` verifies) and installed with the npm cache in the tool cache, so later runs need no
@@ -34,6 +35,7 @@ pub const SOURCE_FILES: &[&str] = &[
     "index.js",
     "lean.js",
     "kernel-watchdog.js",
+    "progress.js",
 ];
 
 /// `jupyterlite/lean-language/`.
