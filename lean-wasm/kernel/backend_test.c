@@ -32,6 +32,10 @@
  *   overflow             unbounded recursion, as a runaway recursive Lean function: the engine's
  *                        call stack is exhausted (V8: RangeError "Maximum call stack size
  *                        exceeded")
+ *   stack                a recursion with 64 KiB frames in linear memory that goes one frame past
+ *                        the module's own stack (-sSTACK_SIZE) and then returns, as deep C recursion
+ *                        with big locals: with the stack placed first in memory it traps; without,
+ *                        it would silently overwrite the static data below the stack
  *   hang                 a loop that never ends, as a proof search that never finishes
  *
  *   anything else        error message "unknown command"
@@ -43,8 +47,11 @@
  */
 #include "xlean_backend.h"
 
+#include <emscripten/stack.h>
+
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,13 +169,35 @@ char *xlean_backend_init(const char *options_json) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Stopping the module as Lean can (abort, oom, overflow, hang) */
+ * Stopping the module as Lean can (abort, oom, overflow, stack, hang) */
 
 /* Called through a volatile pointer, so that the compiler can neither see that the recursion
  * never ends nor turn it into a loop: every call takes a frame on the engine's call stack. */
 static unsigned recurse(unsigned depth);
 static unsigned (*volatile g_recurse)(unsigned) = recurse;
 static unsigned recurse(unsigned depth) { return g_recurse(depth + 1) + 1; }
+
+/* A frame whose array is handed to a function the compiler cannot see through lives whole on
+ * the linear-memory stack, not in wasm locals: each call takes 64 KiB of the module's stack and
+ * little of the engine's (so that even the real kernel's 64 MB stack runs out long before the
+ * engine's call stack does). */
+static void touch(char *frame, size_t size) { frame[0] = frame[size - 1] = 1; }
+static void (*volatile g_touch)(char *, size_t) = touch;
+static unsigned deep(unsigned depth, unsigned frames);
+static unsigned (*volatile g_deep)(unsigned, unsigned) = deep;
+static unsigned deep(unsigned depth, unsigned frames) {
+    char frame[64 * 1024];
+    g_touch(frame, sizeof frame);
+    return depth < frames ? g_deep(depth + 1, frames) + (unsigned)frame[0] : (unsigned)frame[0];
+}
+
+/* A recursion one frame deeper than the module's stack that would then return normally: without
+ * a guard it writes over whatever lies below the stack and the cell answers as if nothing
+ * happened. */
+static int overflow_stack(void) {
+    const uintptr_t size = emscripten_stack_get_base() - emscripten_stack_get_end();
+    return (int)deep(0, (unsigned)(size / (64 * 1024) + 1));
+}
 
 static volatile unsigned long g_spins;
 
@@ -181,6 +210,7 @@ static int run_fatal(const char *s, size_t w) {
         exit(1);
     }
     if (IS("overflow")) return (int)recurse(0);
+    if (IS("stack")) return overflow_stack();
     if (IS("hang"))
         for (;;) g_spins++;
 #undef IS
@@ -419,6 +449,7 @@ static const struct {
     {"abort", "keyword", NULL},
     {"oom", "keyword", NULL},
     {"overflow", "keyword", NULL},
+    {"stack", "keyword", NULL},
     {"hang", "keyword", NULL},
     {"Nat", "inductive", "The natural numbers."},
     {"Nat.add", "def", "Addition of natural numbers."},

@@ -474,7 +474,7 @@ test('a bundle that cannot be loaded gives the cell a readable error, and a late
   assert.equal(streamText(s.execute('exists /lib/lean/Std.olean').outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: 8 bytes\n');
 });
 
-// When Lean stops the module in a cell (backend_test.c's abort, oom, overflow; pre.js section 4):
+// When Lean stops the module in a cell (backend_test.c's abort, oom, overflow, stack; pre.js section 4):
 // the cell still gets an error reply and output that say what happened and what to do, the
 // kernel goes back to idle, later requests get the same error without entering the dead module,
 // and a fresh module (what JupyterLab's restart makes: a new worker) answers again.
@@ -482,6 +482,9 @@ const DEATHS = [
   { command: 'abort', why: /^the kernel aborted \(abort\(\) was called\)/ },
   { command: 'oom', why: /^the kernel exited with status 1/, stderr: 'INTERNAL PANIC: out of memory\n' },
   { command: 'overflow', why: /^the kernel ran out of stack \(Maximum call stack size exceeded\)/ },
+  // The module's own stack overflowing: placed first in memory (-Wl,--stack-first), it runs into
+  // address 0 and traps instead of overwriting the static data above it.
+  { command: 'stack', why: /^the kernel crashed \(WebAssembly trap: memory access out of bounds\)/ },
 ];
 
 for (const { command, why, stderr } of DEATHS) {
