@@ -9,7 +9,10 @@
 //!
 //! What it does: `GET` and `HEAD` of files under the root, `index.html` for a directory (after a
 //! redirect to the URL with a trailing slash, which relative links need), keep-alive, one thread
-//! per connection up to [`MAX_CONNECTIONS`]. What it refuses: any path with a `.` or `..`
+//! per connection up to [`MAX_CONNECTIONS`]. What a good static host does for a second visit
+//! (docs/lite.md, "Caching and compression"): `ETag`/`Last-Modified` and 304s, `Cache-Control`
+//! by name (content-hashed: immutable; the rest: revalidate), and the `.gz` copies `lite` wrote
+//! as `Content-Encoding: gzip` when the client accepts it. What it refuses: any path with a `.` or `..`
 //! segment (also when percent-encoded), backslashes and NULs (400), a file that resolves outside
 //! the root through a link (403), other methods (405). No directory listings. Ctrl-C ends the
 //! process; the server writes nothing, so there is nothing to clean up.
@@ -404,7 +407,7 @@ fn respond_file(
     };
     let meta = body.metadata()?;
     let len = meta.len();
-    let modified = meta.modified()?;
+    let modified = changed(&meta);
     let etag = entity_tag(len, modified, rep.encoding);
     let last_modified = http_date(modified);
     let cache = if is_content_hashed(file) {
@@ -496,8 +499,19 @@ pub(super) fn is_content_hashed(path: &Path) -> bool {
         .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A strong validator from the size and the modification time (what nginx does too), distinct
-/// per encoding.
+/// When the file last changed: its status change time, not its modification time, because
+/// `jupyter lite build` gives its files a fixed modification time (1985, for reproducible
+/// archives), so a rebuilt file of the same size would keep its validators. Every build writes a
+/// new site, so every file's change time is the build's.
+fn changed(meta: &fs::Metadata) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let secs = u64::try_from(meta.ctime()).unwrap_or(0);
+    let nanos = u32::try_from(meta.ctime_nsec()).unwrap_or(0);
+    UNIX_EPOCH + Duration::new(secs, nanos)
+}
+
+/// A strong validator from the size and the change time (nginx uses size and modification
+/// time), distinct per encoding.
 fn entity_tag(len: u64, modified: SystemTime, encoding: Option<&str>) -> String {
     let nanos = modified
         .duration_since(UNIX_EPOCH)
