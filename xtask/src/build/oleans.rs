@@ -114,10 +114,12 @@ pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Writes one gzip'd tar per root of [`BUNDLED_ROOTS`] that has files (`xlean-<root>.tar.gz`,
-/// paths relative to `lib`, so they unpack into /lib/lean) and the list [`prefix::BUNDLE_LIST`] into
-/// `dest` (made afresh). The archives are byte-for-byte reproducible: sorted entries, no dates,
-/// no owners. Returns the files written.
+/// Writes one gzip'd tar per root of [`BUNDLED_ROOTS`] that has files (paths relative to `lib`, so
+/// they unpack into /lib/lean) and the list [`prefix::BUNDLE_LIST`] into `dest` (made afresh).
+/// The archives are byte-for-byte reproducible: sorted entries, no dates, no owners. Each is named
+/// after its content, `xlean-<root>.<hash>.tar.gz`, so that a browser may cache it for good: a
+/// rebuild that changes it changes its name, and the list (revalidated) names the new one.
+/// Returns the files written.
 pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
     let mut list = Vec::new();
     util::make_dir_atomically(dest, |partial| {
@@ -126,8 +128,10 @@ pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
             if files.is_empty() {
                 continue;
             }
-            let name = format!("xlean-{}.tar.gz", bundled.root.to_lowercase());
-            let raw = write_tar_gz(lib, &files, &partial.join(&name))?;
+            let unnamed = partial.join("bundle.partial");
+            let raw = write_tar_gz(lib, &files, &unnamed)?;
+            let name = bundle_name(bundled.root, &util::sha256_file(&unnamed)?);
+            fs::rename(&unnamed, partial.join(&name))?;
             list.push(Bundle {
                 file: name,
                 into: "/lib/lean".into(),
@@ -144,6 +148,12 @@ pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
         .collect::<Result<_, _>>()?;
     written.sort();
     Ok(written)
+}
+
+/// `xlean-std.<the first 16 hex digits of the archive's sha256>.tar.gz`: enough digits for the
+/// server's rule for content-hashed names (docs/lite.md, "Serving").
+fn bundle_name(root: &str, sha256: &str) -> String {
+    format!("xlean-{}.{}.tar.gz", root.to_lowercase(), &sha256[..16])
 }
 
 /// A reproducible `.tar.gz` of `files` (under `lib`); returns the bytes before compression.
@@ -241,14 +251,17 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into())
             .collect();
-        assert_eq!(
-            names,
-            [
-                "xlean-bundles.json",
-                "xlean-lean.tar.gz",
-                "xlean-std.tar.gz"
-            ]
-        );
+        // Named after their content.
+        let hashed = |root: &str| {
+            let file = first
+                .iter()
+                .find(|p| p.to_string_lossy().contains(&format!("xlean-{root}.")))
+                .unwrap();
+            bundle_name(root, &util::sha256_file(file).unwrap())
+        };
+        let (std_name, lean_name) = (hashed("std"), hashed("lean"));
+        assert_eq!(names, ["xlean-bundles.json", &lean_name, &std_name]);
+        assert!(std_name.ends_with(".tar.gz") && std_name.len() == "xlean-std..tar.gz".len() + 16);
         for (a, b) in first.iter().zip(&second) {
             assert_eq!(
                 fs::read(a).unwrap(),
@@ -258,7 +271,7 @@ mod tests {
             );
         }
         // The Std bundle holds exactly Std's files, by their paths under lib/lean.
-        let gz = fs::File::open(dir.join("a/xlean-std.tar.gz")).unwrap();
+        let gz = fs::File::open(dir.join("a").join(&std_name)).unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
         let mut inside = Vec::new();
         for entry in archive.entries().unwrap() {
@@ -273,12 +286,12 @@ mod tests {
         let list: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join("a/xlean-bundles.json")).unwrap())
                 .unwrap();
-        assert_eq!(list["bundles"][0]["file"], "xlean-std.tar.gz");
+        assert_eq!(list["bundles"][0]["file"], std_name.as_str());
         assert_eq!(list["bundles"][0]["files"], 2);
         // What the glue needs to load a bundle only when a cell imports from it.
         assert_eq!(list["bundles"][0]["provides"], json!(["Std"]));
         assert_eq!(list["bundles"][0]["needs"], json!([]));
-        assert_eq!(list["bundles"][1]["file"], "xlean-lean.tar.gz");
+        assert_eq!(list["bundles"][1]["file"], lean_name.as_str());
         assert_eq!(list["bundles"][1]["provides"], json!(["Lean"]));
         assert_eq!(list["bundles"][1]["needs"], json!(["Std"]));
     }

@@ -5,7 +5,9 @@
 //! - [`contract`]: the prefix checked against what JupyterLite's xeus add-on needs;
 //! - [`extension`]: the Lean syntax highlighting extension, built from pinned npm packages;
 //! - [`site`]: `jupyter lite build` into `<output>.partial`, verified, renamed into place;
-//! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP);
+//! - [`precompress`]: the `.gz` copies of the compressible files, written once;
+//! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP, validators,
+//!   cache lifetimes by name, the `.gz` copies as `Content-Encoding: gzip`);
 //! - [`browser`]: Chromium + playwright-core, and the browser test.
 //!
 //! What `ci` calls: [`test_prefix`], on the prefix its build suite installed.
@@ -13,6 +15,7 @@
 mod browser;
 mod contract;
 mod extension;
+mod precompress;
 mod server;
 mod site;
 #[cfg(test)]

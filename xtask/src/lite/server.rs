@@ -9,7 +9,10 @@
 //!
 //! What it does: `GET` and `HEAD` of files under the root, `index.html` for a directory (after a
 //! redirect to the URL with a trailing slash, which relative links need), keep-alive, one thread
-//! per connection up to [`MAX_CONNECTIONS`]. What it refuses: any path with a `.` or `..`
+//! per connection up to [`MAX_CONNECTIONS`]. What a good static host does for a second visit
+//! (docs/lite.md, "Caching and compression"): `ETag`/`Last-Modified` and 304s, `Cache-Control`
+//! by name (content-hashed: immutable; the rest: revalidate), and the `.gz` copies `lite` wrote
+//! as `Content-Encoding: gzip` when the client accepts it. What it refuses: any path with a `.` or `..`
 //! segment (also when percent-encoded), backslashes and NULs (400), a file that resolves outside
 //! the root through a link (403), other methods (405). No directory listings. Ctrl-C ends the
 //! process; the server writes nothing, so there is nothing to clean up.
@@ -24,7 +27,7 @@ use std::{
         Arc,
     },
     thread,
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{Context, Result};
@@ -143,6 +146,10 @@ struct Request {
     close: bool,
     /// A request body was announced: it is not read, so the connection must close.
     has_body: bool,
+    /// The conditional and negotiation headers, as sent.
+    accept_encoding: String,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
 }
 
 fn serve_connection(stream: TcpStream, root: &Path, log_errors: bool) -> io::Result<()> {
@@ -212,27 +219,31 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Result<Request, 
     if !version.starts_with("HTTP/1.") {
         return Ok(Some(Err(505)));
     }
-    let mut close = version == "HTTP/1.0";
-    let mut has_body = false;
+    let mut req = Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        close: version == "HTTP/1.0",
+        has_body: false,
+        accept_encoding: String::new(),
+        if_none_match: None,
+        if_modified_since: None,
+    };
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let value = value.trim();
-        if name.eq_ignore_ascii_case("connection") {
-            close = value.eq_ignore_ascii_case("close");
-        } else if name.eq_ignore_ascii_case("content-length") {
-            has_body |= value != "0";
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            has_body = true;
+        match name.to_ascii_lowercase().as_str() {
+            "connection" => req.close = value.eq_ignore_ascii_case("close"),
+            "content-length" => req.has_body |= value != "0",
+            "transfer-encoding" => req.has_body = true,
+            "accept-encoding" => req.accept_encoding = value.to_string(),
+            "if-none-match" => req.if_none_match = Some(value.to_string()),
+            "if-modified-since" => req.if_modified_since = Some(value.to_string()),
+            _ => {}
         }
     }
-    Ok(Some(Ok(Request {
-        method: method.to_string(),
-        target: target.to_string(),
-        close,
-        has_body,
-    })))
+    Ok(Some(Ok(req)))
 }
 
 /// What a request target resolves to.
@@ -349,66 +360,238 @@ fn respond(w: &mut impl Write, root: &Path, req: &Request, close: bool) -> io::R
             Ok(status)
         }
         Resolved::Redirect(location) => {
-            write_head(
-                w,
-                301,
-                "text/plain; charset=utf-8",
-                0,
-                close,
-                &[("Location", &location)],
-            )?;
+            let headers = [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", "0"),
+                ("Cache-Control", REVALIDATE),
+                ("Location", &location),
+            ];
+            write_head(w, 301, close, &headers)?;
             Ok(301)
         }
-        Resolved::File(path) => {
-            let Ok(mut file) = fs::File::open(&path) else {
-                respond_error(w, 404, close)?;
-                return Ok(404);
-            };
-            let len = file.metadata()?.len();
-            write_head(w, 200, content_type(&path), len, close, &[])?;
-            if !head_only {
-                let copied = io::copy(&mut file, w)?;
-                if copied != len {
-                    // The file changed under us: the length sent is wrong, end the connection.
-                    return Err(io::Error::other("file changed while being sent"));
-                }
-            }
-            Ok(200)
+        Resolved::File(path) => respond_file(w, root, &path, req, head_only, close),
+    }
+}
+
+/// `Cache-Control` of a file whose name carries its content's hash: it never changes, so a
+/// cache may keep it for a year without asking again.
+pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of every other file: a cache may keep it but must revalidate it (a 304 when
+/// unchanged) before each use, so a rebuilt site is seen at the next load.
+pub(super) const REVALIDATE: &str = "no-cache";
+
+/// The precompressed copies `cargo xtask lite` writes beside a file (`name.gz`), as
+/// (Content-Encoding, suffix), in the order the server prefers them.
+pub const PRECOMPRESSED: &[(&str, &str)] = &[("gzip", ".gz")];
+
+/// What a GET or HEAD of a file sends: the file itself, or a precompressed copy of it.
+struct Representation {
+    path: PathBuf,
+    encoding: Option<&'static str>,
+    /// A precompressed copy exists: the answer depends on Accept-Encoding.
+    varies: bool,
+}
+
+fn respond_file(
+    w: &mut impl Write,
+    root: &Path,
+    file: &Path,
+    req: &Request,
+    head_only: bool,
+    close: bool,
+) -> io::Result<u16> {
+    let rep = representation(root, file, &req.accept_encoding);
+    let Ok(mut body) = fs::File::open(&rep.path) else {
+        respond_error(w, 404, close)?;
+        return Ok(404);
+    };
+    let meta = body.metadata()?;
+    let len = meta.len();
+    let modified = changed(&meta);
+    let etag = entity_tag(len, modified, rep.encoding);
+    let last_modified = http_date(modified);
+    let cache = if is_content_hashed(file) {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    let mut headers = vec![
+        ("Cache-Control", cache),
+        ("ETag", etag.as_str()),
+        ("Last-Modified", last_modified.as_str()),
+    ];
+    if rep.varies {
+        headers.push(("Vary", "Accept-Encoding"));
+    }
+    if not_modified(req, &etag, &last_modified) {
+        write_head(w, 304, close, &headers)?;
+        return Ok(304);
+    }
+    let len_text = len.to_string();
+    headers.push(("Content-Type", content_type(file)));
+    headers.push(("Content-Length", &len_text));
+    if let Some(encoding) = rep.encoding {
+        headers.push(("Content-Encoding", encoding));
+    }
+    write_head(w, 200, close, &headers)?;
+    if !head_only {
+        let copied = io::copy(&mut body, w)?;
+        if copied != len {
+            // The file changed under us: the length sent is wrong, end the connection.
+            return Err(io::Error::other("file changed while being sent"));
         }
     }
+    Ok(200)
+}
+
+/// The file, or its precompressed copy when the client accepts that encoding. A file that is
+/// itself compressed (`.gz`, `.tar.gz` bundles) has no copies: nothing is compressed twice.
+fn representation(root: &Path, file: &Path, accept_encoding: &str) -> Representation {
+    let mut rep = Representation {
+        path: file.to_path_buf(),
+        encoding: None,
+        varies: false,
+    };
+    if content_type(file) == "application/gzip" {
+        return rep;
+    }
+    for (encoding, suffix) in PRECOMPRESSED {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        // The copy, like any file, must not lead out of the root through a link.
+        let Ok(copy) = fs::canonicalize(PathBuf::from(name)) else {
+            continue;
+        };
+        if !copy.starts_with(root) || !copy.is_file() {
+            continue;
+        }
+        rep.varies = true;
+        if rep.encoding.is_none() && accepts(accept_encoding, encoding) {
+            rep.path = copy;
+            rep.encoding = Some(encoding);
+        }
+    }
+    rep
+}
+
+/// Whether an Accept-Encoding value admits `encoding` (by name or `*`, with a q-value above 0).
+pub(super) fn accepts(accept_encoding: &str, encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f64>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        (name.eq_ignore_ascii_case(encoding) || name == "*") && !refused
+    })
+}
+
+/// A name with a dot-separated part of 16 or more hex digits (`284.d7346201dd9bb8c9.js`,
+/// `xlean-std.0123456789abcdef.tar.gz`) is named after its content: JupyterLab's build and our
+/// bundles name files so.
+pub(super) fn is_content_hashed(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    name.split('.')
+        .skip(1)
+        .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// When the file last changed: its status change time, not its modification time, because
+/// `jupyter lite build` gives its files a fixed modification time (1985, for reproducible
+/// archives), so a rebuilt file of the same size would keep its validators. Every build writes a
+/// new site, so every file's change time is the build's.
+fn changed(meta: &fs::Metadata) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let secs = u64::try_from(meta.ctime()).unwrap_or(0);
+    let nanos = u32::try_from(meta.ctime_nsec()).unwrap_or(0);
+    UNIX_EPOCH + Duration::new(secs, nanos)
+}
+
+/// A strong validator from the size and the change time (nginx uses size and modification
+/// time), distinct per encoding.
+fn entity_tag(len: u64, modified: SystemTime, encoding: Option<&str>) -> String {
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    match encoding {
+        Some(e) => format!("\"{nanos:x}-{len:x}-{e}\""),
+        None => format!("\"{nanos:x}-{len:x}\""),
+    }
+}
+
+/// The client's copy is current: If-None-Match names our tag (or `*`); without If-None-Match,
+/// If-Modified-Since is exactly our Last-Modified (nginx's default, `if_modified_since exact`:
+/// clients send back the date they were given).
+fn not_modified(req: &Request, etag: &str, last_modified: &str) -> bool {
+    if let Some(tags) = &req.if_none_match {
+        return tags.trim() == "*"
+            || tags
+                .split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag);
+    }
+    req.if_modified_since.as_deref() == Some(last_modified)
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form HTTP dates take.
+pub(super) fn http_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (proleptic Gregorian), counting in 400-year eras from 0000-03-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn respond_error(w: &mut impl Write, status: u16, close: bool) -> io::Result<()> {
     let body = format!("{status} {}\n", reason(status));
-    write_head(
-        w,
-        status,
-        "text/plain; charset=utf-8",
-        body.len() as u64,
-        close,
-        &[],
-    )?;
+    let len = body.len().to_string();
+    let headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", len.as_str()),
+        ("Cache-Control", REVALIDATE),
+    ];
+    write_head(w, status, close, &headers)?;
     w.write_all(body.as_bytes())
 }
 
-/// The response head. Deliberately no Cross-Origin-Opener-Policy / Cross-Origin-Embedder-Policy
-/// (see the module comment).
+/// The response head: the status line, `headers`, and what every response carries. Deliberately
+/// no Cross-Origin-Opener-Policy / Cross-Origin-Embedder-Policy (see the module comment).
 fn write_head(
     w: &mut impl Write,
     status: u16,
-    content_type: &str,
-    len: u64,
     close: bool,
-    extra: &[(&str, &str)],
+    headers: &[(&str, &str)],
 ) -> io::Result<()> {
     write!(
         w,
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {len}\r\n\
-         Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: {}\r\n",
+        "HTTP/1.1 {status} {}\r\nDate: {}\r\nX-Content-Type-Options: nosniff\r\n\
+         Connection: {}\r\n",
         reason(status),
+        http_date(SystemTime::now()),
         if close { "close" } else { "keep-alive" }
     )?;
-    for (k, v) in extra {
+    for (k, v) in headers {
         write!(w, "{k}: {v}\r\n")?;
     }
     w.write_all(b"\r\n")
@@ -417,6 +600,7 @@ fn write_head(
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        304 => "Not Modified",
         301 => "Moved Permanently",
         400 => "Bad Request",
         403 => "Forbidden",

@@ -1,7 +1,7 @@
 //! The JupyterLite site: `jupyter lite build` run offline over a checked prefix and our notebooks,
-//! into `<output>.partial`, verified, then renamed over the output. A failed or interrupted build
-//! never leaves a half site where the site goes, and the last good site stays until a new one is
-//! complete.
+//! into `<output>.partial`, verified, given `.gz` copies of its compressible files, then renamed
+//! over the output. A failed or interrupted build never leaves a half site where the site goes,
+//! and the last good site stays until a new one is complete.
 
 use std::{
     fs,
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::contract::{check_prefix, SitePrefix};
 use super::extension::{self, build_extension};
+use super::precompress::{precompress_site, Precompressed};
 use crate::layout::Layout;
 use crate::{
     paths,
@@ -65,6 +66,8 @@ pub struct Site {
     /// The kernel's module in the site (`xeus/<env>/bin/xlean.wasm`, `.js`).
     pub wasm_bytes: u64,
     pub js_bytes: u64,
+    /// The `.gz` copies written beside the compressible files (counted in the totals too).
+    pub precompressed: Precompressed,
     /// How long `jupyter lite build` took.
     pub build_secs: f64,
 }
@@ -73,13 +76,16 @@ impl Site {
     pub fn summary(&self) -> String {
         format!(
             "site {}: {} in {} files; kernel ({} backend): xlean.wasm {}, xlean.js {}; \
-             jupyter lite build {}",
+             gzip copies of {} files: {} -> {}; jupyter lite build {}",
             self.dir.display(),
             fmt_bytes(self.total_bytes),
             self.files,
             self.prefix.kernel.backend.name(),
             fmt_bytes(self.wasm_bytes),
             fmt_bytes(self.js_bytes),
+            self.precompressed.files,
+            fmt_bytes(self.precompressed.raw_bytes),
+            fmt_bytes(self.precompressed.gz_bytes),
             runner::fmt_secs(self.build_secs)
         )
     }
@@ -155,15 +161,19 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
     let built = step
         .run()
         .and_then(|_| copy_bundles(&prefix, &partial))
-        .and_then(|_| verify_site(&partial, &prefix));
+        .and_then(|_| verify_site(&partial, &prefix))
+        .and_then(|_| precompress_site(&partial));
     let build_secs = start.elapsed().as_secs_f64();
-    if let Err(e) = built {
-        let _ = util::remove_any(&partial);
-        return Err(e.context(format!(
-            "the site was not built; {} is unchanged",
-            opts.output.display()
-        )));
-    }
+    let precompressed = match built {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = util::remove_any(&partial);
+            return Err(e.context(format!(
+                "the site was not built; {} is unchanged",
+                opts.output.display()
+            )));
+        }
+    };
 
     util::remove_any(&opts.output)?;
     fs::rename(&partial, &opts.output).with_context(|| {
@@ -185,6 +195,7 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         prefix,
         total_bytes,
         files,
+        precompressed,
         build_secs,
     })
 }

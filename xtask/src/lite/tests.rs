@@ -17,7 +17,11 @@ use super::{
     browser,
     contract::check_prefix,
     extension,
-    server::{content_type, resolve, Resolved, Server},
+    precompress::{precompress_site, MIN_BYTES},
+    server::{
+        accepts, content_type, http_date, is_content_hashed, resolve, Resolved, Server, IMMUTABLE,
+        REVALIDATE,
+    },
     site::{build_site, tree_size, verify_site, LiteSources, SiteOptions},
 };
 use crate::{
@@ -539,6 +543,224 @@ fn the_server_serves_the_site_with_the_right_types_and_no_isolation_headers() {
             matches!(s.read(&mut b), Ok(0) | Err(_))
         })
         .unwrap_or(true));
+}
+
+/// `GET target` with extra request headers, on a connection of its own.
+fn get_with(base: &str, target: &str, headers: &str) -> (u16, String, Vec<u8>) {
+    raw_get(
+        base,
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"),
+    )
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn the_server_sends_gzip_copies_validators_and_cache_lifetimes_by_name() {
+    let dir = util::test_dir("lite-server-cache");
+    let root = dir.join("site");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    let wasm: Vec<u8> = b"\0asm\x01\0\0\0"
+        .iter()
+        .copied()
+        .cycle()
+        .take(50_000)
+        .collect();
+    fs::write(root.join("bin/k.wasm"), &wasm).unwrap();
+    fs::write(root.join("index.html"), "<p>root</p>".repeat(200)).unwrap();
+    fs::write(
+        root.join("284.d7346201dd9bb8c9.js"),
+        "let a = 1;".repeat(200),
+    )
+    .unwrap();
+    let bundle = "xlean-std.0123456789abcdef.tar.gz";
+    fs::write(root.join(bundle), b"\x1f\x8b stand-in archive").unwrap();
+    let written = precompress_site(&root).unwrap();
+    assert_eq!(written.files, 3, "{written:?}"); // the wasm, the page, the script
+                                                 // A copy that leads out of the root is never sent.
+    fs::write(dir.join("outside.gz"), b"outside").unwrap();
+    fs::write(root.join("secret.txt"), "x".repeat(2000)).unwrap();
+    std::os::unix::fs::symlink(dir.join("outside.gz"), root.join("secret.txt.gz")).unwrap();
+    let running = Server::bind(&root, 0).unwrap().spawn();
+    let url = running.url.clone();
+
+    // gzip accepted: the copy, as gzip, with the original's type; the answer varies by encoding.
+    let (status, head, body) = get_with(&url, "/bin/k.wasm", "Accept-Encoding: gzip, deflate\r\n");
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&head, "content-type"), Some("application/wasm"));
+    assert_eq!(header(&head, "vary"), Some("Accept-Encoding"));
+    assert_eq!(header(&head, "cache-control"), Some(REVALIDATE));
+    assert!(body.len() < wasm.len() / 10, "{} bytes", body.len());
+    assert_eq!(gunzip(&body), wasm);
+    let gz_tag = header(&head, "etag").unwrap().to_string();
+    let last_modified = header(&head, "last-modified").unwrap().to_string();
+    assert!(header(&head, "date").unwrap().ends_with(" GMT"), "{head}");
+
+    // Not accepted (absent, or q=0): the file itself, under another tag.
+    for accept in [
+        "",
+        "Accept-Encoding: identity\r\n",
+        "Accept-Encoding: gzip;q=0, br\r\n",
+    ] {
+        let (status, head, body) = get_with(&url, "/bin/k.wasm", accept);
+        assert_eq!((status, body.len()), (200, wasm.len()), "{accept}");
+        assert!(header(&head, "content-encoding").is_none(), "{head}");
+        assert_eq!(header(&head, "vary"), Some("Accept-Encoding"));
+        assert_ne!(header(&head, "etag"), Some(gz_tag.as_str()));
+    }
+
+    // HEAD: the same head as GET, no body.
+    let (status, head, body) = raw_get(
+        &url,
+        "HEAD /bin/k.wasm HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&head, "etag"), Some(gz_tag.as_str()));
+    let gz_len = fs::metadata(root.join("bin/k.wasm.gz"))
+        .unwrap()
+        .len()
+        .to_string();
+    assert_eq!(header(&head, "content-length"), Some(gz_len.as_str()));
+
+    // Revalidation: the tag or the date given back gives 304 without a body, and the
+    // connection goes on (keep-alive); a stale tag gets the file.
+    let conditional = format!(
+        "GET /bin/k.wasm HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nIf-None-Match: \
+         \"stale\", {gz_tag}\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\n\
+         If-Modified-Since: {last_modified}\r\nConnection: close\r\n\r\n"
+    );
+    let (status, head, rest) = raw_get(&url, &conditional);
+    assert_eq!(status, 304, "{head}");
+    assert_eq!(header(&head, "etag"), Some(gz_tag.as_str()));
+    assert_eq!(header(&head, "vary"), Some("Accept-Encoding"));
+    assert!(header(&head, "content-length").is_none(), "{head}");
+    let second = String::from_utf8_lossy(&rest);
+    assert!(
+        second.starts_with("HTTP/1.1 304 Not Modified\r\n"),
+        "{second}"
+    );
+    let stale = get_with(&url, "/bin/k.wasm", "If-None-Match: \"stale\"\r\n");
+    assert_eq!(stale.0, 200);
+    let since = format!("If-Modified-Since: {last_modified}\r\n");
+    assert_eq!(get_with(&url, "/index.html", &since).0, 304);
+    assert_eq!(get_with(&url, "/index.html", "If-None-Match: *\r\n").0, 304);
+
+    // Named after their content: kept for good. The bundle is gzip already: never encoded again.
+    let (_, head, _) = get_with(
+        &url,
+        "/284.d7346201dd9bb8c9.js",
+        "Accept-Encoding: gzip\r\n",
+    );
+    assert_eq!(header(&head, "cache-control"), Some(IMMUTABLE));
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"));
+    let (status, head, body) = get_with(&url, &format!("/{bundle}"), "Accept-Encoding: gzip\r\n");
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, fs::read(root.join(bundle)).unwrap().as_slice())
+    );
+    assert_eq!(header(&head, "cache-control"), Some(IMMUTABLE));
+    assert_eq!(header(&head, "content-type"), Some("application/gzip"));
+    assert!(header(&head, "content-encoding").is_none() && header(&head, "vary").is_none());
+    let (_, head, _) = get(&url, "/index.html");
+    assert_eq!(header(&head, "cache-control"), Some(REVALIDATE));
+
+    // The linked copy outside the root is ignored: the file itself is sent.
+    let (status, head, body) = get_with(&url, "/secret.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!((status, body.len()), (200, 2000));
+    assert!(header(&head, "content-encoding").is_none(), "{head}");
+}
+
+#[test]
+fn precompressed_copies_are_gzip_of_the_compressible_files_only() {
+    let dir = util::test_dir("lite-precompress");
+    let text = "const x = 1;\n".repeat(1000);
+    fs::create_dir_all(dir.join("a/b")).unwrap();
+    fs::write(dir.join("a/b/app.js"), &text).unwrap();
+    // Compressible, but under the threshold.
+    fs::write(dir.join("small.json"), " ".repeat(MIN_BYTES as usize - 1)).unwrap();
+    fs::write(dir.join("logo.png"), vec![7u8; 4096]).unwrap();
+    fs::write(
+        dir.join("xlean-std.0123456789abcdef.tar.gz"),
+        vec![7u8; 4096],
+    )
+    .unwrap();
+    // Random bytes: gzip would make them larger, so no copy.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    fs::write(dir.join("noise.wasm"), &noise).unwrap();
+    let done = precompress_site(&dir).unwrap();
+    assert_eq!(done.files, 1, "{done:?}");
+    assert_eq!(done.raw_bytes, text.len() as u64);
+    let gz = fs::read(dir.join("a/b/app.js.gz")).unwrap();
+    assert_eq!(done.gz_bytes, gz.len() as u64);
+    assert_eq!(gunzip(&gz), text.as_bytes());
+    for absent in ["small.json.gz", "logo.png.gz", "noise.wasm.gz"] {
+        assert!(!dir.join(absent).exists(), "{absent}");
+    }
+    assert!(!dir.join("xlean-std.0123456789abcdef.tar.gz.gz").exists());
+    // A link where a copy goes is replaced, never written through.
+    fs::write(dir.join("elsewhere"), "keep").unwrap();
+    fs::remove_file(dir.join("a/b/app.js.gz")).unwrap();
+    std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("a/b/app.js.gz")).unwrap();
+    precompress_site(&dir).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("elsewhere")).unwrap(), "keep");
+    assert!(!fs::symlink_metadata(dir.join("a/b/app.js.gz"))
+        .unwrap()
+        .is_symlink());
+    // The same input, the same bytes (no name or date in the header).
+    fs::remove_file(dir.join("a/b/app.js.gz")).unwrap();
+    precompress_site(&dir).unwrap();
+    assert_eq!(fs::read(dir.join("a/b/app.js.gz")).unwrap(), gz);
+}
+
+#[test]
+fn http_dates_encodings_and_hashed_names() {
+    let t = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_eq!(
+        http_date(std::time::UNIX_EPOCH),
+        "Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+    let leap = std::time::UNIX_EPOCH + Duration::from_secs(951_782_400);
+    assert_eq!(http_date(leap), "Tue, 29 Feb 2000 00:00:00 GMT");
+    assert!(accepts("gzip, deflate, br, zstd", "gzip"));
+    assert!(accepts("GZIP;q=0.5", "gzip"));
+    assert!(accepts("*", "gzip"));
+    assert!(!accepts("gzip;q=0", "gzip"));
+    assert!(!accepts("gzip;q=0.000", "gzip"));
+    assert!(!accepts("deflate, br", "gzip"));
+    assert!(!accepts("", "gzip"));
+    for hashed in [
+        "284.d7346201dd9bb8c9.js",
+        "remoteEntry.5cbb9d2323598fbda535.js",
+        "xlean-std.0123456789abcdef.tar.gz",
+    ] {
+        assert!(is_content_hashed(Path::new(hashed)), "{hashed}");
+    }
+    for plain in [
+        "xlean.wasm",
+        "index.html",
+        "bootstrap.js",
+        "xlean-std.tar.gz",
+        "a.0123.js",
+    ] {
+        assert!(!is_content_hashed(Path::new(plain)), "{plain}");
+    }
 }
 
 #[test]
