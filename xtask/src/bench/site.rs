@@ -193,7 +193,7 @@ fn table(rows: &[(Payload, Visit)]) -> String {
         "visit",
         "transferred",
         "reqs",
-        "by workers",
+        "via workers",
         "ready",
         "answer",
         "limit",
