@@ -51,6 +51,8 @@ let kernelInfo;
 const consoleLines = [];
 const externalRequests = [];
 const failedRequests = [];
+// Every bundle the page fetched (a `.tar.gz` of the kernel's folder), in order.
+const bundleRequests = [];
 
 /** What the browser said, for failure messages. */
 function browserLog() {
@@ -205,6 +207,24 @@ before(async () => {
   context.on('request', (r) => {
     const url = r.url();
     if (!url.startsWith(siteUrl) && !/^(data|blob):/.test(url)) externalRequests.push(url);
+    if (url.endsWith('.tar.gz')) bundleRequests.push(url);
+  });
+  // Everything the progress display (jupyterlite/lean-language/progress.js) shows, recorded from
+  // the first moment of every page, so even a load too fast to watch leaves its trace.
+  await context.addInitScript(() => {
+    window.__xleanProgressSeen = [];
+    new MutationObserver((mutations) => {
+      for (const m of mutations) {
+        const node = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+        const display = node?.closest?.('.xlean-progress');
+        if (!display) continue;
+        window.__xleanProgressSeen.push({
+          phase: display.dataset.phase ?? '',
+          text: display.textContent,
+          hidden: display.hidden,
+        });
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
   });
   context.on('requestfailed', (r) => failedRequests.push(`${r.url()}: ${r.failure()?.errorText}`));
   context.on('response', (r) => {
@@ -336,21 +356,63 @@ test('state carries over from cell to cell', { skip }, async () => {
   });
 });
 
-test('bundles beside the kernel (build --bundles) are unpacked in the browser', { skip }, async (t) => {
+test('a bundle (build --bundles) is fetched and unpacked when a cell first imports from it', { skip }, async (t) => {
   const res = await bounded(fetch(new URL(`xeus/${envName}/bin/xlean-bundles.json`, siteUrl)), 10_000, 'GET bundles');
   if (res.status === 404) {
     t.skip('the site has no bundles (its kernel was built without --bundles)');
     return;
   }
   assert.equal(res.status, 200);
+  const list = await res.json();
+  const std = list.bundles.find((b) => (b.provides ?? []).includes('Std'));
+  assert.ok(std, `no bundle provides Std: ${JSON.stringify(list)}`);
   await withBrowserLog(async () => {
+    // The kernel started and ran cells without fetching any bundle.
+    assert.deepEqual(bundleRequests, [], 'no bundle fetched before a cell imports from one');
     if (backend === 'test') {
-      const r = await execute('exists /lib/lean/Std.olean');
+      const before = await execute('exists /lib/lean/Std.olean');
+      assert.match(streamText(before.outputs), /info: \/lib\/lean\/Std\.olean: missing/);
+      const r = await execute('import Std.Data\nexists /lib/lean/Std.olean');
+      assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
       assert.match(streamText(r.outputs), /info: \/lib\/lean\/Std\.olean: \d+ bytes/);
+      figure(t, `import Std (fetch, unpack, run) ${r.ms.toFixed(0)} ms`);
     } else {
       const r = await execute('import Std.Data.HashMap\n#check Std.HashMap');
       assert.equal(r.reply.status, 'ok', JSON.stringify(r.outputs));
     }
+    assert.deepEqual(
+      // A request may be reported twice (by the worker and by JupyterLite's service worker).
+      [...new Set(bundleRequests.map((u) => u.split('/').pop()))],
+      [std.file],
+      'only the bundle that provides Std was fetched',
+    );
+  });
+});
+
+test('the page shows the kernel loading: phases, bytes, then ready and hidden', { skip }, async (t) => {
+  await withBrowserLog(async () => {
+    // The display hides itself a moment after "ready".
+    await page.waitForFunction(() => document.querySelector('.xlean-progress')?.hidden === true, null, {
+      timeout: 10_000,
+    });
+    const seen = await page.evaluate(() => window.__xleanProgressSeen);
+    const shown = seen.filter((s) => !s.hidden);
+    const texts = [...new Set(shown.map((s) => s.text))];
+    assert.ok(
+      shown.some((s) => s.phase === 'download' && /^Downloading the kernel: \d+\.\d( of \d+\.\d)? MB$/.test(s.text)),
+      `the kernel's download with its bytes: ${JSON.stringify(texts)}`,
+    );
+    const phases = shown.map((s) => s.phase);
+    assert.ok(phases.includes('ready'), `ready shown: ${JSON.stringify(phases)}`);
+    assert.ok(
+      phases.indexOf('download') < phases.indexOf('ready'),
+      `downloading before ready: ${JSON.stringify(phases)}`,
+    );
+    if (bundleRequests.length) {
+      assert.ok(texts.includes('Unpacking Std'), `unpacking Std shown: ${JSON.stringify(texts)}`);
+    }
+    assert.equal(seen.at(-1).hidden, true, 'the display ends hidden');
+    figure(t, `progress shown: ${texts.slice(0, 3).join(' | ')} … ${texts.slice(-2).join(' | ')}`);
   });
 });
 
@@ -462,4 +524,125 @@ test('the page asked for nothing outside the site but upstream\'s mapping fetch'
   assert.deepEqual(others, [], browserLog());
   const upstream = externalRequests.length - others.length;
   if (upstream) t.diagnostic(`${upstream} request(s) for ${UPSTREAM_MAPPING_FETCH} (@jupyterlite/xeus, harmless offline)`);
+});
+
+// ---- Recovery: a cell that kills the kernel or never returns (test backend only) ----
+// backend_test.c's `abort`, `oom` and `overflow` stop the module as Lean can (pre.js section 4
+// answers the cell); `hang` never returns, and the kernel watchdog (jupyterlite/lean-language/
+// kernel-watchdog.js) offers a restart after its limit, set short here through localStorage.
+
+/** Runs `code` on the kernel of notebook `id`; the reply and outputs, or `{ cancelled }` when the
+ * request ended without a reply (a restart disposes it). */
+async function executeIn(id, code, ms = EXECUTE_MS[backend]) {
+  return bounded(
+    page.evaluate(
+      async ({ id, code }) => {
+        const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+        const outputs = [];
+        const future = panel.sessionContext.session.kernel.requestExecute({ code, stop_on_error: false });
+        future.onIOPub = (msg) => {
+          const type = msg.header.msg_type;
+          if (type !== 'status' && type !== 'execute_input') outputs.push({ type, content: msg.content });
+        };
+        try {
+          return { reply: (await future.done).content, outputs };
+        } catch (e) {
+          return { cancelled: String(e && e.message ? e.message : e), outputs };
+        }
+      },
+      { id, code },
+    ),
+    ms,
+    `executing ${JSON.stringify(code)} in notebook ${id}`,
+  );
+}
+
+/** Restarts notebook `id`'s kernel as Kernel > Restart does (without the dialog); resolves when
+ * the new kernel has answered kernel_info and the old worker is gone (a dead module's memory, or a
+ * worker still spinning in a cell that never returns, must not outlive the restart). */
+async function restartNotebookKernel(id) {
+  const workers = page.workers().length;
+  await bounded(
+    page.evaluate(async (id) => {
+      const panel = Array.from(window.jupyterapp.shell.widgets('main')).find((w) => w.id === id);
+      await panel.sessionContext.restartKernel();
+      await panel.sessionContext.session.kernel.info;
+    }, id),
+    KERNEL_START_MS[backend],
+    `restarting the kernel of notebook ${id}`,
+  );
+  const after = await pollUntil(() => page.workers().length, (n) => n === workers);
+  assert.equal(after, workers, 'the old kernel worker was terminated by the restart');
+}
+
+let recoveryNotebook;
+
+for (const { command, why } of [
+  { command: 'abort', why: /aborted \(abort\(\) was called\)/ },
+  { command: 'oom', why: /exited with status 1/ },
+  { command: 'overflow', why: /ran out of stack/ },
+]) {
+  test(`a cell that kills the kernel (\`${command}\`) ends with a readable error; after a restart the next cell answers`, { skip }, async (t) => {
+    if (backend !== 'test') return t.skip('the trap commands are the test backend\'s');
+    await withBrowserLog(async () => {
+      recoveryNotebook ??= await openNewNotebook();
+      const id = recoveryNotebook;
+      await notebookKernelReady(id);
+      const t0 = performance.now();
+      const died = await executeIn(id, command);
+      const errorMs = performance.now() - t0;
+      assert.equal(died.reply?.status, 'error', JSON.stringify(died));
+      assert.equal(died.reply.ename, 'xlean.KernelDied');
+      assert.match(died.reply.evalue, why);
+      assert.match(died.reply.evalue, /Restart Kernel/);
+      const shown = died.outputs.filter((o) => o.type === 'error');
+      assert.equal(shown.length, 1, `the cell shows one error: ${JSON.stringify(died.outputs)}`);
+      // Until the restart, every cell gets the same error at once.
+      const again = await executeIn(id, 'eval 1 + 1');
+      assert.equal(again.reply?.evalue, died.reply.evalue);
+
+      const t1 = performance.now();
+      await restartNotebookKernel(id);
+      const next = await executeIn(id, 'eval 1 + 2');
+      const recoverMs = performance.now() - t1;
+      assert.equal(next.reply?.status, 'ok', JSON.stringify(next));
+      assert.equal(streamText(next.outputs), '1:0: info: 3\n');
+      timing(t, `recover-${command}`, recoverMs);
+      figure(t, `${command}: error shown after ${errorMs.toFixed(0)} ms; restart to the next answer ${recoverMs.toFixed(0)} ms`);
+    });
+  });
+}
+
+test('a cell that never returns: the watchdog says so and its Restart kernel brings the kernel back', { skip }, async (t) => {
+  if (backend !== 'test') return t.skip('`hang` is the test backend\'s');
+  await withBrowserLog(async () => {
+    recoveryNotebook ??= await openNewNotebook();
+    const id = recoveryNotebook;
+    await notebookKernelReady(id);
+    const LIMIT_S = 2;
+    await page.evaluate((s) => localStorage.setItem('xlean:watchdog-seconds', String(s)), LIMIT_S);
+    try {
+      const t0 = performance.now();
+      const hung = executeIn(id, 'hang', 120_000);
+      const toast = page.locator('.Toastify__toast', { hasText: `has been working for ${LIMIT_S} s` });
+      await toast.waitFor({ timeout: 30_000 });
+      const warnedMs = performance.now() - t0;
+      assert.ok(warnedMs >= LIMIT_S * 1000, `warned after ${warnedMs} ms, the limit is ${LIMIT_S} s`);
+      const workers = page.workers().length;
+      await toast.getByRole('button', { name: 'Restart kernel' }).click();
+      // The hung request ends (the restart cancels it): the cell is not left running.
+      const ended = await hung;
+      assert.ok(ended.cancelled || ended.reply, JSON.stringify(ended));
+      await notebookKernelReady(id);
+      const after = await pollUntil(() => page.workers().length, (n) => n === workers);
+      assert.equal(after, workers, 'the spinning worker was terminated by the restart');
+      const next = await executeIn(id, 'eval 2 + 2');
+      const recoverMs = performance.now() - t0 - warnedMs;
+      assert.equal(streamText(next.outputs), '1:0: info: 4\n');
+      timing(t, 'recover-hang', recoverMs);
+      figure(t, `hang: watchdog notice after ${warnedMs.toFixed(0)} ms (limit ${LIMIT_S} s); Restart kernel to the next answer ${recoverMs.toFixed(0)} ms; the hung request: ${ended.cancelled ?? 'replied'}`);
+    } finally {
+      await page.evaluate(() => localStorage.removeItem('xlean:watchdog-seconds'));
+    }
+  });
 });

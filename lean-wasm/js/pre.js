@@ -3,7 +3,10 @@
 //
 // 1. Lean's paths in the module's environment.
 // 2. The stdout/stderr capture that lean-wasm/kernel/stdio_capture.cpp drives (`xleanStdio`).
-// 3. Bundles: .olean trees shipped beside the module (`cargo xtask build --bundles`).
+// 3. Bundles: .olean trees shipped beside the module (`cargo xtask build --bundles`), each
+//    loaded when a cell first imports from it.
+// 4. When the module dies in a request: the request still gets a reply the user can read.
+// 5. Progress: what the module is doing while it loads, for the page to show.
 
 // 1. Lean's paths. The Init/Std/Lean .olean files are embedded at /lib/lean. Lean finds them
 // through its sysroot (LEAN_SYSROOT, whose lib/lean it searches) and LEAN_PATH. ENV is what
@@ -52,6 +55,18 @@ var xleanStdio = (function () {
         tty.ops = capturing(tty.ops, bytes[fd]);
       }
     },
+    // The capture a dead module left open (its C++ never ended it): ended, and what it holds
+    // returned as text ({out, err}).
+    abandon: function () {
+      depth = Math.min(depth, 1);
+      this.end();
+      var decode = function (fd) {
+        var text = new TextDecoder().decode(new Uint8Array(bytes[fd]));
+        bytes[fd].length = 0;
+        return text;
+      };
+      return { out: decode(1), err: decode(2) };
+    },
     end: function () {
       if (depth === 0 || --depth > 0) return;
       for (var fd = 1; fd <= 2; fd++) {
@@ -72,30 +87,53 @@ var xleanStdio = (function () {
       HEAPU8.set(n === data.length ? data : data.slice(0, n), ptr);
       data.length = 0;
     },
+    // Puts text of the glue's own into fd's next capture (a cell's bundle that failed to load).
+    note: function (fd, text) {
+      var encoded = new TextEncoder().encode(text);
+      for (var i = 0; i < encoded.length; i++) bytes[fd].push(encoded[i]);
+    },
   };
 })();
 
 // 3. Bundles. With `cargo xtask build --bundles`, Std and Lean are not embedded but shipped next
 // to the module as gzip'd tar files, listed in xlean-bundles.json. Before the C runtime starts,
-// the list is read (none: nothing to do, the usual case) and every bundle is unpacked into the
-// file system (/lib/lean), so Lean finds the files as if they were embedded. gzip is undone by the
-// platform's DecompressionStream (browsers, workers and Node 18+); the tar reader below knows
-// plain files, directories and GNU long names, which is all `cargo xtask build` writes.
+// the list is read (none: nothing to do, the usual case). A bundle is unpacked into the file
+// system (/lib/lean), where Lean finds its files as if they were embedded, when a cell first
+// imports a module it `provides` (after the bundles it `needs`): a notebook that imports only
+// Init never downloads Std or Lean. A bundle without `provides` (a list from before loading on
+// demand) is unpacked before the runtime starts. gzip is undone by the platform's
+// DecompressionStream (browsers, workers and Node 18+); the tar reader below knows plain files,
+// directories and GNU long names, which is all `cargo xtask build` writes.
+
+// The list's bundles; `loaded` and `loading` (a promise) are added here.
+var xleanBundleList = [];
+
 Module['preRun'].push(function xleanBundles() {
   addRunDependency('xlean-bundles');
-  xleanLoadBundles().then(
-    function () {
-      removeRunDependency('xlean-bundles');
-    },
-    function (e) {
-      // A list that names a bundle that cannot be read is a broken install: say so and stop.
-      // abort() rejects the module's promise with this reason, then throws; the throw has no
-      // one to reach here.
-      try {
-        abort('xlean: cannot load the .olean bundles: ' + (e && e.message ? e.message : e));
-      } catch (_) {}
-    }
-  );
+  xleanReadFile('xlean-bundles.json')
+    .then(function (listBytes) {
+      if (listBytes) {
+        xleanBundleList = JSON.parse(new TextDecoder().decode(listBytes)).bundles || [];
+      }
+      return xleanLoadInOrder(
+        xleanBundleList.filter(function (bundle) {
+          return !bundle.provides;
+        })
+      );
+    })
+    .then(
+      function () {
+        removeRunDependency('xlean-bundles');
+      },
+      function (e) {
+        // A list that names a bundle that cannot be read is a broken install: say so and stop.
+        // abort() rejects the module's promise with this reason, then throws; the throw has no
+        // one to reach here.
+        try {
+          abort('xlean: cannot load the .olean bundles: ' + (e && e.message ? e.message : e));
+        } catch (_) {}
+      }
+    );
 });
 
 // Bundles sit next to the module's .wasm, so they are found where the embedder finds the .wasm:
@@ -107,9 +145,11 @@ function xleanBundleUrl(name) {
   return wasm.substring(0, slash + 1) + name;
 }
 
-function xleanReadFile(name) {
+// The file's bytes, or null when there is none. In a browser the download is reported as
+// progress named `what` (when given).
+function xleanReadFile(name, what) {
   var url = xleanBundleUrl(name);
-  if (typeof process === 'object' && process.versions && process.versions.node) {
+  if (ENVIRONMENT_IS_NODE) {
     return require('fs').promises.readFile(url).then(
       function (b) {
         return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
@@ -123,8 +163,18 @@ function xleanReadFile(name) {
   return fetch(url).then(function (r) {
     if (r.status === 404) return null;
     if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
-    return r.arrayBuffer().then(function (b) {
-      return new Uint8Array(b);
+    if (!what) {
+      return r.arrayBuffer().then(function (b) {
+        return new Uint8Array(b);
+      });
+    }
+    var chunks = [];
+    return xleanCountBody(r, what, function (chunk) {
+      chunks.push(chunk);
+    }).then(function (size) {
+      var all = new Uint8Array(size);
+      for (var i = 0, at = 0; i < chunks.length; at += chunks[i].length, i++) all.set(chunks[i], at);
+      return all;
     });
   });
 }
@@ -180,22 +230,342 @@ function xleanUntar(tar, into) {
   return count;
 }
 
-function xleanLoadBundles() {
-  return xleanReadFile('xlean-bundles.json').then(function (listBytes) {
-    if (!listBytes) return;
-    var list = JSON.parse(new TextDecoder().decode(listBytes)).bundles || [];
-    return list.reduce(function (done, bundle) {
-      return done.then(function () {
-        return xleanReadFile(bundle.file).then(function (gz) {
-          if (!gz) throw new Error(bundle.file + ' is listed in xlean-bundles.json but missing');
-          return xleanGunzip(gz).then(function (tar) {
-            var n = xleanUntar(tar, bundle.into || '/lib/lean');
-            if (bundle.files !== undefined && n !== bundle.files) {
-              throw new Error(bundle.file + ' holds ' + n + ' files, the list says ' + bundle.files);
-            }
-          });
-        });
-      });
-    }, Promise.resolve());
+
+// Loads the bundles one after the other.
+function xleanLoadInOrder(bundles) {
+  return bundles.reduce(function (done, bundle) {
+    return done.then(function () {
+      return xleanLoadBundle(bundle);
+    });
+  }, Promise.resolve());
+}
+
+// Unpacks one bundle, once; after a failure the next import tries again.
+function xleanLoadBundle(bundle) {
+  if (bundle.loaded) return Promise.resolve();
+  if (bundle.loading) return bundle.loading;
+  var what = (bundle.provides || [bundle.file]).join(', ');
+  bundle.loading = xleanReadFile(bundle.file, 'Downloading ' + what)
+    .then(function (gz) {
+      if (!gz) throw new Error(bundle.file + ' is listed in xlean-bundles.json but missing');
+      xleanProgress({ phase: 'unpack', text: 'Unpacking ' + what });
+      return xleanGunzip(gz);
+    })
+    .then(function (tar) {
+      var n = xleanUntar(tar, bundle.into || '/lib/lean');
+      if (bundle.files !== undefined && n !== bundle.files) {
+        throw new Error(bundle.file + ' holds ' + n + ' files, the list says ' + bundle.files);
+      }
+      bundle.loaded = true;
+    });
+  bundle.loading.then(null, function () {
+    bundle.loading = null;
   });
+  return bundle.loading;
+}
+
+// The modules a cell imports: the names on its `import` lines (Lean's `public`, `meta` and
+// `all` allowed, a trailing `--` comment ignored). Every line is looked at, not only the
+// header: an extra match only loads a bundle early.
+function xleanImports(code) {
+  var modules = [];
+  String(code || '')
+    .split('\n')
+    .forEach(function (line) {
+      var m = /^\s*(?:(?:public|private|meta)\s+)*import\s+(?:all\s+)?(.*)$/.exec(line);
+      if (!m) return;
+      m[1]
+        .replace(/--.*$/, '')
+        .split(/\s+/)
+        .forEach(function (name) {
+          if (name) modules.push(name);
+        });
+    });
+  return modules;
+}
+
+// The bundle that provides module `name` (`Std` provides `Std` and `Std.…`), if any.
+function xleanProviderOf(name) {
+  for (var i = 0; i < xleanBundleList.length; i++) {
+    var roots = xleanBundleList[i].provides || [];
+    for (var j = 0; j < roots.length; j++) {
+      if (name === roots[j] || name.indexOf(roots[j] + '.') === 0) return xleanBundleList[i];
+    }
+  }
+  return null;
+}
+
+// The bundles a message needs that are not loaded yet, needs before those that need them.
+function xleanBundlesNeededBy(msg) {
+  var wanted = [];
+  var seen = [];
+  function want(name) {
+    var bundle = xleanProviderOf(name);
+    if (!bundle || bundle.loaded || seen.indexOf(bundle) >= 0) return;
+    seen.push(bundle);
+    (bundle.needs || []).forEach(want);
+    wanted.push(bundle);
+  }
+  if (msg && msg.header && msg.header.msg_type === 'execute_request' && msg.content) {
+    xleanImports(msg.content.code).forEach(want);
+  }
+  return wanted;
+}
+
+// Loads what a cell needs. Never fails: a bundle that cannot be loaded becomes a message on the
+// cell's stderr, and the cell runs without it (Lean then also says the module is unknown).
+function xleanLoadForCell(msg) {
+  var needed = xleanBundlesNeededBy(msg);
+  return xleanLoadInOrder(needed).then(
+    function () {
+      xleanProgress({ phase: 'ready', text: 'Kernel ready' });
+    },
+    function (e) {
+      var why =
+        'xlean: cannot load ' +
+        needed
+          .filter(function (b) {
+            return !b.loaded;
+          })
+          .map(function (b) {
+            return b.file;
+          })
+          .join(', ') +
+        ' for this cell: ' +
+        (e && e.message ? e.message : e) +
+        '\n  fix: check the connection and run the cell again, or reload the page\n';
+      xleanStdio.note(2, why);
+      xleanProgress({ phase: 'error', text: why.split('\n')[0] });
+    }
+  );
+}
+
+// Wraps a server's notify_listener (every message from the front end enters there) so that an
+// execute_request needing a bundle not yet loaded is held until it is, and every later message
+// waits its turn behind it: the kernel sees the messages in the order they were sent. A held
+// message makes notify_listener return a promise (settled when the message was delivered); the
+// xeus worker ignores the result, the Node harness awaits it. Otherwise it is as synchronous as
+// before.
+function xleanHoldForBundles(server) {
+  var deliver = server.notify_listener;
+  var held = 0;
+  var tail = Promise.resolve();
+  var release = function () {
+    held--;
+  };
+  server.notify_listener = function (msg) {
+    if (held === 0 && xleanBundlesNeededBy(msg).length === 0) return deliver.call(server, msg);
+    held++;
+    var turn = tail
+      .then(function () {
+        return xleanLoadForCell(msg);
+      })
+      .then(function () {
+        deliver.call(server, msg);
+      });
+    tail = turn.then(release, release);
+    return turn;
+  };
+}
+
+// The kernel's servers are made by `xkernel.get_server()` (embind, after the runtime started).
+// The hold wraps the server outermost, around section 4's guard, so that a held message, when
+// delivered, still passes the guard: registered from a preRun with addOnPostRun, it runs after
+// every Module.postRun hook (emscripten's postRun() puts those in front of it).
+Module['preRun'].push(function xleanHoldLater() {
+  addOnPostRun(xleanWrapKernel);
+});
+
+function xleanWrapKernel() {
+  var kernel = Module['xkernel'];
+  if (!kernel || !kernel.prototype.get_server) return;
+  var getServer = kernel.prototype.get_server;
+  var start = kernel.prototype.start;
+  kernel.prototype.get_server = function () {
+    var server = getServer.apply(this, arguments);
+    if (server) xleanHoldForBundles(server);
+    return server;
+  };
+  kernel.prototype.start = function () {
+    var result = start.apply(this, arguments);
+    xleanProgress({ phase: 'ready', text: 'Kernel ready' });
+    return result;
+  };
+}
+
+// 4. When the module dies. Lean's code can stop the module in the middle of a request: abort()
+// (a failed assertion in Lean's runtime), exit() (lean_internal_panic_out_of_memory calls
+// exit(1)), a wasm trap, or the engine's call stack running out (a runaway recursion: V8 throws
+// RangeError). None of them is a C++ exception the shell could catch: the JS exception leaves
+// the module through the server's notify_listener, xeus never sends the reply, and the cell would
+// wait for it forever. So the worker's server is wrapped: the request that died gets an error
+// reply and output saying what happened and what to do, then the idle status; the module, whose
+// memory holds half-done work, is never entered again, and every later request gets the same
+// error. JupyterLab's restart starts a new worker with a fresh module (docs/kernel-shell.md).
+var xleanDeath = null; // why the module died: the error's evalue
+
+Module['postRun'] = [].concat(Module['postRun'] || [], function xleanGuardServer() {
+  var kernelClass = Module['xkernel'];
+  if (!kernelClass) return;
+  var getServer = kernelClass.prototype.get_server;
+  kernelClass.prototype.get_server = function () {
+    var server = getServer.call(this);
+    var notify = server.notify_listener;
+    server.notify_listener = function (msg) {
+      if (xleanDeath) return xleanAnswerDead(msg, null);
+      try {
+        return notify.call(server, msg);
+      } catch (e) {
+        // A C++ exception that escaped xeus leaves the module sound: only this request failed.
+        var fatal = !(typeof WebAssembly.Exception === 'function' && e instanceof WebAssembly.Exception);
+        var why = xleanDescribe(e);
+        if (fatal) xleanDeath = xleanDeath || why;
+        xleanAnswerDead(msg, xleanStdio.abandon(), fatal ? xleanDeath : why);
+      }
+    };
+    return server;
+  };
+});
+
+// What the user is told. exit() from C (the runtime is kept alive) throws emscripten's ExitStatus.
+function xleanDescribe(e) {
+  if (e && e.name === 'ExitStatus') return 'the kernel exited with status ' + e.status;
+  if (e instanceof RangeError) return 'the kernel ran out of stack (' + e.message + '): a recursion too deep';
+  // abort() sets the runtime's ABORT; its exception may reach us as another trap ("unreachable":
+  // unwinding it met a noexcept frame, which traps).
+  if (ABORT) return 'the kernel aborted (abort() was called)';
+  if (e instanceof WebAssembly.RuntimeError) return 'the kernel crashed (WebAssembly trap: ' + e.message + ')';
+  if (e && e.message) return 'the kernel stopped: ' + e.message;
+  return 'the kernel stopped: ' + String(e);
+}
+
+// Posts, as xeus-lite would, the messages that end request `msg`: what the cell wrote before
+// dying (`written`, or null), the error output (execute), the error reply and the idle status.
+function xleanAnswerDead(msg, written, why) {
+  why = why || xleanDeath;
+  var type = msg.header.msg_type;
+  var post = function (channel, msgType, content) {
+    self.postMessage({
+      header: {
+        msg_id: 'xlean-' + Date.now() + '-' + Math.random().toString(16).slice(2),
+        session: msg.header.session,
+        username: msg.header.username,
+        date: new Date().toISOString(),
+        msg_type: msgType,
+        version: '5.3',
+      },
+      parent_header: msg.header,
+      metadata: {},
+      content: content,
+      buffers: [],
+      channel: channel,
+    });
+  };
+  if (!written) post('iopub', 'status', { execution_state: 'busy' });
+  if (written && written.out) post('iopub', 'stream', { name: 'stdout', text: written.out });
+  if (written && written.err) post('iopub', 'stream', { name: 'stderr', text: written.err });
+  var fatal = xleanDeath === why;
+  var evalue = fatal ? why + '. The kernel must be restarted (Kernel > Restart Kernel): ' +
+    'its definitions are lost, run the cells again' : why;
+  var error = { ename: fatal ? 'xlean.KernelDied' : 'xlean.InternalError', evalue: evalue, traceback: [evalue] };
+  if (type === 'execute_request') post('iopub', 'error', error);
+  var reply = Object.assign({ status: 'error' }, error);
+  if (type === 'execute_request') reply.execution_count = null;
+  post(msg.channel || 'shell', type.replace(/_request$/, '_reply'), reply);
+  post('iopub', 'status', { execution_state: 'idle' });
+}
+
+// 5. Progress. While the module loads, the glue says what it is doing, as reports
+// {phase, text, done, total}: phase `download` (bytes `done` of `total`), `compile`, `unpack`,
+// `start`, `ready` or `error`; `text` says it in words. An embedder may take the reports with
+// createXeusModule({xleanProgress: function (report) {…}}). Otherwise, in a browser, they go to
+// the same-origin BroadcastChannel `xlean-progress`: the module runs in JupyterLite's kernel
+// worker, which cannot touch the page, and the page's lean-language extension listens there and
+// shows them (jupyterlite/lean-language/progress.js; docs/lite.md, "Progress").
+var xleanProgressChannel = null;
+var xleanProgressLast = { text: '', at: 0 };
+
+function xleanProgress(report) {
+  var now = Date.now();
+  // A download reports every chunk; ten reports a second are enough to watch.
+  var sameDownload = report.phase === 'download' && report.text === xleanProgressLast.text;
+  if (sameDownload && report.done !== report.total && now - xleanProgressLast.at < 100) return;
+  xleanProgressLast = { text: report.text, at: now };
+  if (Module['xleanProgress']) return Module['xleanProgress'](report);
+  if (ENVIRONMENT_IS_NODE || typeof BroadcastChannel !== 'function') return;
+  xleanProgressChannel = xleanProgressChannel || new BroadcastChannel('xlean-progress');
+  xleanProgressChannel.postMessage(report);
+}
+
+// Reads a response's body, handing each chunk to `sink` and reporting the bytes as `what`;
+// resolves with the byte count. The total is the Content-Length, except when the response is
+// content-encoded (Content-Length then counts the compressed bytes, while the body yields them
+// decompressed) or has none: then the total is null, and only the bytes done are shown.
+function xleanCountBody(response, what, sink) {
+  var length = Number(response.headers.get('Content-Length'));
+  var encoding = response.headers.get('Content-Encoding');
+  var total = length > 0 && (!encoding || encoding === 'identity') ? length : null;
+  var done = 0;
+  var reader = response.body.getReader();
+  xleanProgress({ phase: 'download', text: what, done: 0, total: total });
+  function next() {
+    return reader.read().then(function (step) {
+      if (step.done) return done;
+      sink(step.value);
+      done += step.value.length;
+      xleanProgress({ phase: 'download', text: what, done: done, total: total || null });
+      return next();
+    });
+  }
+  return next();
+}
+
+// The module's own download, counted. Emscripten lets the embedder instantiate the .wasm
+// (Module.instantiateWasm, handed emscripten's own receiveInstance); the body is counted on its
+// way into WebAssembly's streaming compiler, so compiling still overlaps downloading. Node reads
+// the file from disk as before (nothing to show).
+if (
+  !ENVIRONMENT_IS_NODE &&
+  !Module['instantiateWasm'] &&
+  typeof fetch === 'function' &&
+  typeof WebAssembly.instantiateStreaming === 'function'
+) {
+  Module['instantiateWasm'] = function (imports, receiveInstance) {
+    var url = findWasmBinary();
+    fetch(url, { credentials: 'same-origin' })
+      .then(function (response) {
+        if (!response.ok) throw new Error(url + ': HTTP ' + response.status);
+        var counted = new ReadableStream({
+          start: function (controller) {
+            xleanCountBody(response, 'Downloading the kernel', function (chunk) {
+              controller.enqueue(chunk);
+            }).then(
+              function () {
+                xleanProgress({ phase: 'compile', text: 'Compiling the kernel' });
+                controller.close();
+              },
+              function (e) {
+                controller.error(e);
+              }
+            );
+          },
+        });
+        var wasm = new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
+        return WebAssembly.instantiateStreaming(wasm, imports);
+      })
+      .then(
+        function (result) {
+          xleanProgress({ phase: 'start', text: 'Starting the kernel' });
+          receiveInstance(result.instance, result.module);
+        },
+        function (e) {
+          var why = 'xlean: cannot load the kernel ' + url + ': ' + (e && e.message ? e.message : e);
+          xleanProgress({ phase: 'error', text: why });
+          try {
+            abort(why);
+          } catch (_) {}
+        }
+      );
+    return {};
+  };
 }

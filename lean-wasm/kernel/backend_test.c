@@ -17,7 +17,23 @@
  *   getenv NAME          info message: the value of environment variable NAME (or "(unset)")
  *   exists PATH          info message `PATH: N bytes` or `PATH: missing` (the module's file system)
  *   count                info message: how many cells this backend has executed (state)
+ *   import M...          nothing (as Lean answers an import it can satisfy): the JS glue loads the
+ *                        bundle that provides M before the cell arrives, see lean-wasm/js/pre.js
  *   garbage / null       the reply is not JSON / is NULL (the interpreter must survive both)
+ *
+ * and the ways Lean's own code can stop the module (see "When the kernel dies" in
+ * docs/kernel-shell.md); each takes the rest of the cell with it:
+ *
+ *   abort                abort(), as Lean's failed runtime assertions do: a wasm trap
+ *   oom                  what Lean's runtime does when an allocation fails
+ *                        (lean_internal_panic_out_of_memory): "INTERNAL PANIC: out of memory" on
+ *                        stderr, then exit(1). The memory is not really exhausted (that would
+ *                        take gigabytes from the machine running the tests)
+ *   overflow             unbounded recursion, as a runaway recursive Lean function: the engine's
+ *                        call stack is exhausted (V8: RangeError "Maximum call stack size
+ *                        exceeded")
+ *   hang                 a loop that never ends, as a proof search that never finishes
+ *
  *   anything else        error message "unknown command"
  *
  * Messages are positioned at (line, 0)-(line, length of the line in code points).
@@ -143,6 +159,32 @@ char *xlean_backend_init(const char *options_json) {
         buf_puts(&b, "{\"status\":\"ok\"}");
     }
     return buf_take(&b);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Stopping the module as Lean can (abort, oom, overflow, hang) */
+
+/* Called through a volatile pointer, so that the compiler can neither see that the recursion
+ * never ends nor turn it into a loop: every call takes a frame on the engine's call stack. */
+static unsigned recurse(unsigned depth);
+static unsigned (*volatile g_recurse)(unsigned) = recurse;
+static unsigned recurse(unsigned depth) { return g_recurse(depth + 1) + 1; }
+
+static volatile unsigned long g_spins;
+
+/* Returns 0 if `w` bytes at s name none of them. */
+static int run_fatal(const char *s, size_t w) {
+#define IS(word) (w == sizeof(word) - 1 && strncmp(s, word, w) == 0)
+    if (IS("abort")) abort();
+    if (IS("oom")) {
+        fprintf(stderr, "INTERNAL PANIC: out of memory\n");
+        exit(1);
+    }
+    if (IS("overflow")) return (int)recurse(0);
+    if (IS("hang"))
+        for (;;) g_spins++;
+#undef IS
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -292,6 +334,10 @@ static void run_line(cell_t *c, unsigned line, const char *s, size_t n) {
         int k = size >= 0 ? snprintf(text, sizeof text, "%s: %ld bytes", path, size)
                           : snprintf(text, sizeof text, "%s: missing", path);
         cell_message(c, "info", line, width, text, (size_t)k);
+    } else if (IS("import")) {
+        /* accepted silently; what it made the glue load shows with `exists` */
+    } else if (run_fatal(s, w)) {
+        /* not reached: each of them stops the module */
     } else if (IS("count")) {
         char tmp[32];
         int k = snprintf(tmp, sizeof tmp, "%u", g_cells);
@@ -370,6 +416,10 @@ static const struct {
     {"getenv", "keyword", NULL},
     {"exists", "keyword", NULL},
     {"printbytes", "keyword", NULL},
+    {"abort", "keyword", NULL},
+    {"oom", "keyword", NULL},
+    {"overflow", "keyword", NULL},
+    {"hang", "keyword", NULL},
     {"Nat", "inductive", "The natural numbers."},
     {"Nat.add", "def", "Addition of natural numbers."},
     {"Nat.succ", "constructor", "The successor of a natural number."},

@@ -6,7 +6,8 @@
 // .get_server(), .start(), and every message from the front end goes to
 // server.notify_listener(msg). Replies and iopub messages come back through self.postMessage;
 // input requests through self.get_stdin. notify_listener is synchronous: when it returns, every
-// message the request caused has been posted.
+// message the request caused has been posted; except for a cell the glue holds until the bundle
+// its imports need is loaded, when it returns a promise (`requestAsync`).
 
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
@@ -38,8 +39,8 @@ globalThis.self.get_stdin = () => ({ error: 'no stdin in the kernel tests' });
 
 /** A fresh module instance (its own wasm memory and backend state); resolves when it is ready
  * to make kernels. `print`/`printErr` are the embedder's console (they receive what is written
- * outside a cell). */
-export async function loadModule({ module = modulePath, print, printErr } = {}) {
+ * outside a cell). `progress` receives the glue's progress reports (lean-wasm/js/pre.js). */
+export async function loadModule({ module = modulePath, print, printErr, progress } = {}) {
   const require = createRequire(import.meta.url);
   const createXeusModule = require(module);
   const dir = path.dirname(module);
@@ -47,6 +48,7 @@ export async function loadModule({ module = modulePath, print, printErr } = {}) 
   const options = { locateFile: (file) => path.join(dir, file) };
   if (print) options.print = print;
   if (printErr) options.printErr = printErr;
+  if (progress) options.xleanProgress = progress;
   const Module = await createXeusModule(options);
   await waitRunDependencies(Module);
   Module.loadMs = performance.now() - t0;
@@ -79,8 +81,25 @@ export class KernelSession {
     this.startMs = performance.now() - t0;
   }
 
-  /** Sends one request; returns its reply and every message with it as parent. */
+  /** Sends one request; returns its reply and every message with it as parent. A request the
+   * glue holds (a cell whose imports need a bundle not yet loaded, lean-wasm/js/pre.js) is an
+   * error here: send it with `requestAsync`. */
   request(msgType, content, channel = 'shell') {
+    const sent = this.send(msgType, content, channel);
+    if (sent.held) {
+      throw new Error(`the glue held this ${msgType} (it loads a bundle first): use requestAsync`);
+    }
+    return this.collect(sent);
+  }
+
+  /** As `request`, waiting for a held request to be delivered. */
+  async requestAsync(msgType, content, channel = 'shell') {
+    const sent = this.send(msgType, content, channel);
+    await sent.held;
+    return this.collect(sent);
+  }
+
+  send(msgType, content, channel) {
     current = this;
     const header = {
       msg_id: randomUUID(),
@@ -92,7 +111,7 @@ export class KernelSession {
     };
     const first = this.posted.length;
     const t0 = performance.now();
-    this.server.notify_listener({
+    const held = this.server.notify_listener({
       header,
       parent_header: {},
       metadata: {},
@@ -100,6 +119,10 @@ export class KernelSession {
       channel,
       buffers: [],
     });
+    return { header, first, t0, held, msgType, channel };
+  }
+
+  collect({ header, first, t0, msgType, channel }) {
     const ms = performance.now() - t0;
     const mine = this.posted
       .slice(first)
@@ -120,16 +143,25 @@ export class KernelSession {
     };
   }
 
-  execute(code, { silent = false } = {}) {
-    return this.request('execute_request', {
-      code,
-      silent,
-      store_history: !silent,
-      user_expressions: {},
-      allow_stdin: false,
-      stop_on_error: false,
-    });
+  execute(code, options = {}) {
+    return this.request('execute_request', executeContent(code, options));
   }
+
+  /** As `execute`, for a cell whose imports may make the glue load a bundle first. */
+  executeAsync(code, options = {}) {
+    return this.requestAsync('execute_request', executeContent(code, options));
+  }
+}
+
+function executeContent(code, { silent = false } = {}) {
+  return {
+    code,
+    silent,
+    store_history: !silent,
+    user_expressions: {},
+    allow_stdin: false,
+    stop_on_error: false,
+  };
 }
 
 /** The text of every stream output named `name`, concatenated. */

@@ -5,6 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 import {
   KernelSession,
@@ -347,7 +348,7 @@ test('a backend that failed to start says why on execute and in kernel_info', { 
 // Bundles (`cargo xtask build --bundles`): .olean trees shipped as gzip'd tar files next to the
 // module and unpacked into /lib/lean by pre.js before the runtime starts. The archives here are
 // made by the system's GNU tar (a long path included, which GNU tar writes as a long-name entry).
-async function moduleWithBundles(list, files) {
+async function moduleWithBundles(list, files, more = {}) {
   const { mkdtempSync, mkdirSync, writeFileSync, copyFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const path = await import('node:path');
@@ -362,6 +363,15 @@ async function moduleWithBundles(list, files) {
     writeFileSync(path.join(tree, name), text);
   }
   execFileSync('tar', ['--format=gnu', '-czf', path.join(dir, 'xlean-std.tar.gz'), '-C', tree, '.']);
+  // More archives: {file name: {path: text}}.
+  for (const [archive, content] of Object.entries(more)) {
+    const other = path.join(dir, `tree-${archive}`);
+    for (const [name, text] of Object.entries(content)) {
+      mkdirSync(path.dirname(path.join(other, name)), { recursive: true });
+      writeFileSync(path.join(other, name), text);
+    }
+    execFileSync('tar', ['--format=gnu', '-czf', path.join(dir, archive), '-C', other, '.']);
+  }
   if (list) writeFileSync(path.join(dir, 'xlean-bundles.json'), JSON.stringify(list));
   return js;
 }
@@ -397,3 +407,122 @@ test('without a bundle list nothing is unpacked', { skip: skipReason }, async ()
   const M = await loadModule({ module: js });
   assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false);
 });
+
+// Loading on demand: a bundle that says what it `provides` is unpacked when a cell first imports
+// one of its modules, after the bundles it `needs`; the cell waits for it, and so does every
+// message sent after it.
+const ON_DEMAND = {
+  bundles: [
+    { file: 'xlean-std.tar.gz', into: '/lib/lean', files: 2, provides: ['Std'], needs: [] },
+    { file: 'xlean-lean.tar.gz', into: '/lib/lean', files: 1, provides: ['Lean'], needs: ['Std'] },
+  ],
+};
+const STD_FILES = { 'Std.olean': 'std root', 'Std/Data/Fixture.olean': 'fixture' };
+
+test('a bundle is unpacked when a cell first imports from it, after the bundles it needs', { skip: skipReason }, async () => {
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES, { 'xlean-lean.tar.gz': { 'Lean.olean': 'lean' } });
+  const reports = [];
+  const M = await loadModule({ module: js, progress: (r) => reports.push(r) });
+  assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false, 'nothing unpacked at start');
+  const s = new KernelSession(M);
+  assert.deepEqual(reports.map((r) => r.phase), ['ready'], 'the kernel started');
+  // A cell without imports from a bundle is answered at once, as before.
+  const before = s.execute('exists /lib/lean/Std.olean');
+  assert.equal(streamText(before.outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: missing\n');
+  // Lean needs Std: both arrive, Std first, before the cell runs.
+  const cell = await s.executeAsync('import Lean.Data.Json -- a comment\nexists /lib/lean/Std/Data/Fixture.olean\nexists /lib/lean/Lean.olean');
+  assert.equal(cell.reply.content.status, 'ok');
+  assert.equal(
+    streamText(cell.outputs, 'stdout'),
+    '2:0: info: /lib/lean/Std/Data/Fixture.olean: 7 bytes\n3:0: info: /lib/lean/Lean.olean: 4 bytes\n',
+  );
+  assert.deepEqual(
+    reports.slice(1).map((r) => r.text),
+    ['Unpacking Std', 'Unpacking Lean', 'Kernel ready'],
+  );
+  // Loaded once: a later import is not held.
+  assert.equal(s.execute('import Std.Data').reply.content.status, 'ok');
+});
+
+test('messages sent behind a held cell reach the kernel after it, in order', { skip: skipReason }, async () => {
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES, { 'xlean-lean.tar.gz': { 'Lean.olean': 'lean' } });
+  const s = new KernelSession(await loadModule({ module: js }));
+  const first = s.executeAsync('public import Std\ncount');
+  const second = s.executeAsync('count');
+  const [a, b] = await Promise.all([first, second]);
+  const counted = (r) => Number(streamText(r.outputs, 'stdout').replace(/^.*info: /, ''));
+  assert.equal(counted(b), counted(a) + 1, `${streamText(a.outputs, 'stdout')} then ${streamText(b.outputs, 'stdout')}`);
+});
+
+test('a bundle that cannot be loaded gives the cell a readable error, and a later cell tries again', { skip: skipReason }, async () => {
+  // The list names xlean-lean.tar.gz, which is not there.
+  const js = await moduleWithBundles(ON_DEMAND, STD_FILES);
+  const reports = [];
+  const s = new KernelSession(await loadModule({ module: js, progress: (r) => reports.push(r) }));
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = await s.executeAsync('import Lean\neval 1 + 1');
+    assert.equal(r.reply.content.status, 'ok', 'the cell still ran');
+    assert.match(
+      streamText(r.outputs, 'stderr'),
+      /^xlean: cannot load xlean-lean\.tar\.gz for this cell: xlean-lean\.tar\.gz is listed in xlean-bundles\.json but missing\n  fix: check the connection and run the cell again, or reload the page\n$/,
+      `attempt ${attempt}`,
+    );
+    assert.equal(streamText(r.outputs, 'stdout'), '2:0: info: 2\n');
+  }
+  assert.equal(reports.at(-1).phase, 'error');
+  // Std itself was loaded (it is needed first), and stays loaded.
+  assert.equal(streamText(s.execute('exists /lib/lean/Std.olean').outputs, 'stdout'), '1:0: info: /lib/lean/Std.olean: 8 bytes\n');
+});
+
+// When Lean stops the module in a cell (backend_test.c's abort, oom, overflow; pre.js section 4):
+// the cell still gets an error reply and output that say what happened and what to do, the
+// kernel goes back to idle, later requests get the same error without entering the dead module,
+// and a fresh module (what JupyterLab's restart makes: a new worker) answers again.
+const DEATHS = [
+  { command: 'abort', why: /^the kernel aborted \(abort\(\) was called\)/ },
+  { command: 'oom', why: /^the kernel exited with status 1/, stderr: 'INTERNAL PANIC: out of memory\n' },
+  { command: 'overflow', why: /^the kernel ran out of stack \(Maximum call stack size exceeded\)/ },
+];
+
+for (const { command, why, stderr } of DEATHS) {
+  test(`\`${command}\` ends the cell with a readable error; a new module answers again`, { skip: skipReason }, async (t) => {
+    const M = await loadModule({ printErr: () => {} });
+    const s = new KernelSession(M);
+    assert.equal(s.execute('eval 1 + 1').reply.content.status, 'ok');
+    // Under Node, emscripten's exit() also sets the process's exit code (a worker has none).
+    const exitCode = process.exitCode;
+    const r = s.execute(`print before\n${command}\neval 2 + 2`);
+    process.exitCode = exitCode;
+    assert.ok(r.reply, 'an execute_reply arrives');
+    const c = r.reply.content;
+    assert.equal(c.status, 'error');
+    assert.equal(c.ename, 'xlean.KernelDied');
+    assert.match(c.evalue, why);
+    assert.match(c.evalue, /restart/i, 'the error says what to do');
+    const errors = r.outputs.filter((m) => m.header.msg_type === 'error');
+    assert.equal(errors.length, 1, 'one error output');
+    assert.equal(errors[0].content.evalue, c.evalue);
+    assert.equal(streamText(r.outputs, 'stdout'), 'before\n', 'what the cell printed before dying');
+    if (stderr) assert.equal(streamText(r.outputs, 'stderr'), stderr);
+    assert.equal(r.statuses.at(-1), 'idle', 'the kernel is not left busy');
+
+    // The dead module is not entered again: every request gets the same error at once.
+    for (const [type, content] of [
+      ['execute_request', { code: 'eval 1 + 1', silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false }],
+      ['complete_request', { code: 'ev', cursor_pos: 2 }],
+      ['kernel_info_request', {}],
+    ]) {
+      const again = s.request(type, content);
+      assert.ok(again.reply, `a reply to ${type}`);
+      assert.equal(again.reply.content.status, 'error', type);
+      assert.equal(again.reply.content.evalue, c.evalue, type);
+      assert.deepEqual(again.statuses, ['busy', 'idle'], type);
+    }
+
+    const t0 = performance.now();
+    const fresh = new KernelSession(await loadModule());
+    const answer = fresh.execute('eval 2 + 3');
+    assert.equal(streamText(answer.outputs, 'stdout'), '1:0: info: 5\n');
+    t.diagnostic(`figure: new module to first answer ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+}

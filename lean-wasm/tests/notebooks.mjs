@@ -118,7 +118,11 @@ export async function runNotebook(modulePath, file, backend) {
     printErr: (l) => consoleLines.push(l),
   });
   const session = new KernelSession(Module);
-  const cells = codeCells(notebook).map((cell) => normalizeCell(cell, session.execute(cell.source)));
+  // One cell after the other; a cell that imports from a bundle waits for it to load.
+  const cells = [];
+  for (const cell of codeCells(notebook)) {
+    cells.push(normalizeCell(cell, await session.executeAsync(cell.source)));
+  }
   return { notebook: path.basename(file), backend, cells };
 }
 

@@ -204,13 +204,27 @@ pub struct Bundle {
     /// How many files it holds, and their bytes unpacked.
     pub files: usize,
     pub bytes: u64,
+    /// The modules it holds, as roots: `Std` stands for `Std` and every `Std.…`. The glue loads
+    /// the bundle when a cell imports one of them (docs/lite.md, "Loading on demand").
+    pub provides: Vec<String>,
+    /// The roots its modules import from other bundles, which are loaded first.
+    pub needs: Vec<String>,
 }
 
 /// Writes the bundle list into `dir` (the archives' folder, later the prefix's `bin/`).
 pub fn write_bundle_list(dir: &Path, bundles: &[Bundle]) -> Result<()> {
     let list: Vec<_> = bundles
         .iter()
-        .map(|b| json!({ "file": b.file, "into": b.into, "files": b.files, "bytes": b.bytes }))
+        .map(|b| {
+            json!({
+                "file": b.file,
+                "into": b.into,
+                "files": b.files,
+                "bytes": b.bytes,
+                "provides": b.provides,
+                "needs": b.needs,
+            })
+        })
         .collect();
     let text = serde_json::to_string_pretty(&json!({ "bundles": list }))? + "\n";
     fs::write(dir.join(BUNDLE_LIST), text)?;
@@ -327,6 +341,8 @@ mod tests {
             into: "/lib/lean".into(),
             files: 2,
             bytes: 10,
+            provides: vec!["Std".into()],
+            needs: Vec::new(),
         };
         write_bundle_list(&dir, &[bundle("xlean-std.tar.gz")]).unwrap();
         let msg = format!("{:#}", read_bundle_list(&dir).unwrap_err());

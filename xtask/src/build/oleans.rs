@@ -75,8 +75,26 @@ pub fn select(lib: &Path, embed: Embed) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The trees that `--bundles` ships beside the module instead of embedding them.
-pub const BUNDLED_ROOTS: &[&str] = &["Std", "Lean"];
+/// One tree that `--bundles` ships beside the module instead of embedding it, and the other
+/// bundled trees its modules import (the glue loads those first).
+#[derive(Debug)]
+pub struct BundledRoot {
+    pub root: &'static str,
+    pub needs: &'static [&'static str],
+}
+
+/// The trees that `--bundles` ships. Init stays embedded, so it is never a need. Lean's modules
+/// import Std's (`Lean.Data.…` builds on `Std.Data.…`); Std imports only Init.
+pub const BUNDLED_ROOTS: &[BundledRoot] = &[
+    BundledRoot {
+        root: "Std",
+        needs: &[],
+    },
+    BundledRoot {
+        root: "Lean",
+        needs: &["Std"],
+    },
+];
 
 /// The files of one stdlib tree (`Init.olean` … next to the `Init/` folder, and everything under
 /// it), sorted; empty when absent.
@@ -103,18 +121,20 @@ pub fn select_root(lib: &Path, root: &str) -> Result<Vec<PathBuf>> {
 pub fn write_bundles(lib: &Path, dest: &Path) -> Result<Vec<PathBuf>> {
     let mut list = Vec::new();
     util::make_dir_atomically(dest, |partial| {
-        for root in BUNDLED_ROOTS {
-            let files = select_root(lib, root)?;
+        for bundled in BUNDLED_ROOTS {
+            let files = select_root(lib, bundled.root)?;
             if files.is_empty() {
                 continue;
             }
-            let name = format!("xlean-{}.tar.gz", root.to_lowercase());
+            let name = format!("xlean-{}.tar.gz", bundled.root.to_lowercase());
             let raw = write_tar_gz(lib, &files, &partial.join(&name))?;
             list.push(Bundle {
                 file: name,
                 into: "/lib/lean".into(),
                 files: files.len(),
                 bytes: raw,
+                provides: vec![bundled.root.into()],
+                needs: bundled.needs.iter().map(|n| n.to_string()).collect(),
             });
         }
         prefix::write_bundle_list(partial, &list)
@@ -182,6 +202,8 @@ pub fn stage(lib: &Path, files: &[PathBuf], dest: &Path, manifest: &Path) -> Res
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -253,6 +275,12 @@ mod tests {
                 .unwrap();
         assert_eq!(list["bundles"][0]["file"], "xlean-std.tar.gz");
         assert_eq!(list["bundles"][0]["files"], 2);
+        // What the glue needs to load a bundle only when a cell imports from it.
+        assert_eq!(list["bundles"][0]["provides"], json!(["Std"]));
+        assert_eq!(list["bundles"][0]["needs"], json!([]));
+        assert_eq!(list["bundles"][1]["file"], "xlean-lean.tar.gz");
+        assert_eq!(list["bundles"][1]["provides"], json!(["Lean"]));
+        assert_eq!(list["bundles"][1]["needs"], json!(["Std"]));
     }
 
     #[test]

@@ -233,14 +233,17 @@ pub fn bundles(ctx: &Ctx, run: &mut Stages, lean_out: &LeanOutput) -> Result<Vec
     }
     let dir = ctx.dirs.wasm.join("bundles");
     let mut files = Vec::new();
-    for root in oleans::BUNDLED_ROOTS {
-        files.extend(oleans::select_root(&lean_out.lib, root)?);
+    for bundled in oleans::BUNDLED_ROOTS {
+        files.extend(oleans::select_root(&lean_out.lib, bundled.root)?);
     }
     let mut inputs = Inputs::new();
-    inputs.add(
-        "bundled files",
-        stamp::metadata_fingerprint(&lean_out.lib, &files)?,
-    );
+    inputs
+        .add(
+            "bundled files",
+            stamp::metadata_fingerprint(&lean_out.lib, &files)?,
+        )
+        // The list names each bundle's modules and needs: a change there rewrites it.
+        .add("bundled roots", format!("{:?}", oleans::BUNDLED_ROOTS));
     let list = dir.join(contract::BUNDLE_LIST);
     run.stage("bundles", &inputs, std::slice::from_ref(&list), || {
         for f in oleans::write_bundles(&lean_out.lib, &dir)? {

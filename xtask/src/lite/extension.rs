@@ -1,5 +1,6 @@
-//! The site's Lean 4 syntax highlighting: `jupyterlite/lean-language/`, a prebuilt (federated)
-//! JupyterLab extension, built here as one stage and handed to `jupyter lite build`.
+//! The site's Lean 4 syntax highlighting, kernel watchdog and kernel loading progress:
+//! `jupyterlite/lean-language/`, a prebuilt (federated) JupyterLab extension, built here as one
+//! stage and handed to `jupyter lite build`.
 //!
 //! Its npm tree is locked by the committed `package-lock.json` (every package's sha512, which
 //! `npm ci` verifies) and installed with the npm cache in the tool cache, so later runs need no
@@ -28,7 +29,14 @@ use crate::{
 pub const NAME: &str = "@xlean/lean-language";
 
 /// The files of `jupyterlite/lean-language/` the build reads: all of them are its inputs.
-pub const SOURCE_FILES: &[&str] = &["package.json", "package-lock.json", "index.js", "lean.js"];
+pub const SOURCE_FILES: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "index.js",
+    "lean.js",
+    "kernel-watchdog.js",
+    "progress.js",
+];
 
 /// `jupyterlite/lean-language/`.
 pub fn source_dir() -> PathBuf {
