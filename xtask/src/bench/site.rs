@@ -352,11 +352,13 @@ fn stand_in_site(site: &Path, layout: &Layout, pins: &Pins) -> Result<PathBuf> {
     let work = layout.root.join("bench/site-stand-in");
     let bundles = work.join("bundles");
     let mut files = Vec::new();
-    for root in oleans::BUNDLED_ROOTS {
-        files.extend(oleans::select_root(&lib, root)?);
+    for bundled in oleans::BUNDLED_ROOTS {
+        files.extend(oleans::select_root(&lib, bundled.root)?);
     }
     let mut inputs = stamp::Inputs::new();
-    inputs.add("stand-in files", stamp::metadata_fingerprint(&lib, &files)?);
+    inputs
+        .add("stand-in files", stamp::metadata_fingerprint(&lib, &files)?)
+        .add("bundled roots", format!("{:?}", oleans::BUNDLED_ROOTS));
     let mut runs = Vec::new();
     let list = bundles.join(prefix::BUNDLE_LIST);
     stamp::Stages::new(work.join("stamps"), false, &mut runs).stage(
