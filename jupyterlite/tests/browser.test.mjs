@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { CHROMIUM_FLAGS } from './chromium.mjs';
 
 const siteUrl = process.env.XLEAN_SITE_URL;
 const chromiumPath = process.env.XLEAN_CHROMIUM || '/usr/bin/chromium';
@@ -27,18 +28,6 @@ const skip =
   !siteUrl || !playwrightDir
     ? 'XLEAN_SITE_URL and XLEAN_PLAYWRIGHT_CORE are not set: run this through `cargo xtask lite --browser-test`'
     : false;
-
-// No network beyond the site: no QUIC, no background fetches, no component or sync updates; a
-// fresh profile (the user-data-dir) every run. --headless comes from `headless: true`.
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 // Bounds (ms). The real kernel's module is ~0.5 GB: loading it takes longer than the test one.
 const PAGE_LOAD_MS = 60_000;

@@ -2,17 +2,23 @@
 
 use anyhow::Result;
 
+mod site;
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Our symbol-table generator against the llvm-nm | awk | sort pipeline, on real archives
     Symtab(crate::symtab::bench::Args),
     /// Per-stage times of a cold and a no-op build of the fixture
     Build,
+    /// Load time of the site in headless Chromium on throttled networks, cold and warm, with
+    /// and without STAND-IN bundles of real .olean files
+    Site(site::Args),
 }
 
 pub fn run(cmd: Command, layout: &crate::layout::Layout) -> Result<()> {
     match cmd {
         Command::Symtab(args) => crate::symtab::bench::run(args, layout),
         Command::Build => crate::build::bench::run(layout),
+        Command::Site(args) => site::run(args, layout),
     }
 }

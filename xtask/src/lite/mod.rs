@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-pub use browser::{browser_test, tool_states};
+pub use browser::{browser_test, ensure_browser_tools, tool_states, BrowserTools};
+pub use server::Server;
 pub use site::{build_site, LiteSources, Site, SiteOptions};
 
 use crate::layout::Layout;

