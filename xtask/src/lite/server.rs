@@ -410,7 +410,7 @@ fn respond_file(
     let modified = changed(&meta);
     let etag = entity_tag(len, modified, rep.encoding);
     let last_modified = http_date(modified);
-    let cache = if is_content_hashed(file) {
+    let cache = if is_content_hashed(file.strip_prefix(root).unwrap_or(file)) {
         IMMUTABLE
     } else {
         REVALIDATE
@@ -489,14 +489,17 @@ pub(super) fn accepts(accept_encoding: &str, encoding: &str) -> bool {
     })
 }
 
-/// A name with a dot-separated part of 16 or more hex digits (`284.d7346201dd9bb8c9.js`,
-/// `xlean-std.0123456789abcdef.tar.gz`) is named after its content: JupyterLab's build and our
-/// bundles name files so.
+/// A file named after its content: a dot-separated part of 16 or more hex digits anywhere
+/// (`284.d7346201dd9bb8c9.js` of an extension, `xlean-std.0123456789abcdef.tar.gz`), or of 7 or
+/// more in a `.js` file of the JupyterLite application's `build/` folder, whose chunks are named
+/// `[name].[contenthash:7].js` (its rspack config). `path` is relative to the site.
 pub(super) fn is_content_hashed(path: &Path) -> bool {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let in_app_build = path.parent() == Some(Path::new("build")) && name.ends_with(".js");
+    let min_len = if in_app_build { 7 } else { 16 };
     name.split('.')
         .skip(1)
-        .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+        .any(|part| part.len() >= min_len && part.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// When the file last changed: its status change time, not its modification time, because

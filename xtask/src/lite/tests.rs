@@ -749,6 +749,8 @@ fn http_dates_encodings_and_hashed_names() {
         "284.d7346201dd9bb8c9.js",
         "remoteEntry.5cbb9d2323598fbda535.js",
         "xlean-std.0123456789abcdef.tar.gz",
+        "build/1031.b91a70b.js",
+        "build/jlab_core.a86436d.js",
     ] {
         assert!(is_content_hashed(Path::new(hashed)), "{hashed}");
     }
@@ -758,6 +760,9 @@ fn http_dates_encodings_and_hashed_names() {
         "bootstrap.js",
         "xlean-std.tar.gz",
         "a.0123.js",
+        "files/report.2026120.js",
+        "build/style.a86436d.css",
+        "build/bootstrap.js",
     ] {
         assert!(!is_content_hashed(Path::new(plain)), "{plain}");
     }
