@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CHROMIUM_FLAGS } from './chromium.mjs';
+import { bounded, CHROMIUM_FLAGS } from './chromium.mjs';
 
 const siteUrl = process.env.XLEAN_SITE_URL;
 const chromiumPath = process.env.XLEAN_CHROMIUM || '/usr/bin/chromium';
@@ -37,15 +37,6 @@ const KERNEL_READY_MS = 600_000;
 const ANSWER_MS = 120_000;
 // How often the heaps are sampled during a visit.
 const HEAP_SAMPLE_MS = 250;
-
-/** `promise`, or an error naming `what` after `ms`. */
-function bounded(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A DevTools protocol connection with flat sessions: `send(method, params, sessionId)`. */
 async function connectCdp(url) {

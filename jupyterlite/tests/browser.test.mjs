@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CHROMIUM_FLAGS } from './chromium.mjs';
+import { bounded, CHROMIUM_FLAGS } from './chromium.mjs';
 
 const siteUrl = process.env.XLEAN_SITE_URL;
 const chromiumPath = process.env.XLEAN_CHROMIUM || '/usr/bin/chromium';
@@ -72,15 +72,6 @@ async function withBrowserLog(body) {
     e.message = `${e.message}\n${browserLog()}`;
     throw e;
   }
-}
-
-/** `promise`, or an error naming `what` after `ms`. */
-function bounded(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Reads a JSON file of the site from Node (not through the page). */

@@ -1,5 +1,5 @@
-// How our scripts start Chromium: the browser test (browser.test.mjs) and the load-time bench
-// (bench-site.mjs) open the site with the same flags.
+// What our two Chromium drivers share: the browser test (browser.test.mjs) and the load-time
+// bench (bench-site.mjs) open the site with the same flags and bound every wait the same way.
 //
 // No network beyond the site: no QUIC, no background fetches, no component or sync updates.
 // --headless comes from playwright's `headless: true`; the profile (user-data-dir) is the
@@ -13,3 +13,12 @@ export const CHROMIUM_FLAGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** `promise`, or an error naming `what` after `ms`. */
+export function bounded(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
