@@ -12,6 +12,15 @@ mod tests;
 
 use anyhow::Result;
 
+/// Tests that build the shell's test modules in the real build directory hold this while they
+/// do: two builds of the same tree at once would race (Ninja takes no lock), and `cargo test`
+/// runs tests in parallel.
+#[cfg(test)]
+pub(crate) fn test_modules_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub use deps::{build_deps, DepsPrefix};
 pub use link::{build_test_kernel, check_module, TestModules};
 pub use node_tests::{run_node_tests, LEAN_ANSWERS_SUITE};

@@ -953,7 +953,10 @@ fn the_test_kernel_runs_cells_in_chromium() {
     let Some(tools) = browser_tools_for_tests(&tc) else {
         return;
     };
-    let modules = kernel::build_test_kernel(&tc, &pins, &sources, &layout).unwrap();
+    let modules = {
+        let _building = kernel::test_modules_lock();
+        kernel::build_test_kernel(&tc, &pins, &sources, &layout).unwrap()
+    };
     let dir = util::test_dir("lite-chromium");
     let prefix = dir.join("prefix");
     install(&prefix, &[modules.test_backend], Some(&test_spec())).unwrap();
