@@ -147,26 +147,44 @@ fn prefix_has_kernel(fx: &Fixture) -> bool {
 }
 
 impl Fixture {
-    /// The installed bundles: listed, and unpacked by the kernel's JS glue into /lib/lean,
-    /// byte for byte (while only Init is embedded).
+    /// The installed bundles: listed under names that carry their content's hash, and unpacked
+    /// by the kernel's JS glue into /lib/lean, byte for byte, once a cell imports from them
+    /// (before that only Init, which is embedded, is there).
     fn check_bundles(&self) {
         let bin = self.build_dir.join("prefix/bin");
-        for f in [
-            "xlean-bundles.json",
-            "xlean-std.tar.gz",
-            "xlean-lean.tar.gz",
-        ] {
+        let list: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(bin.join("xlean-bundles.json")).unwrap())
+                .unwrap();
+        let files: Vec<&str> = list["bundles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["file"].as_str().unwrap())
+            .collect();
+        assert_eq!(files.len(), 2, "{list}");
+        for (f, root) in files.iter().zip(["std", "lean"]) {
+            let hash = f
+                .strip_prefix(&format!("xlean-{root}."))
+                .and_then(|r| r.strip_suffix(".tar.gz"));
+            assert!(hash.is_some_and(|h| h.len() == 16), "bundle name {f}");
             assert!(bin.join(f).is_file(), "no {f} in the prefix");
         }
         let harness = root().join("lean-wasm/tests/kernel-harness.mjs");
         let script = format!(
-            "import {{ loadModule }} from {harness:?};\n\
+            "import {{ loadModule, KernelSession }} from {harness:?};\n\
              const M = await loadModule({{ module: {js:?} }});\n\
+             console.log('before ' + M.FS.analyzePath('/lib/lean/Std/Fixture.olean').exists);\n\
+             await new KernelSession(M).executeAsync('import Std\\nimport Lean');\n\
              for (const f of ['Std/Fixture.olean', 'Lean/Fixture.olean', 'Init/Prelude.olean'])\n\
                console.log(f + ' ' + Buffer.from(M.FS.readFile('/lib/lean/' + f)).toString('hex'));\n",
             js = bin.join("xlean.js").display().to_string(),
         );
         let stdout = self.node_script(&script);
+        assert_eq!(
+            line_of(&stdout, "before "),
+            "before false",
+            "unpacked before any import"
+        );
         for f in [
             "Std/Fixture.olean",
             "Lean/Fixture.olean",
