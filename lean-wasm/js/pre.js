@@ -521,9 +521,9 @@ function xleanCountBody(response, what, sink) {
 }
 
 // The module's own download, counted. Emscripten lets the embedder instantiate the .wasm
-// (Module.instantiateWasm, handed emscripten's own receiveInstance); the body is counted on its
-// way into WebAssembly's streaming compiler, so compiling still overlaps downloading. Node reads
-// the file from disk as before (nothing to show).
+// (Module.instantiateWasm, handed emscripten's own receiveInstance); WebAssembly's streaming
+// compiler reads the response while a clone of it is counted, so compiling still overlaps
+// downloading. Node reads the file from disk as before (nothing to show).
 if (
   !ENVIRONMENT_IS_NODE &&
   !Module['instantiateWasm'] &&
@@ -535,23 +535,16 @@ if (
     fetch(url, { credentials: 'same-origin' })
       .then(function (response) {
         if (!response.ok) throw new Error(url + ': HTTP ' + response.status);
-        var counted = new ReadableStream({
-          start: function (controller) {
-            xleanCountBody(response, 'Downloading the kernel', function (chunk) {
-              controller.enqueue(chunk);
-            }).then(
-              function () {
-                xleanProgress({ phase: 'compile', text: 'Compiling the kernel' });
-                controller.close();
-              },
-              function (e) {
-                controller.error(e);
-              }
-            );
+        // The body is counted through a clone: the compiler gets the response fetch gave, for
+        // Chrome keeps a module's compiled code (for the next visit) only for such a response,
+        // which has a URL and a cache entry; a Response made from a stream has neither.
+        xleanCountBody(response.clone(), 'Downloading the kernel', function () {}).then(
+          function () {
+            xleanProgress({ phase: 'compile', text: 'Compiling the kernel' });
           },
-        });
-        var wasm = new Response(counted, { headers: { 'Content-Type': 'application/wasm' } });
-        return WebAssembly.instantiateStreaming(wasm, imports);
+          function () {} // the compiler reads the same body and reports its failure below
+        );
+        return WebAssembly.instantiateStreaming(response, imports);
       })
       .then(
         function (result) {
