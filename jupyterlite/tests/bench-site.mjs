@@ -211,10 +211,16 @@ const LISTED = `(async () => {
     await new Promise((r) => setTimeout(r, 50));
 })()`;
 const KERNEL_READY = `(async () => {
+  const phases = {};
+  const channel = new BroadcastChannel('xlean-progress');
+  channel.onmessage = (m) => { phases[m.data.phase] ??= performance.now(); };
+  phases.listed = performance.now();
   const kernel = await window.jupyterapp.serviceManager.kernels.startNew({ name: 'xlean' });
   window.__xleanKernel = kernel;
   const info = await kernel.info;
-  return { status: info.status, language: info.language_info.name, version: info.language_info.version };
+  phases.info = performance.now();
+  channel.close();
+  return { status: info.status, language: info.language_info.name, version: info.language_info.version, phases };
 })()`;
 const firstCell = (code) => `(async () => {
   let text = '';
@@ -277,7 +283,7 @@ async function visit(cdp, state, kind, cell) {
       importMs = performance.now() - t0;
     }
     await sampleHeaps(cdp, state, peaks);
-    return { kind, loadMs, readyMs, answerMs, importMs, peaks, ...traffic(state.visit), kernelVersion: info.version };
+    return { kind, loadMs, readyMs, answerMs, importMs, phases: info.phases, peaks, ...traffic(state.visit), kernelVersion: info.version };
   } finally {
     clearInterval(sampler);
     state.visit = null;

@@ -146,6 +146,38 @@ struct Visit {
     /// The kernel's module and the largest fetch of the visit (none when all came from caches).
     wasm: Option<Fetch>,
     largest: Option<Fetch>,
+    #[serde(default)]
+    phases: Phases,
+}
+
+/// When the page saw each step of the kernel's start, in ms since its navigation began:
+/// `listed` (JupyterLab has started and lists the kernel; the bench then asks for one), the
+/// glue's progress reports `download`, `compile`, `start` and `ready`, and `info` (the
+/// kernel_info reply). A step the glue did not report is missing.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Phases {
+    listed: Option<f64>,
+    download: Option<f64>,
+    start: Option<f64>,
+    ready: Option<f64>,
+    info: Option<f64>,
+}
+
+impl Phases {
+    /// The time from one step to the next, as seconds: the app's start-up, the kernel worker's
+    /// (up to its first request for the module), the module's download and compile, the C
+    /// runtime's start and the kernel_info reply.
+    fn spans(&self) -> [Option<f64>; 5] {
+        let steps = [
+            Some(0.0),
+            self.listed,
+            self.download,
+            self.start,
+            self.ready,
+            self.info,
+        ];
+        std::array::from_fn(|i| Some((steps[i + 1]? - steps[i]?) / 1000.0))
+    }
 }
 
 /// The largest heaps sampled (JS heap plus ArrayBuffer backing stores, wasm memory included).
@@ -220,6 +252,34 @@ fn table(rows: &[(Payload, Visit)]) -> String {
             limit_secs(v.bytes, v.requests, &v.network),
             mib(v.peaks.page),
             mib(v.peaks.workers),
+        );
+    }
+    out
+}
+
+/// Where the time to kernel ready went, one row per visit (see [`Phases::spans`]).
+fn phases_table(rows: &[(Payload, Visit)]) -> String {
+    let mut out = format!(
+        "{:<9} {:<18} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
+        "payload", "network", "visit", "app", "worker", "module", "runtime", "reply", "ready"
+    );
+    for (payload, v) in rows {
+        let spans = v
+            .phases
+            .spans()
+            .map(|s| s.map_or("-".into(), |s| format!("{s:.2}s")));
+        let _ = writeln!(
+            out,
+            "{:<9} {:<18} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.1}s",
+            payload.label(),
+            v.network.label(),
+            v.kind,
+            spans[0],
+            spans[1],
+            spans[2],
+            spans[3],
+            spans[4],
+            v.ready_ms / 1000.0,
         );
     }
     out
@@ -301,6 +361,12 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
         tools.chromium_version
     ));
     print!("{}", table(&rows));
+    runner::heading(
+        "bench site: where the time to kernel ready went (app: until JupyterLab lists the \
+         kernel; worker: until the kernel's worker asks for the module; module: its download and \
+         compile; runtime: the C runtime's start; reply: the kernel_info reply)",
+    );
+    print!("{}", phases_table(&rows));
     runner::note(&format!(
         "bench site took {}",
         runner::fmt_secs(started.elapsed().as_secs_f64())
@@ -470,7 +536,7 @@ mod tests {
         assert!((limit_secs(0, 6, &SCHOOL) - 0.04).abs() < 1e-9);
     }
 
-    const LINE: &str = r#"bench-site-visit {"network":{"mbit":20,"rtt_ms":40},"kind":"cold","loadMs":900,"readyMs":2500.4,"answerMs":2600,"importMs":9100,"bytes":10485760,"requests":40,"workerBytes":5242880,"peaks":{"page":31457280,"workers":62914560},"wasm":{"url":"/xeus/prefix/bin/xlean.wasm","by":"service_worker","bytes":4194304,"ms":1700},"largest":{"url":"/xeus/prefix/bin/xlean-std.tar.gz","by":"service_worker","bytes":5242880,"ms":1000},"kernelVersion":"0.0.0-test"}"#;
+    const LINE: &str = r#"bench-site-visit {"network":{"mbit":20,"rtt_ms":40},"kind":"cold","loadMs":900,"readyMs":2500.4,"answerMs":2600,"importMs":9100,"bytes":10485760,"requests":40,"workerBytes":5242880,"peaks":{"page":31457280,"workers":62914560},"wasm":{"url":"/xeus/prefix/bin/xlean.wasm","by":"service_worker","bytes":4194304,"ms":1700},"largest":{"url":"/xeus/prefix/bin/xlean-std.tar.gz","by":"service_worker","bytes":5242880,"ms":1000},"phases":{"listed":1200,"download":1900,"compile":2100,"start":2150,"ready":2400,"info":2450},"kernelVersion":"0.0.0-test"}"#;
 
     #[test]
     fn the_drivers_lines_become_rows_of_the_table() {
@@ -524,6 +590,23 @@ mod tests {
         slow.largest.as_mut().unwrap().ms = 2200.0;
         assert!(throttle_line(Payload::StandIn, &slow).is_ok());
         assert!(parse_visits("bench-site-visit {").is_err());
+    }
+
+    #[test]
+    fn the_phases_become_the_spans_between_them() {
+        let mut visit = parse_visits(LINE).unwrap().remove(0);
+        let table = phases_table(&[(Payload::AsBuilt, visit.clone())]);
+        let row = table.lines().nth(1).unwrap();
+        // app 1.2 s, worker 0.7 s, module 0.25 s, runtime 0.25 s, reply 0.05 s.
+        util::assert_contains(
+            row,
+            &["as built", "1.20s", "0.70s", "0.25s", "0.05s", "2.5s"],
+        );
+        // A step the glue did not report leaves both spans around it unknown.
+        visit.phases.download = None;
+        let spans = visit.phases.spans();
+        assert_eq!((spans[1], spans[2]), (None, None));
+        assert_eq!(spans[0], Some(1.2));
     }
 
     #[test]
