@@ -1,6 +1,7 @@
 // The load-time bench's driver: opens the site in headless Chromium on a throttled network, a
-// cold visit (fresh profile) then a warm one (same profile, new page), and prints one line
-// `bench-site-visit {json}` per visit. Run by `cargo xtask bench site` (xtask/src/bench/site.rs),
+// cold visit (fresh profile), then a warm and a hot one (same profile, new pages), and prints one
+// line `bench-site-visit {json}` per visit; then the same three visits without instrumentation
+// (`bench-site-bare {json}`). Run by `cargo xtask bench site` (xtask/src/bench/site.rs),
 // which serves the site on a free 127.0.0.1 port, prints the table and sets:
 //
 //   XLEAN_SITE_URL         http://127.0.0.1:PORT/
@@ -35,6 +36,9 @@ if (!siteUrl || !playwrightDir || networks.length === 0) {
 const PAGE_LOAD_MS = 300_000;
 const KERNEL_READY_MS = 600_000;
 const ANSWER_MS = 120_000;
+// The visits of one profile: a first one, a return (Chromium compiles the scripts it saw before
+// again and keeps their code) and a third (it uses that code).
+const VISITS = ['cold', 'warm', 'hot'];
 // How often the heaps are sampled during a visit.
 const HEAP_SAMPLE_MS = 250;
 
@@ -341,7 +345,7 @@ async function benchNetwork(chromium, network, cell) {
     cdp = await connectCdp(await devtoolsUrl(profileDir));
     const state = { visit: null, log: [] };
     await instrument(cdp, network, state);
-    for (const kind of ['cold', 'warm']) {
+    for (const kind of VISITS) {
       const result = await visit(cdp, state, kind, cell).catch((e) => {
         e.message += `\n--- the browser's console and exceptions (last 100) ---\n${state.log.slice(-100).join('\n')}`;
         throw e;
@@ -355,7 +359,38 @@ async function benchNetwork(chromium, network, cell) {
   }
 }
 
+/**
+ * The same three visits with nothing of the DevTools protocol but playwright's page: no target
+ * paused, throttled or counted, no heaps sampled, the network as fast as loopback. What the
+ * visits above cost in instrumentation shows here; the times are the page's own clock (ms since
+ * its navigation began). One line `bench-site-bare {json}` per visit.
+ */
+async function benchBare(chromium) {
+  const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlean-bench-bare-'));
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    timeout: 60_000,
+  });
+  try {
+    for (const kind of VISITS) {
+      const page = await context.newPage();
+      await page.goto(new URL('lab/index.html', siteUrl).href, { timeout: PAGE_LOAD_MS });
+      await bounded(page.evaluate(LISTED), PAGE_LOAD_MS, 'waiting for the kernel list');
+      const info = await bounded(page.evaluate(KERNEL_READY), KERNEL_READY_MS, 'starting the xlean kernel');
+      if (info.status !== 'ok') throw new Error(`kernel_info status ${info.status}`);
+      console.log(`bench-site-bare ${JSON.stringify({ kind, readyMs: info.phases.info, phases: info.phases })}`);
+      await page.close();
+    }
+  } finally {
+    await context.close().catch(() => {});
+    fs.rmSync(profileDir, { recursive: true, force: true });
+  }
+}
+
 const require = createRequire(import.meta.url);
 const { chromium } = require(playwrightDir);
 const cell = await firstCellOf();
 for (const network of networks) await benchNetwork(chromium, network, cell);
+await benchBare(chromium);

@@ -2,9 +2,12 @@
 //!
 //! The built site is served by our own server (`lite --serve`'s) on a free loopback port and
 //! opened in the browser test's headless Chromium by `jupyterlite/tests/bench-site.mjs`, once per
-//! network profile: a cold visit on a fresh profile, then a warm one (same profile, new page).
-//! The driver throttles every target, the kernel's worker included, with the DevTools protocol's
-//! network emulation and counts what each one transferred (`encodedDataLength`).
+//! network profile: a cold visit on a fresh profile, then a warm and a hot one (same profile, new
+//! pages: Chromium keeps compiled code for scripts on their second load and uses it from the
+//! third). The driver throttles every target, the kernel's worker included, with the DevTools
+//! protocol's network emulation and counts what each one transferred (`encodedDataLength`).
+//! Then the three visits once more with no instrumentation at all, to show what it costs. Each
+//! visit's time to kernel ready is broken down into steps (see [`Phases`]).
 //!
 //! With `--payload stand-in` (or `both`, the default) the same is measured on a copy of the site
 //! whose bundles are made, with `build --bundles`' own writer, from the real Std and Lean `.olean`
@@ -202,16 +205,31 @@ impl Fetch {
     }
 }
 
-/// The visits in the driver's output.
-fn parse_visits(output: &str) -> Result<Vec<Visit>> {
+/// A visit without instrumentation (`bench-site-bare {json}`): no throttle, no counts, no
+/// heaps; the page's own clock.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BareVisit {
+    kind: String,
+    ready_ms: f64,
+    phases: Phases,
+}
+
+/// The driver's lines that start with `prefix`, each read as a `T`.
+fn parse_lines<T: serde::de::DeserializeOwned>(output: &str, prefix: &str) -> Result<Vec<T>> {
     output
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("bench-site-visit "))
+        .filter_map(|l| l.trim().strip_prefix(prefix))
         .map(|json| {
             serde_json::from_str(json)
-                .with_context(|| format!("cannot read the driver's line {json}"))
+                .with_context(|| format!("cannot read the driver's line {prefix}{json}"))
         })
         .collect()
+}
+
+/// The visits in the driver's output.
+fn parse_visits(output: &str) -> Result<Vec<Visit>> {
+    parse_lines(output, "bench-site-visit ")
 }
 
 fn mib(bytes: u64) -> String {
@@ -257,29 +275,39 @@ fn table(rows: &[(Payload, Visit)]) -> String {
     out
 }
 
+/// One row of the breakdown: which payload, how it was visited, and the steps' times.
+struct PhaseRow {
+    payload: Payload,
+    /// The network, or that the visit was not instrumented.
+    how: String,
+    kind: String,
+    phases: Phases,
+    ready_ms: f64,
+}
+
 /// Where the time to kernel ready went, one row per visit (see [`Phases::spans`]).
-fn phases_table(rows: &[(Payload, Visit)]) -> String {
+fn phases_table(rows: &[PhaseRow]) -> String {
     let mut out = format!(
-        "{:<9} {:<18} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
+        "{:<9} {:<24} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}\n",
         "payload", "network", "visit", "app", "worker", "module", "runtime", "reply", "ready"
     );
-    for (payload, v) in rows {
-        let spans = v
+    for r in rows {
+        let spans = r
             .phases
             .spans()
             .map(|s| s.map_or("-".into(), |s| format!("{s:.2}s")));
         let _ = writeln!(
             out,
-            "{:<9} {:<18} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.1}s",
-            payload.label(),
-            v.network.label(),
-            v.kind,
+            "{:<9} {:<24} {:<5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.1}s",
+            r.payload.label(),
+            r.how,
+            r.kind,
             spans[0],
             spans[1],
             spans[2],
             spans[3],
             spans[4],
-            v.ready_ms / 1000.0,
+            r.ready_ms / 1000.0,
         );
     }
     out
@@ -334,7 +362,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let tc = Toolchain::load()?;
     let pins = Pins::load()?;
     let tools = lite::ensure_browser_tools(&tc, &pins, false)?;
-    let mut rows = Vec::new();
+    let (mut rows, mut phase_rows) = (Vec::new(), Vec::new());
     for payload in args.payload.each() {
         let dir = match payload {
             Payload::AsBuilt => site.clone(),
@@ -345,13 +373,28 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
             payload.label(),
             dir.display()
         ));
-        for v in drive(&tc, &tools, &dir, &networks, &layout.logs)? {
+        let (visits, bare) = drive(&tc, &tools, &dir, &networks, &layout.logs)?;
+        for v in visits {
             match throttle_line(payload, &v) {
                 Ok(line) => runner::note(&line),
                 Err(line) => runner::warn(&line),
             }
+            phase_rows.push(PhaseRow {
+                payload,
+                how: v.network.label(),
+                kind: v.kind.clone(),
+                phases: v.phases.clone(),
+                ready_ms: v.ready_ms,
+            });
             rows.push((payload, v));
         }
+        phase_rows.extend(bare.into_iter().map(|b| PhaseRow {
+            payload,
+            how: BARE.into(),
+            kind: b.kind,
+            phases: b.phases,
+            ready_ms: b.ready_ms,
+        }));
     }
     runner::heading(&format!(
         "bench site: {} (limit: bytes at full bandwidth + one RTT per {CONNECTIONS_PER_HOST} \
@@ -364,9 +407,10 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     runner::heading(
         "bench site: where the time to kernel ready went (app: until JupyterLab lists the \
          kernel; worker: until the kernel's worker asks for the module; module: its download and \
-         compile; runtime: the C runtime's start; reply: the kernel_info reply)",
+         compile; runtime: the C runtime's start; reply: the kernel_info reply; \
+         uninstrumented: no DevTools session but the page's, no throttle)",
     );
-    print!("{}", phases_table(&rows));
+    print!("{}", phases_table(&phase_rows));
     runner::note(&format!(
         "bench site took {}",
         runner::fmt_secs(started.elapsed().as_secs_f64())
@@ -374,14 +418,20 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// Serves `site` and runs the driver over every network; returns its visits.
+/// How the uninstrumented visits are labelled in the breakdown.
+const BARE: &str = "uninstrumented";
+/// The visits of one Chromium profile: cold, warm and hot.
+const VISITS_PER_PROFILE: usize = 3;
+
+/// Serves `site` and runs the driver: returns its visits on every network, then the ones without
+/// instrumentation.
 fn drive(
     tc: &Toolchain,
     tools: &lite::BrowserTools,
     site: &Path,
     networks: &[Network],
     logs: &Path,
-) -> Result<Vec<Visit>> {
+) -> Result<(Vec<Visit>, Vec<BareVisit>)> {
     let mut server = lite::Server::bind(site, 0)?;
     server.log_errors = false; // the driver fails on what the page needs and does not get
     let server = server.spawn();
@@ -400,14 +450,17 @@ fn drive(
         .output;
     drop(server);
     let visits = parse_visits(&output)?;
+    let bare: Vec<BareVisit> = parse_lines(&output, "bench-site-bare ")?;
     ensure!(
-        visits.len() == networks.len() * 2,
-        "{} reported {} visits, not {} (a cold and a warm one per network)\n{output}",
+        visits.len() == networks.len() * VISITS_PER_PROFILE && bare.len() == VISITS_PER_PROFILE,
+        "{} reported {} visits and {} uninstrumented ones, not {} and {VISITS_PER_PROFILE} (cold, \
+         warm and hot, per network and once without instrumentation)\n{output}",
         script.display(),
         visits.len(),
-        networks.len() * 2
+        bare.len(),
+        networks.len() * VISITS_PER_PROFILE,
     );
-    Ok(visits)
+    Ok((visits, bare))
 }
 
 /// A copy of `site` (hard links) in `<build>/bench/site-stand-in/site` whose bundles are the
@@ -595,13 +648,40 @@ mod tests {
     #[test]
     fn the_phases_become_the_spans_between_them() {
         let mut visit = parse_visits(LINE).unwrap().remove(0);
-        let table = phases_table(&[(Payload::AsBuilt, visit.clone())]);
-        let row = table.lines().nth(1).unwrap();
+        let bare = r#"bench-site-bare {"kind":"hot","readyMs":1900,"phases":{"listed":1100,"download":1500,"start":1600,"ready":1850,"info":1900}}"#;
+        let bare: BareVisit = parse_lines(bare, "bench-site-bare ").unwrap().remove(0);
+        let rows = [
+            PhaseRow {
+                payload: Payload::AsBuilt,
+                how: visit.network.label(),
+                kind: visit.kind.clone(),
+                phases: visit.phases.clone(),
+                ready_ms: visit.ready_ms,
+            },
+            PhaseRow {
+                payload: Payload::AsBuilt,
+                how: BARE.into(),
+                kind: bare.kind,
+                phases: bare.phases,
+                ready_ms: bare.ready_ms,
+            },
+        ];
+        let table = phases_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
         // app 1.2 s, worker 0.7 s, module 0.25 s, runtime 0.25 s, reply 0.05 s.
-        util::assert_contains(
-            row,
-            &["as built", "1.20s", "0.70s", "0.25s", "0.05s", "2.5s"],
-        );
+        let cold = [
+            "as built",
+            "20 Mbit/s",
+            "cold",
+            "1.20s",
+            "0.70s",
+            "0.25s",
+            "0.05s",
+            "2.5s",
+        ];
+        util::assert_contains(lines[1], &cold);
+        let hot = ["uninstrumented", "hot", "1.10s", "0.40s", "0.10s", "1.9s"];
+        util::assert_contains(lines[2], &hot);
         // A step the glue did not report leaves both spans around it unknown.
         visit.phases.download = None;
         let spans = visit.phases.spans();
