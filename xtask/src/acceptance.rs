@@ -83,7 +83,7 @@ pub fn preconditions(
     layout: &Layout,
 ) -> Result<Vec<Missing>> {
     let mut missing = Vec::new();
-    let hosts = lean_host::detect(pins);
+    let hosts = lean_host::detect(&layout.cache, pins);
     if hosts.official.pinned.is_none() {
         let others: Vec<String> = hosts
             .official
@@ -113,7 +113,7 @@ pub fn preconditions(
     }));
     // Installable from Debian is not enough: apt-get needs root and a Debian mirror, which a
     // check cannot promise; installing it is one command, which the run should not guess.
-    let chromium = lite::tool_states(pins).into_iter().next();
+    let chromium = lite::tool_states(&layout.cache, pins).into_iter().next();
     missing.extend(chromium.filter(|c| c.fix.is_some()).map(|c| Missing {
         what: "Chromium (the browser test)".into(),
         why: format!("no {}", c.path.display()),
@@ -169,9 +169,11 @@ pub fn run(opts: &fetch::SourceOptions, layout: &Layout, install: bool) -> Resul
         return Err(Preconditions { missing }.into());
     }
     if install {
-        runner::timed("toolchain install", toolchain::install_default)?;
+        runner::timed("toolchain install", || {
+            toolchain::install_default(&layout.cache)
+        })?;
     }
-    let tc = Toolchain::load()?;
+    let tc = Toolchain::load(&layout.cache)?;
     let mut report = Report {
         strict: true,
         ..Report::new("acceptance run: the official Lean, the pinned lean4 release")
@@ -548,7 +550,7 @@ mod tests {
             return;
         }
         let root = util::test_dir("acceptance-preconditions");
-        let layout = Layout::new(&root.join("build"));
+        let layout = Layout::new(&root.join("build"), crate::paths::ToolCache::standard(None));
         let opts = fetch::SourceOptions {
             offline: true,
             ..Default::default()

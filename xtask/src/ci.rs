@@ -17,6 +17,7 @@ use crate::layout::Layout;
 use crate::{
     acceptance::{self, Report},
     doctor, gate,
+    paths::ToolCache,
     pins::Pins,
     runner,
     toolchain::{self, Toolchain},
@@ -72,9 +73,11 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     );
     let start = Instant::now();
     if !args.skip_install {
-        runner::timed("toolchain install", toolchain::install_default)?;
+        runner::timed("toolchain install", || {
+            toolchain::install_default(&layout.cache)
+        })?;
     }
-    let tc = Toolchain::load()?;
+    let tc = Toolchain::load(&layout.cache)?;
     let pins = Pins::load()?;
     let strict = std::env::var_os("CI").is_some();
     require(strict);
@@ -85,7 +88,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let results = std::thread::scope(|s| {
         let lean = s.spawn(|| suite("lean-check lean-wasm/", strict, || lean_check(layout)));
         let mut results = vec![
-            suite("doctor", strict, || doctor_rows(&pins)),
+            suite("doctor", strict, || doctor_rows(&layout.cache, &pins)),
             suite("workflow lint", strict, || workflow_lint(&tc, &pins)),
             suite("xtask tests (cargo test)", strict, || cargo_test(&tc)),
             suite("kernel shell in Node", strict, || {
@@ -177,10 +180,10 @@ fn suite(
     }
 }
 
-fn doctor_rows(pins: &Pins) -> Result<(Counts, String)> {
+fn doctor_rows(cache: &ToolCache, pins: &Pins) -> Result<(Counts, String)> {
     let ctx = doctor::Context {
         path: std::env::var_os("PATH").unwrap_or_default(),
-        record: Toolchain::record_path(),
+        cache: cache.clone(),
     };
     let rows = doctor::check(&ctx, Some(pins));
     eprint!("{}", doctor::render(&rows));

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use crate::{layout::Layout, paths, runner, util};
+use crate::{layout::Layout, runner, util};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,9 +16,9 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     runner::note(&format!("removing {}", build.display()));
     util::remove_any(build)?;
     if args.cache {
-        let cache = paths::cache_dir();
+        let cache = &layout.cache.root;
         runner::note(&format!("removing {}", cache.display()));
-        util::remove_any(&cache)?;
+        util::remove_any(cache)?;
     }
     Ok(())
 }

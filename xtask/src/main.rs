@@ -103,17 +103,14 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    paths::set_overrides(paths::Overrides {
-        cache_dir: cli.cache_dir,
-    });
-    let layout = layout::Layout::standard(cli.build_dir.as_deref());
+    let layout = layout::Layout::standard(cli.build_dir.as_deref(), cli.cache_dir.as_deref());
     runner::set_log_dir(&layout.logs);
     match cli.command {
         Command::Build(args) => build::run(args, &layout),
         Command::TestNode(args) => test_node::run(args, &layout),
         Command::Lite(args) => lite::run(args, &layout),
-        Command::Toolchain(cmd) => toolchain::run(cmd),
-        Command::Doctor(args) => doctor::run(args),
+        Command::Toolchain(cmd) => toolchain::run(cmd, &layout.cache),
+        Command::Doctor(args) => doctor::run(args, &layout.cache),
         Command::Fetch(args) => fetch::run(args, &layout),
         Command::Patch(args) => patch::run(args, &layout),
         Command::Symtab(args) => symtab::run(args),
@@ -122,6 +119,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd, &layout),
         Command::Clean(args) => clean::run(args, &layout),
         Command::Ci(args) => ci::run(args, &layout),
-        Command::LintWorkflows(args) => workflows::run(args),
+        Command::LintWorkflows(args) => workflows::run(args, &layout.cache),
     }
 }

@@ -5,25 +5,7 @@
 //! never misread one. Relative overrides (flags or environment) are resolved against the
 //! directory the user ran the command from.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::OnceLock,
-};
-
-static OVERRIDES: OnceLock<Overrides> = OnceLock::new();
-
-#[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub cache_dir: Option<PathBuf>,
-}
-
-/// Called once by `main` with the global flag (which clap has already merged with its
-/// environment variable, `XLEAN_CACHE_DIR`).
-pub fn set_overrides(o: Overrides) {
-    let _ = OVERRIDES.set(Overrides {
-        cache_dir: o.cache_dir.map(|p| absolute(&p)),
-    });
-}
+use std::path::{Path, PathBuf};
 
 /// The repository root (the folder holding `pins.toml`).
 pub fn project_root() -> PathBuf {
@@ -33,30 +15,56 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The tool cache: toolchains, the Python venv, downloads. Shared by every clone of the repo.
-/// `--cache-dir`, else `XLEAN_CACHE_DIR`, else `$XDG_CACHE_HOME/xlean`, else `~/.cache/xlean`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = OVERRIDES.get().and_then(|o| o.cache_dir.clone()) {
-        return dir;
-    }
-    if let Some(dir) = std::env::var_os("XLEAN_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return absolute(Path::new(&dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return absolute(Path::new(&dir)).join("xlean");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".cache").join("xlean")
+/// The tool cache: toolchains, the Python venv, downloads. Shared by every clone of the repo and
+/// every build directory. `main` resolves it once and hands it down in the
+/// [`Layout`](crate::layout::Layout); a loaded [`Toolchain`](crate::toolchain::Toolchain) carries
+/// the one it was read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCache {
+    pub root: PathBuf,
 }
 
-/// Downloads, named by artifact (the key in `pins.lock`), shared by all commands.
-pub fn downloads_dir() -> PathBuf {
-    cache_dir().join("downloads")
+impl ToolCache {
+    /// `flag` (`--cache-dir`, which clap has already merged with its environment variable), else
+    /// `XLEAN_CACHE_DIR` (which `cargo test` processes see too), else `$XDG_CACHE_HOME/xlean`,
+    /// else `~/.cache/xlean`.
+    pub fn standard(flag: Option<&Path>) -> ToolCache {
+        let env = |name| {
+            std::env::var_os(name)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        };
+        let root = match (flag, env("XLEAN_CACHE_DIR"), env("XDG_CACHE_HOME")) {
+            (Some(dir), _, _) => absolute(dir),
+            (None, Some(dir), _) => absolute(&dir),
+            (None, None, Some(xdg)) => absolute(&xdg).join("xlean"),
+            (None, None, None) => std::env::var_os("HOME")
+                .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+                .join(".cache/xlean"),
+        };
+        ToolCache { root }
+    }
+
+    /// Downloads, named by artifact (the key in `pins.lock`), shared by all commands.
+    pub fn downloads(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
 }
 
 /// Makes `p` absolute against the current directory without touching the file system.
 pub fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_flag_wins_and_is_made_absolute() {
+        let cache = ToolCache::standard(Some(Path::new("rel/cache")));
+        assert_eq!(cache.root, absolute(Path::new("rel/cache")));
+        assert!(cache.root.is_absolute());
+        assert_eq!(cache.downloads(), cache.root.join("downloads"));
+    }
 }

@@ -47,7 +47,7 @@ fn default_log_dir() -> PathBuf {
     LOG_DIR
         .get()
         .cloned()
-        .unwrap_or_else(|| Layout::standard(None).logs)
+        .unwrap_or_else(|| Layout::standard(None, None).logs)
 }
 
 /// How console output is shown. Decided once per process.

@@ -41,11 +41,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, layout: &Layout) -> Result<()> {
-    let tc = match Toolchain::load() {
+    let tc = match Toolchain::load(&layout.cache) {
         Ok(tc) => tc,
         Err(_) => {
-            toolchain::install_default()?;
-            Toolchain::load()?
+            toolchain::install_default(&layout.cache)?;
+            Toolchain::load(&layout.cache)?
         }
     };
     let prefix = args

@@ -11,7 +11,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{fetch::artifact, paths, pins::Pins, runner, toolchain::Toolchain, util};
+use crate::{
+    fetch::artifact,
+    paths::{self, ToolCache},
+    pins::Pins,
+    runner,
+    toolchain::Toolchain,
+    util,
+};
 
 /// The CLI first: its version names the install folder.
 const PACKAGES: [&str; 3] = ["@action-validator/cli", "@action-validator/core", "chalk"];
@@ -19,8 +26,8 @@ const PACKAGES: [&str; 3] = ["@action-validator/cli", "@action-validator/core", 
 #[derive(clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args) -> Result<()> {
-    let tc = Toolchain::load()?;
+pub fn run(_args: Args, cache: &ToolCache) -> Result<()> {
+    let tc = Toolchain::load(cache)?;
     let linter = Linter::ensure(&tc, &Pins::load()?)?;
     let results = linter.lint_all(&workflow_files(&paths::project_root())?);
     let failed: Vec<String> = results.into_iter().filter_map(Result::err).collect();
@@ -58,7 +65,10 @@ impl Linter {
             .iter()
             .map(|p| pins.npm_version(p))
             .collect::<Result<_>>()?;
-        let root = paths::cache_dir().join(format!("action-validator-{}", versions[0]));
+        let root = tc
+            .cache
+            .root
+            .join(format!("action-validator-{}", versions[0]));
         let modules = |dir: &Path| dir.join("node_modules");
         let pinned = |dir: &Path| {
             PACKAGES.iter().zip(&versions).all(|(p, v)| {
@@ -69,7 +79,7 @@ impl Linter {
             let tgzs: Vec<PathBuf> = PACKAGES
                 .iter()
                 .zip(&versions)
-                .map(|(p, v)| tc.npm.pack(p, v))
+                .map(|(p, v)| tc.npm.pack(&tc.cache, p, v))
                 .collect::<Result<_>>()?;
             util::make_dir_atomically(&root, |dir| {
                 for (p, tgz) in PACKAGES.iter().zip(&tgzs) {

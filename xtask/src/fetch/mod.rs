@@ -117,15 +117,15 @@ pub struct Places {
 }
 
 impl Places {
-    /// The real places, with extractions and logs in `layout`.
+    /// The real places, with extractions and logs in `layout` and downloads in its tool cache.
     pub fn standard(layout: &Layout) -> Places {
         Places {
             lock_file: Lock::path(),
-            downloads: paths::downloads_dir(),
+            downloads: layout.cache.downloads(),
             extractions: layout.sources.clone(),
             logs: layout.logs.clone(),
             repo_config: paths::project_root().join("xlean.local.toml"),
-            user_config: paths::cache_dir().join("local-sources.toml"),
+            user_config: layout.cache.root.join("local-sources.toml"),
             source_trees: std::env::var_os(settings::SOURCE_TREES_ENV)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),

@@ -48,7 +48,7 @@ pub fn abbreviation_table(
     run: &mut Stages,
 ) -> Result<Abbreviations> {
     let version = pins.npm_version(PACKAGE)?;
-    let tgz = tc.npm.pack(PACKAGE, version)?;
+    let tgz = tc.npm.pack(&tc.cache, PACKAGE, version)?;
     let dir = layout.wasm_deps.join("abbreviations");
     let package = dir.join("package");
     let table = Abbreviations {

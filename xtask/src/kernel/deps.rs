@@ -27,7 +27,7 @@ use super::{
 use crate::layout::Layout;
 use crate::{
     fetch::artifact,
-    paths,
+    paths::ToolCache,
     pins::{Lock, Pins},
     runner,
     stamp::{self, Inputs, Stages},
@@ -70,7 +70,7 @@ pub fn build_deps(
     let json_key = match &sources.nlohmann_json {
         Some(tree) => cmake_dep(tc, layout, &mut run, &NLOHMANN, tree, common.clone())?,
         None => {
-            let deb = debian_nlohmann(pins)?;
+            let deb = debian_nlohmann(&layout.cache, pins)?;
             let mut inputs = Inputs::new();
             inputs
                 .add("debian", &deb.artifact)
@@ -196,11 +196,11 @@ pub(super) struct DebianPackage {
 
 const DEBIAN_NLOHMANN: &str = "nlohmann-json3-dev";
 
-fn debian_nlohmann(pins: &Pins) -> Result<DebianPackage> {
+fn debian_nlohmann(cache: &ToolCache, pins: &Pins) -> Result<DebianPackage> {
     let upstream = pins.source("nlohmann_json")?.version;
-    let (deb, cached) = match cached_deb(&paths::downloads_dir(), &upstream)? {
+    let (deb, cached) = match cached_deb(&cache.downloads(), &upstream)? {
         Some(deb) => (deb, true),
-        None => (download_deb(&upstream)?, false),
+        None => (download_deb(cache, &upstream)?, false),
     };
     let artifact = deb.file_name().unwrap().to_string_lossy().into_owned();
     if cached {
@@ -208,7 +208,7 @@ fn debian_nlohmann(pins: &Pins) -> Result<DebianPackage> {
     }
     let sha256 = util::sha256_file(&deb)?;
 
-    let root = paths::cache_dir().join(artifact.trim_end_matches(".deb"));
+    let root = cache.root.join(artifact.trim_end_matches(".deb"));
     if !root.join("usr/include/nlohmann/json.hpp").is_file() {
         util::make_dir_atomically(&root, |dir| {
             artifact::unpack_deb(&deb, dir)?;
@@ -279,7 +279,7 @@ pub(super) fn madison_versions(madison: &str, upstream: &str) -> Vec<String> {
 }
 
 /// `apt-get download` of the Debian version of nlohmann_json at the pinned upstream version.
-fn download_deb(upstream: &str) -> Result<PathBuf> {
+fn download_deb(cache: &ToolCache, upstream: &str) -> Result<PathBuf> {
     let no_source = format!(
         "no nlohmann_json source tree was given and Debian's {DEBIAN_NLOHMANN} cannot be used"
     );
@@ -311,12 +311,15 @@ fn download_deb(upstream: &str) -> Result<PathBuf> {
             }
         );
     };
-    artifact::apt_download(&artifact::Deb {
-        package: DEBIAN_NLOHMANN,
-        version,
-        arch: "all",
-        suite: None,
-    })
+    artifact::apt_download(
+        cache,
+        &artifact::Deb {
+            package: DEBIAN_NLOHMANN,
+            version,
+            arch: "all",
+            suite: None,
+        },
+    )
 }
 
 /// Copies the package's headers and CMake package (relocatable: it finds its include folder

@@ -198,7 +198,7 @@ fn the_test_kernel_builds_and_passes_its_node_tests() {
     // The real build directory: the dependencies take ~35 s to build and are reused by
     // `cargo xtask` (and by the next run of this test) through their stamps.
     let _building = super::test_modules_lock();
-    let layout = Layout::standard(None);
+    let layout = Layout::standard(None, None);
     let Some(sources) = super::kernel_sources(&pins, &SourceOptions::default(), &layout).unwrap()
     else {
         return crate::gate::skip(crate::gate::Need::Sources, SOURCES_MISSING);

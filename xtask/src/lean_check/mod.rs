@@ -52,7 +52,7 @@ pub struct Args {
 
 pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let pins = Pins::load()?;
-    let host = lean_host::detect(&pins).choose(args.host)?;
+    let host = lean_host::detect(&layout.cache, &pins).choose(args.host)?;
     let paths = if args.paths.is_empty() {
         vec![paths::project_root().join("lean-wasm")]
     } else {
@@ -102,7 +102,7 @@ pub struct Counts {
 /// module's result and returns the summary (its `verdict` is the command's exit status).
 pub fn check_lean_wasm(layout: &Layout) -> Result<Summary> {
     let pins = Pins::load()?;
-    let host = lean_host::detect(&pins).choose(None)?;
+    let host = lean_host::detect(&layout.cache, &pins).choose(None)?;
     let lean_wasm = paths::project_root().join("lean-wasm");
     check_paths(&pins, &host, &[lean_wasm], &Settings::new(layout))
 }

@@ -588,7 +588,7 @@ fn real_run() -> Option<&'static RealRun> {
     static RUN: OnceLock<Option<RealRun>> = OnceLock::new();
     RUN.get_or_init(|| {
         let pins = Pins::load().unwrap();
-        let hosts = lean_host::detect(&pins);
+        let hosts = lean_host::detect(&crate::paths::ToolCache::standard(None), &pins);
         let Some(host) = hosts.best() else {
             let why = hosts.checker_problem.clone().unwrap_or_default();
             crate::gate::skip(

@@ -17,7 +17,7 @@ use super::server::Server;
 use crate::{
     fetch::artifact,
     node_test::{self, run_tap_step, NodeTestSummary},
-    paths,
+    paths::{self, ToolCache},
     pins::Pins,
     runner,
     toolchain::{self, Toolchain},
@@ -71,7 +71,7 @@ pub fn ensure_browser_tools(tc: &Toolchain, pins: &Pins, no_apt: bool) -> Result
 /// `<cache>/playwright-core-<version>/`, installed when missing or not the pinned version.
 fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
     let version = pins.npm_version(PLAYWRIGHT)?;
-    let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{version}"));
+    let dir = tc.cache.root.join(format!("{PLAYWRIGHT}-{version}"));
     if artifact::npm_package_version(&dir).as_deref() == Some(version) {
         runner::note(&format!(
             "{PLAYWRIGHT} {version} present: {}",
@@ -79,7 +79,7 @@ fn ensure_playwright_core(tc: &Toolchain, pins: &Pins) -> Result<PathBuf> {
         ));
         return Ok(dir);
     }
-    let tgz = tc.npm.pack(PLAYWRIGHT, version)?;
+    let tgz = tc.npm.pack(&tc.cache, PLAYWRIGHT, version)?;
     util::make_dir_atomically(&dir, |partial| {
         artifact::unpack_npm(&tgz, partial)?;
         let found = artifact::npm_package_version(partial);
@@ -108,8 +108,8 @@ pub struct ToolState {
     pub fix: Option<String>,
 }
 
-/// Chromium and playwright-core, looked up without installing anything.
-pub fn tool_states(pins: &Pins) -> Vec<ToolState> {
+/// Chromium and playwright-core (in `cache`), looked up without installing anything.
+pub fn tool_states(cache: &ToolCache, pins: &Pins) -> Vec<ToolState> {
     let fix = "cargo xtask lite --browser-test (installs it)".to_string();
     let chromium = std::env::var_os("XLEAN_CHROMIUM")
         .filter(|v| !v.is_empty())
@@ -125,7 +125,7 @@ pub fn tool_states(pins: &Pins) -> Vec<ToolState> {
         fix: version.is_none().then(|| fix.clone()),
     }];
     let wanted = pins.npm_version(PLAYWRIGHT).unwrap_or("?").to_string();
-    let dir = paths::cache_dir().join(format!("{PLAYWRIGHT}-{wanted}"));
+    let dir = cache.root.join(format!("{PLAYWRIGHT}-{wanted}"));
     let found = artifact::npm_package_version(&dir);
     rows.push(ToolState {
         tool: PLAYWRIGHT,

@@ -90,7 +90,7 @@ pub fn build_extension(tc: &Toolchain, dir: &Path, stamps: &Path, logs: &Path) -
 /// sha512, no install scripts; the npm cache lives in the tool cache, and `--prefer-offline`
 /// takes what is there without asking the registry again.
 fn npm_ci(tc: &Toolchain, package: &Path, logs: &Path) -> Result<()> {
-    let cache = paths::cache_dir().join("npm-cache");
+    let cache = tc.cache.root.join("npm-cache");
     tc.step("npm-ci-lean-language", &tc.npm.node)
         .arg(&tc.npm.cli)
         .args([

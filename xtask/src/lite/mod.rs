@@ -59,12 +59,12 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     let opts = SiteOptions::standard(layout, args.prefix.as_deref(), args.output_dir.as_deref());
     let site_dir = opts.output.clone();
     if !args.no_build {
-        let tc = Toolchain::load()?;
+        let tc = Toolchain::load(&layout.cache)?;
         let site = runner::timed("JupyterLite site", || build_site(&tc, &opts))?;
         runner::note(&site.summary());
     }
     if args.browser_test {
-        let tc = Toolchain::load()?;
+        let tc = Toolchain::load(&layout.cache)?;
         browser_test(&tc, &Pins::load()?, &site_dir, &layout.logs)?.ensure_passed()?;
     }
     if args.serve {

@@ -98,6 +98,9 @@ fn no_toolchain() -> Toolchain {
         },
         venv: nowhere.clone(),
         cmake: nowhere.clone(),
+        cache: crate::paths::ToolCache {
+            root: nowhere.clone(),
+        },
         ninja: nowhere,
     }
 }
@@ -946,7 +949,7 @@ fn the_test_kernel_runs_cells_in_chromium() {
         return;
     };
     let pins = Pins::load().unwrap();
-    let layout = crate::layout::Layout::standard(None);
+    let layout = crate::layout::Layout::standard(None, None);
     let Some(sources) = kernel::kernel_sources(&pins, &Default::default(), &layout).unwrap() else {
         return gate::skip(Need::Sources, kernel::SOURCES_MISSING);
     };

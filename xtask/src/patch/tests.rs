@@ -274,7 +274,10 @@ fn a_git_checkout_puts_its_own_commit_into_githash_h() {
         &pins,
         "lean4",
         &opts,
-        &Layout::new(&src.parent().unwrap().join("build")),
+        &Layout::new(
+            &src.parent().unwrap().join("build"),
+            crate::paths::ToolCache::standard(None),
+        ),
     )
     .unwrap();
     let done = patch_lean_source(&LeanSource::new(&fetched, &pins), &out, &series()).unwrap();

@@ -46,7 +46,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let tc = Toolchain::load()?;
+    let tc = Toolchain::load(&layout.cache)?;
     let work = layout.root.join("bench/symtab");
     fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
 

@@ -16,7 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use super::{node, which, Route, Toolchain};
 use crate::{
     fetch::artifact,
-    paths,
+    paths::ToolCache,
     pins::{Lock, Pins},
     runner::{self, Step},
     util,
@@ -34,27 +34,27 @@ pub struct Args {
     pub no_apt: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
+pub fn run(args: Args, cache: &ToolCache) -> Result<()> {
     let start = Instant::now();
     let pins = Pins::load()?;
-    let cache = paths::cache_dir();
-    fs::create_dir_all(&cache)
-        .with_context(|| format!("cannot create the tool cache {}", cache.display()))?;
-    runner::heading(&format!("toolchain install into {}", cache.display()));
+    let shown = cache.root.display();
+    fs::create_dir_all(&cache.root)
+        .with_context(|| format!("cannot create the tool cache {shown}"))?;
+    runner::heading(&format!("toolchain install into {shown}"));
 
-    let tc = install(&pins, &cache, &args)?;
+    let tc = install(&pins, cache, &args)?;
     tc.save()?;
     runner::note(&format!(
         "toolchain ready ({}): record {}",
         runner::fmt_secs(start.elapsed().as_secs_f64()),
-        Toolchain::record_path().display()
+        Toolchain::record_path(cache).display()
     ));
     Ok(())
 }
 
-pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
+pub fn install(pins: &Pins, cache: &ToolCache, args: &Args) -> Result<Toolchain> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let existing = find_existing_emscripten(pins, cache, &path);
+    let existing = find_existing_emscripten(pins, &cache.root, &path);
     let route = match args.route {
         Some(r) => r,
         None if existing.is_some() => Route::Existing,
@@ -102,7 +102,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             (e.dir, e.llvm_bin, e.config, e.cache)
         }
         Route::Debian => debian_emscripten(pins, cache, &npm)?,
-        Route::Emsdk => emsdk_emscripten(pins, cache)?,
+        Route::Emsdk => emsdk_emscripten(pins, &cache.root)?,
     };
 
     let tc = Toolchain {
@@ -116,6 +116,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
         venv,
         cmake,
         ninja,
+        cache: cache.clone(),
     };
     check_versions(pins, &tc)?;
     prebuild_system_libraries(&tc)?;
@@ -126,7 +127,7 @@ pub fn install(pins: &Pins, cache: &Path, args: &Args) -> Result<Toolchain> {
             "the official Lean host could not be installed: {e:#}"
         ));
     }
-    super::lean_host::install_checker_with_npm(pins, &tc.npm)?;
+    super::lean_host::install_checker_with_npm(cache, pins, &tc.npm)?;
     Ok(tc)
 }
 
@@ -191,8 +192,8 @@ pub fn ensure_debian_packages(packages: &[String], no_apt: bool) -> Result<()> {
 
 /// The managed venv: made in place (a venv cannot be moved), trusted only when its marker names
 /// exactly the pinned requirements; the marker is written last.
-fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
-    let venv = cache.join("venv");
+fn ensure_venv(cache: &ToolCache, pins: &Pins) -> Result<PathBuf> {
+    let venv = cache.root.join("venv");
     let mut reqs: Vec<String> = (pins.python.iter())
         .map(|(package, v)| format!("{package}=={v}"))
         .collect();
@@ -221,7 +222,7 @@ fn ensure_venv(cache: &Path, pins: &Pins) -> Result<PathBuf> {
 
     // Download the pinned wheels ourselves so that each one is hash-checked against pins.lock,
     // then install exactly those files (their own dependencies come from the index).
-    let wheels = paths::downloads_dir().join("pypi");
+    let wheels = cache.downloads().join("pypi");
     let staging = util::partial_path(&wheels);
     util::remove_any(&staging)?;
     fs::create_dir_all(&staging)?;
@@ -357,7 +358,7 @@ fn find_existing_emscripten(
 /// would pull trixie's libc), npm binaryen, acorn for the JS optimiser, our own EM_CONFIG.
 fn debian_emscripten(
     pins: &Pins,
-    cache: &Path,
+    cache: &ToolCache,
     npm: &node::Npm,
 ) -> Result<(PathBuf, PathBuf, PathBuf, PathBuf)> {
     let node = &npm.node;
@@ -370,19 +371,22 @@ fn debian_emscripten(
         v = e.llvm_major
     );
 
-    let root = cache.join(format!("emscripten-{}", e.version));
+    let root = cache.root.join(format!("emscripten-{}", e.version));
     let emscripten_dir = root.join("usr/share/emscripten");
     let state = if !emscripten_dir
         .join("node_modules/acorn/package.json")
         .exists()
     {
-        let deb = artifact::apt_download(&artifact::Deb {
-            package: "emscripten",
-            version: &e.debian_package,
-            arch: "all",
-            suite: Some(&e.debian_suite),
-        })?;
-        let acorn = npm.pack("acorn", &e.acorn)?;
+        let deb = artifact::apt_download(
+            cache,
+            &artifact::Deb {
+                package: "emscripten",
+                version: &e.debian_package,
+                arch: "all",
+                suite: Some(&e.debian_suite),
+            },
+        )?;
+        let acorn = npm.pack(cache, "acorn", &e.acorn)?;
         util::make_dir_atomically(&root, |dir| {
             artifact::unpack_deb(&deb, dir)?;
             let em = dir.join("usr/share/emscripten");
@@ -402,9 +406,9 @@ fn debian_emscripten(
     let shown = root.display();
     runner::note(&format!("emscripten {} {state} {shown}", e.version));
 
-    let binaryen = cache.join(format!("binaryen-{}", e.binaryen));
+    let binaryen = cache.root.join(format!("binaryen-{}", e.binaryen));
     if !binaryen.join("bin/wasm-opt").exists() {
-        let tgz = npm.pack("binaryen", &e.binaryen)?;
+        let tgz = npm.pack(cache, "binaryen", &e.binaryen)?;
         util::make_dir_atomically(&binaryen, |dir| {
             artifact::unpack_npm(&tgz, dir)?;
             Ok(())
@@ -416,9 +420,9 @@ fn debian_emscripten(
         e.binaryen
     );
 
-    let em_cache = cache.join(format!("emcache-{}", e.version));
+    let em_cache = cache.root.join(format!("emcache-{}", e.version));
     fs::create_dir_all(&em_cache)?;
-    let config = cache.join(format!("emscripten-{}.config", e.version));
+    let config = cache.root.join(format!("emscripten-{}.config", e.version));
     let text = format!(
         "# Written by `cargo xtask toolchain install`; rewritten on every install.\n\
          LLVM_ROOT = {llvm:?}\n\
@@ -569,18 +573,18 @@ mod tests {
         let Some(tc) = crate::toolchain::for_tests() else {
             return;
         };
-        let cache = paths::cache_dir();
+        let cache = tc.cache.clone();
         // As under `cargo xtask ci`: our own emscripten first on PATH is not an "existing" one.
         let path = std::env::join_paths(std::iter::once(tc.emscripten_dir.clone()).chain(
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
         ))
         .unwrap();
         assert!(
-            find_existing_emscripten(&Pins::load().unwrap(), &cache, &path).is_none(),
+            find_existing_emscripten(&Pins::load().unwrap(), &cache.root, &path).is_none(),
             "our own emscripten in the cache was taken for an existing install"
         );
         let mut before = BTreeMap::new();
-        snapshot(&cache, &tc.em_cache, &mut before);
+        snapshot(&cache.root, &tc.em_cache, &mut before);
         let stamp = tc.em_cache.join("xlean-prebuilt.txt");
         let stamp_before = fs::metadata(&stamp).unwrap().modified().unwrap();
 
@@ -589,7 +593,7 @@ mod tests {
         let secs = start.elapsed().as_secs_f64();
 
         let mut after = BTreeMap::new();
-        snapshot(&cache, &tc.em_cache, &mut after);
+        snapshot(&cache.root, &tc.em_cache, &mut after);
         let changed: Vec<_> = after
             .iter()
             .filter(|(p, v)| before.get(*p) != Some(v))

@@ -15,7 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    paths,
+    paths::ToolCache,
     runner::{self, Step},
     util,
 };
@@ -38,11 +38,11 @@ pub enum Command {
     Show,
 }
 
-pub fn run(cmd: Command) -> Result<()> {
+pub fn run(cmd: Command, cache: &ToolCache) -> Result<()> {
     match cmd {
-        Command::Install(args) => install::run(args),
+        Command::Install(args) => install::run(args, cache),
         Command::Show => {
-            let tc = Toolchain::load()?;
+            let tc = Toolchain::load(cache)?;
             println!("{}", serde_json::to_string_pretty(&tc)?);
             Ok(())
         }
@@ -50,8 +50,8 @@ pub fn run(cmd: Command) -> Result<()> {
 }
 
 /// `toolchain install` with default options (what `ci` and `build` run first).
-pub fn install_default() -> Result<()> {
-    install::run(install::Args::default())
+pub fn install_default(cache: &ToolCache) -> Result<()> {
+    install::run(install::Args::default(), cache)
 }
 
 /// How emscripten was obtained.
@@ -87,16 +87,21 @@ pub struct Toolchain {
     /// `cmake` and `ninja`.
     pub cmake: PathBuf,
     pub ninja: PathBuf,
+    /// The tool cache the record lives in (not recorded: [`Toolchain::load`] sets it), where the
+    /// toolchain's users keep their npm packages and downloads too.
+    #[serde(skip)]
+    pub cache: ToolCache,
 }
 
 impl Toolchain {
-    pub fn record_path() -> PathBuf {
-        paths::cache_dir().join("toolchain.json")
+    /// `<cache>/toolchain.json`.
+    pub fn record_path(cache: &ToolCache) -> PathBuf {
+        cache.root.join("toolchain.json")
     }
 
-    /// The installed toolchain, or an error that says how to install it.
-    pub fn load() -> Result<Toolchain> {
-        let path = Toolchain::record_path();
+    /// The toolchain installed in `cache`, or an error that says how to install it.
+    pub fn load(cache: &ToolCache) -> Result<Toolchain> {
+        let path = Toolchain::record_path(cache);
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
@@ -105,7 +110,7 @@ impl Toolchain {
             ),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let tc: Toolchain = serde_json::from_str(&text).with_context(|| {
+        let mut tc: Toolchain = serde_json::from_str(&text).with_context(|| {
             format!(
                 "{} is damaged\n  fix: cargo xtask toolchain install (it rewrites the record)",
                 path.display()
@@ -125,12 +130,13 @@ impl Toolchain {
                 p.display()
             );
         }
+        tc.cache = cache.clone();
         Ok(tc)
     }
 
     pub(crate) fn save(&self) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        util::write_atomic(&Toolchain::record_path(), text.as_bytes())
+        util::write_atomic(&Toolchain::record_path(&self.cache), text.as_bytes())
     }
 
     pub fn emcc(&self) -> PathBuf {
@@ -205,7 +211,7 @@ impl Toolchain {
 /// [`crate::gate::skip`] (which fails the test where CI requires the toolchain).
 #[cfg(test)]
 pub fn for_tests() -> Option<Toolchain> {
-    Toolchain::load()
+    Toolchain::load(&ToolCache::standard(None))
         .map_err(|e| crate::gate::skip(crate::gate::Need::Toolchain, &format!("{e:#}")))
         .ok()
 }

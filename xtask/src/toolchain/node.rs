@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::{fetch::artifact, runner::Step};
+use crate::{
+    fetch::artifact::{self, Store},
+    paths::ToolCache,
+    runner::Step,
+};
 
 /// The probe module, byte by byte (we write it by hand so the probe needs no toolchain).
 const WASM64_PROBE: &[u8] = &[
@@ -65,10 +69,10 @@ impl Npm {
         })
     }
 
-    /// `npm pack NAME@VERSION` with this npm into the download cache, hash-checked against
-    /// pins.lock ([`artifact::npm_pack`]).
-    pub fn pack(&self, name: &str, version: &str) -> Result<PathBuf> {
-        artifact::npm_pack(self.step(name), name, version)
+    /// `npm pack NAME@VERSION` with this npm into the download cache of `cache`, hash-checked
+    /// against pins.lock ([`artifact::npm_pack`]).
+    pub fn pack(&self, cache: &ToolCache, name: &str, version: &str) -> Result<PathBuf> {
+        artifact::npm_pack(&Store::standard(cache), self.step(name), name, version)
     }
 
     /// `node npm-cli.js`, a step named for the package it packs.
@@ -172,7 +176,7 @@ mod tests {
         };
         std::fs::copy(Lock::path(), &store.lock).unwrap();
         let version = Pins::load().unwrap().emscripten.acorn;
-        let tgz = artifact::npm_pack_in(&store, tc.npm.step("acorn"), "acorn", &version).unwrap();
+        let tgz = artifact::npm_pack(&store, tc.npm.step("acorn"), "acorn", &version).unwrap();
         assert_eq!(tgz, dir.join(format!("downloads/npm/acorn-{version}.tgz")));
         assert!(!dir
             .join(format!("downloads/npm/acorn-{version}.tgz.partial"))

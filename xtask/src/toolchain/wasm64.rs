@@ -20,7 +20,8 @@ impl Toolchain {
     /// The toolchain as far as it decides what a compiler produces (its record and emscripten's
     /// config, by content): a stamp input of everything compiled.
     pub fn fingerprint(&self) -> Result<String> {
-        stamp::content_fingerprint(&[Toolchain::record_path(), self.em_config.clone()])
+        let record = Toolchain::record_path(&self.cache);
+        stamp::content_fingerprint(&[record, self.em_config.clone()])
     }
 
     /// The CMake build tree `dir`.

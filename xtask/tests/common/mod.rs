@@ -4,6 +4,8 @@
 
 #[path = "../../src/gate.rs"]
 pub mod gate;
+#[path = "../../src/paths.rs"]
+pub mod paths;
 
 use std::{
     fs,
@@ -19,11 +21,9 @@ pub fn root() -> PathBuf {
 
 /// The provisioned toolchain record, or None (SKIPPED) unless CI requires it.
 pub fn toolchain() -> Option<serde_json::Value> {
-    let cache = std::env::var_os("XLEAN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("xlean")))
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/xlean"));
-    match fs::read_to_string(cache.join("toolchain.json")) {
+    // The cache `cargo xtask` resolves with no `--cache-dir`, by the same code.
+    let cache = paths::ToolCache::standard(None);
+    match fs::read_to_string(cache.root.join("toolchain.json")) {
         Ok(t) => Some(serde_json::from_str(&t).unwrap()),
         Err(_) => {
             gate::skip(

