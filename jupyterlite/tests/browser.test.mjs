@@ -400,6 +400,11 @@ test('the page shows the kernel loading: phases, bytes, then ready and hidden', 
       `downloading before ready: ${JSON.stringify(phases)}`,
     );
     if (bundleRequests.length) {
+      // Std is unpacked while it downloads (with its bytes), then what is left after the last.
+      assert.ok(
+        texts.some((text) => /^Downloading and unpacking Std: \d+(\.\d)?( of \d+(\.\d)?)? [kM]?B$/.test(text)),
+        `downloading and unpacking Std with its bytes shown: ${JSON.stringify(texts)}`,
+      );
       assert.ok(texts.includes('Unpacking Std'), `unpacking Std shown: ${JSON.stringify(texts)}`);
     }
     assert.equal(seen.at(-1).hidden, true, 'the display ends hidden');
