@@ -575,6 +575,8 @@ function xleanCounter(response, what, atEnd) {
       controller.enqueue(chunk);
     },
     flush: function () {
+      // The last chunk's report may have been dropped (ten a second); this one, complete, is not.
+      xleanProgress({ phase: 'download', text: what, done: done, total: done });
       atEnd();
     },
   });
