@@ -12,13 +12,23 @@ export const PROGRESS_CHANNEL = 'xlean-progress';
 /** How long "ready" stays visible. */
 const READY_MS = 1500;
 
-const MB = 1024 * 1024;
+/** The units bytes are shown in, largest first, with their sizes. */
+const UNITS = [
+  [1024 * 1024, 'MB'],
+  [1024, 'kB'],
+  [1, 'B'],
+];
 
-/** A report in words: `Downloading the kernel: 3.2 of 10.0 MB`. */
+/**
+ * A report in words: `Downloading the kernel: 3.2 of 10.0 MB`. The unit is the largest the total
+ * (else the bytes done) fills, so a small file reads `1.5 of 12.0 kB`, not `0.0 of 0.0 MB`.
+ */
 export function describe({ text, done, total }) {
   if (typeof done !== 'number') return text;
-  const mb = (n) => (n / MB).toFixed(1);
-  return typeof total === 'number' ? `${text}: ${mb(done)} of ${mb(total)} MB` : `${text}: ${mb(done)} MB`;
+  const known = typeof total === 'number';
+  const [size, unit] = UNITS.find(([size]) => (known ? total : done) >= size) ?? UNITS.at(-1);
+  const figure = (n) => (size === 1 ? String(n) : (n / size).toFixed(1));
+  return known ? `${text}: ${figure(done)} of ${figure(total)} ${unit}` : `${text}: ${figure(done)} ${unit}`;
 }
 
 function makeDisplay() {

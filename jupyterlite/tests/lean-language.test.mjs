@@ -2,13 +2,14 @@
 // driven line by line the way CodeMirror's StreamLanguage drives it, with CodeMirror's own
 // StringStream. Run by `cargo test -p xtask lite::` (the test that builds the extension), which
 // sets XLEAN_CODEMIRROR_LANGUAGE to the `@codemirror/language` package of the extension's
-// locked npm tree.
+// locked npm tree. Also the words of the page's progress display (progress.js).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 import { lean4 } from '../lean-language/lean.js';
+import { describe } from '../lean-language/progress.js';
 
 const languageDir = process.env.XLEAN_CODEMIRROR_LANGUAGE;
 const skip = languageDir ? false : 'XLEAN_CODEMIRROR_LANGUAGE is not set: run this through `cargo test -p xtask lite::`';
@@ -116,4 +117,16 @@ test('declarations, commands, tactics, attributes', { skip }, () => {
     [':=', 'operator'],
     ['α₁', 'variableName'],
   ]);
+});
+
+// The progress display's words (progress.js): bytes in the unit the total fills.
+test('progress reports in words: MB, kB below a MB, bytes below a kB', () => {
+  const report = (done, total) => describe({ phase: 'download', text: 'Downloading Std', done, total });
+  assert.equal(report(3.2 * 1024 * 1024, 10 * 1024 * 1024), 'Downloading Std: 3.2 of 10.0 MB');
+  assert.equal(report(1536, 12 * 1024), 'Downloading Std: 1.5 of 12.0 kB');
+  assert.equal(report(300, 800), 'Downloading Std: 300 of 800 B');
+  assert.equal(report(0, 0), 'Downloading Std: 0 of 0 B');
+  assert.equal(report(2.5 * 1024 * 1024, null), 'Downloading Std: 2.5 MB', 'no total: the bytes done');
+  assert.equal(report(2048, null), 'Downloading Std: 2.0 kB');
+  assert.equal(describe({ phase: 'unpack', text: 'Unpacking Std' }), 'Unpacking Std');
 });

@@ -101,20 +101,26 @@ var xleanStdio = (function () {
 // system (/lib/lean), where Lean finds its files as if they were embedded, when a cell first
 // imports a module it `provides` (after the bundles it `needs`): a notebook that imports only
 // Init never downloads Std or Lean. A bundle without `provides` (a list from before loading on
-// demand) is unpacked before the runtime starts. gzip is undone by the platform's
-// DecompressionStream (browsers, workers and Node 18+); the tar reader below knows plain files,
-// directories and GNU long names, which is all `cargo xtask build` writes.
+// demand) is unpacked before the runtime starts.
+//
+// A bundle is unpacked while it downloads: its bytes flow from the response (in Node, the file)
+// through a byte counter (the download's progress), the platform's DecompressionStream (browsers,
+// workers and Node 18+) and the tar reader below, which writes each file as soon as its last byte
+// is in. So gunzip and untar, seconds of CPU for Std and Lean, overlap the download instead of
+// following it, and only about one file is held at a time, not the whole compressed and the
+// whole unpacked archive. The streams' backpressure paces the download to the unpacking.
 
 // The list's bundles; `loaded` and `loading` (a promise) are added here.
 var xleanBundleList = [];
 
 Module['preRun'].push(function xleanBundles() {
   addRunDependency('xlean-bundles');
-  xleanReadFile('xlean-bundles.json')
-    .then(function (listBytes) {
-      if (listBytes) {
-        xleanBundleList = JSON.parse(new TextDecoder().decode(listBytes)).bundles || [];
-      }
+  xleanOpen('xlean-bundles.json')
+    .then(function (response) {
+      return response ? response.text() : null;
+    })
+    .then(function (listText) {
+      if (listText !== null) xleanBundleList = JSON.parse(listText).bundles || [];
       return xleanLoadInOrder(
         xleanBundleList.filter(function (bundle) {
           return !bundle.provides;
@@ -145,14 +151,14 @@ function xleanBundleUrl(name) {
   return wasm.substring(0, slash + 1) + name;
 }
 
-// The file's bytes, or null when there is none. In a browser the download is reported as
-// progress named `what` (when given).
-function xleanReadFile(name, what) {
+// The file beside the module as a Response whose body streams its bytes, or null when there is
+// none. In Node the body is the file read from disk, so both read it through the same streams.
+function xleanOpen(name) {
   var url = xleanBundleUrl(name);
   if (ENVIRONMENT_IS_NODE) {
-    return require('fs').promises.readFile(url).then(
-      function (b) {
-        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    return require('fs').promises.open(url).then(
+      function (file) {
+        return new Response(require('stream').Readable.toWeb(file.createReadStream()));
       },
       function (e) {
         if (e.code === 'ENOENT') return null;
@@ -163,73 +169,118 @@ function xleanReadFile(name, what) {
   return fetch(url).then(function (r) {
     if (r.status === 404) return null;
     if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
-    if (!what) {
-      return r.arrayBuffer().then(function (b) {
-        return new Uint8Array(b);
-      });
-    }
-    var chunks = [];
-    return xleanCountBody(r, what, function (chunk) {
-      chunks.push(chunk);
-    }).then(function (size) {
-      var all = new Uint8Array(size);
-      for (var i = 0, at = 0; i < chunks.length; at += chunks[i].length, i++) all.set(chunks[i], at);
-      return all;
-    });
+    return r;
   });
 }
 
-function xleanGunzip(bytes) {
-  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new Response(stream).arrayBuffer().then(function (b) {
-    return new Uint8Array(b);
-  });
-}
-
-// Writes every file of a tar archive under `into`; returns how many.
+// Writes every file of a tar stream under `into`; resolves with how many. The kernel tests drive
+// it as Module.xleanUntar, in chunks of any size.
 function xleanUntar(tar, into) {
-  var text = function (from, len) {
-    var end = from;
-    while (end < from + len && tar[end] !== 0) end++;
-    return new TextDecoder().decode(tar.subarray(from, end));
-  };
-  var count = 0;
+  var reader = xleanTarReader(into);
+  return tar.pipeTo(new WritableStream({ write: reader.push })).then(reader.finish);
+}
+Module['xleanUntar'] = xleanUntar;
+
+// The tar reader, fed chunk by chunk (`push`): an entry's bytes are gathered into one buffer of
+// their own, and a file is written (the buffer handed to MEMFS, not copied) as soon as its last
+// byte is in. It knows what `cargo xtask build` writes (plain files, directories, GNU long names)
+// and POSIX ustar's name prefix; other entries are passed over. `finish` returns how many files
+// it wrote.
+function xleanTarReader(into) {
+  var header = new Uint8Array(512);
+  var want = header; // the piece being gathered: a header, or an entry's data
+  var filled = 0;
+  var use = onHeader; // what is done with `want` once it is full
+  var skip = 0; // bytes to pass over before the next piece: padding, or an entry not kept
   var longName = null;
-  for (var at = 0; at + 512 <= tar.length; ) {
-    if (tar[at] === 0) break; // the zero blocks at the end
-    var header = at;
-    var name = text(header, 100);
-    var size = parseInt(text(header + 124, 12).trim() || '0', 8);
-    var type = String.fromCharCode(tar[header + 156] || 48);
-    var data = tar.subarray(header + 512, header + 512 + size);
-    at += 512 + Math.ceil(size / 512) * 512;
+  var count = 0;
+  var ended = false;
+
+  function text(bytes, from, len) {
+    var end = from;
+    while (end < from + len && bytes[end] !== 0) end++;
+    return new TextDecoder().decode(bytes.subarray(from, end));
+  }
+  function push(chunk) {
+    for (var at = 0, n; at < chunk.length && !ended; at += n) {
+      if (skip > 0) {
+        n = Math.min(skip, chunk.length - at);
+        skip -= n;
+        continue;
+      }
+      n = Math.min(want.length - filled, chunk.length - at);
+      want.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      if (filled === want.length) complete();
+    }
+  }
+  // Hands the full piece on; the next piece is a header unless its user asks for data (`expect`).
+  function complete() {
+    var piece = want;
+    var then = use;
+    want = header;
+    filled = 0;
+    use = onHeader;
+    then(piece);
+  }
+  // An entry's bytes fill 512-byte blocks; the rest of the last one is padding.
+  function padding(size) {
+    return (512 - (size % 512)) % 512;
+  }
+  // The entry's `size` bytes are gathered and handed to `then`; its padding is passed over.
+  function expect(size, then) {
+    want = new Uint8Array(size);
+    use = function (data) {
+      skip = padding(size);
+      then(data);
+    };
+    if (size === 0) complete();
+  }
+  function passOver(size) {
+    skip = size + padding(size);
+  }
+  function onHeader() {
+    if (header[0] === 0) return (ended = true); // the zero blocks at the end
+    var name = text(header, 0, 100);
+    var size = parseInt(text(header, 124, 12).trim() || '0', 8);
+    var type = String.fromCharCode(header[156] || 48);
     if (type === 'L') {
-      longName = new TextDecoder().decode(data).replace(/\0+$/, '');
-      continue;
+      return expect(size, function (data) {
+        longName = new TextDecoder().decode(data).replace(/\0+$/, '');
+      });
     }
     // POSIX ustar ("ustar\0") may split a long name into prefix + name; GNU headers ("ustar ")
     // use that space for other things.
-    var posix = text(header + 257, 6) === 'ustar' && tar[header + 262] === 0;
-    var prefix = posix ? text(header + 345, 155) : '';
+    var posix = text(header, 257, 6) === 'ustar' && header[262] === 0;
+    var prefix = posix ? text(header, 345, 155) : '';
     var path = longName || (prefix ? prefix + '/' + name : name);
     longName = null;
     path = path.replace(/^(\.\/)+/, '');
-    if (path === '' || path === '.' || path === './') continue;
+    if (path === '' || path === '.' || path === './') return passOver(size);
     if (path.split('/').indexOf('..') >= 0 || path.charAt(0) === '/') {
       throw new Error('a bundle entry leaves its folder: ' + path);
     }
     var full = into + '/' + path.replace(/\/+$/, '');
-    if (type === '5') {
-      FS.mkdirTree(full);
-    } else if (type === '0' || type === '\0') {
-      FS.mkdirTree(full.substring(0, full.lastIndexOf('/')));
-      FS.writeFile(full, data);
-      count++;
+    if (type === '0' || type === '\0') {
+      return expect(size, function (data) {
+        FS.mkdirTree(full.substring(0, full.lastIndexOf('/')));
+        FS.writeFile(full, data, { canOwn: true });
+        count++;
+      });
     }
+    if (type === '5') FS.mkdirTree(full);
+    passOver(size); // a folder's bytes (none), or an entry not kept
   }
-  return count;
+  return {
+    push: push,
+    finish: function () {
+      if (filled > 0 || skip > 0 || want !== header) {
+        throw new Error('a bundle ends in the middle of an entry (the archive is cut short)');
+      }
+      return count;
+    },
+  };
 }
-
 
 // Loads the bundles one after the other.
 function xleanLoadInOrder(bundles) {
@@ -240,19 +291,26 @@ function xleanLoadInOrder(bundles) {
   }, Promise.resolve());
 }
 
-// Unpacks one bundle, once; after a failure the next import tries again.
+// Unpacks one bundle, once, while it downloads; after a failure the next import tries again.
 function xleanLoadBundle(bundle) {
   if (bundle.loaded) return Promise.resolve();
   if (bundle.loading) return bundle.loading;
   var what = (bundle.provides || [bundle.file]).join(', ');
-  bundle.loading = xleanReadFile(bundle.file, 'Downloading ' + what)
-    .then(function (gz) {
-      if (!gz) throw new Error(bundle.file + ' is listed in xlean-bundles.json but missing');
-      xleanProgress({ phase: 'unpack', text: 'Unpacking ' + what });
-      return xleanGunzip(gz);
+  var unpacking = function () {
+    xleanProgress({ phase: 'unpack', text: 'Unpacking ' + what });
+  };
+  bundle.loading = xleanOpen(bundle.file)
+    .then(function (response) {
+      if (!response) throw new Error(bundle.file + ' is listed in xlean-bundles.json but missing');
+      // A download is counted as its bytes go by, and unpacked as they go: its reports say both.
+      // What is left after the last byte is reported as unpacking. Node reads the file from
+      // disk: nothing to count, only the unpacking to report.
+      var gz = response.body;
+      if (ENVIRONMENT_IS_NODE) unpacking();
+      else gz = gz.pipeThrough(xleanCounter(response, 'Downloading and unpacking ' + what, unpacking));
+      return xleanUntar(gz.pipeThrough(new DecompressionStream('gzip')), bundle.into || '/lib/lean');
     })
-    .then(function (tar) {
-      var n = xleanUntar(tar, bundle.into || '/lib/lean');
+    .then(function (n) {
       if (bundle.files !== undefined && n !== bundle.files) {
         throw new Error(bundle.file + ' holds ' + n + ' files, the list says ' + bundle.files);
       }
@@ -497,27 +555,31 @@ function xleanProgress(report) {
   xleanProgressChannel.postMessage(report);
 }
 
-// Reads a response's body, handing each chunk to `sink` and reporting the bytes as `what`;
-// resolves with the byte count. The total is the Content-Length, except when the response is
-// content-encoded (Content-Length then counts the compressed bytes, while the body yields them
-// decompressed) or has none: then the total is null, and only the bytes done are shown.
-function xleanCountBody(response, what, sink) {
+// A pass-through for a response's body that reports the bytes going through as download
+// progress named `what`, and calls `atEnd` after the last. The total is the Content-Length,
+// except when the response is content-encoded (Content-Length then counts the compressed bytes,
+// while the body yields them decompressed) or has none: then the total is null, and only the
+// bytes done are shown.
+function xleanCounter(response, what, atEnd) {
   var length = Number(response.headers.get('Content-Length'));
   var encoding = response.headers.get('Content-Encoding');
   var total = length > 0 && (!encoding || encoding === 'identity') ? length : null;
   var done = 0;
-  var reader = response.body.getReader();
-  xleanProgress({ phase: 'download', text: what, done: 0, total: total });
-  function next() {
-    return reader.read().then(function (step) {
-      if (step.done) return done;
-      sink(step.value);
-      done += step.value.length;
-      xleanProgress({ phase: 'download', text: what, done: done, total: total || null });
-      return next();
-    });
-  }
-  return next();
+  return new TransformStream({
+    start: function () {
+      xleanProgress({ phase: 'download', text: what, done: 0, total: total });
+    },
+    transform: function (chunk, controller) {
+      done += chunk.length;
+      xleanProgress({ phase: 'download', text: what, done: done, total: total });
+      controller.enqueue(chunk);
+    },
+    flush: function () {
+      // The last chunk's report may have been dropped (ten a second); this one, complete, is not.
+      xleanProgress({ phase: 'download', text: what, done: done, total: done });
+      atEnd();
+    },
+  });
 }
 
 // The module's own download, counted. Emscripten lets the embedder instantiate the .wasm
@@ -538,12 +600,15 @@ if (
         // The body is counted through a clone: the compiler gets the response fetch gave, for
         // Chrome keeps a module's compiled code (for the next visit) only for such a response,
         // which has a URL and a cache entry; a Response made from a stream has neither.
-        xleanCountBody(response.clone(), 'Downloading the kernel', function () {}).then(
-          function () {
-            xleanProgress({ phase: 'compile', text: 'Compiling the kernel' });
-          },
-          function () {} // the compiler reads the same body and reports its failure below
-        );
+        response
+          .clone()
+          .body.pipeThrough(
+            xleanCounter(response, 'Downloading the kernel', function () {
+              xleanProgress({ phase: 'compile', text: 'Compiling the kernel' });
+            })
+          )
+          .pipeTo(new WritableStream())
+          .catch(function () {}); // the compiler reads the same body and reports its failure
         return WebAssembly.instantiateStreaming(response, imports);
       })
       .then(

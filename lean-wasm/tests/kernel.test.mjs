@@ -408,6 +408,67 @@ test('without a bundle list nothing is unpacked', { skip: skipReason }, async ()
   assert.equal(M.FS.analyzePath('/lib/lean/Std.olean').exists, false);
 });
 
+// The tar reader (pre.js section 3) is fed a bundle as its bytes arrive, in chunks of whatever
+// size the network and DecompressionStream make. Here it is fed archives made by the system's
+// tar in 7-byte chunks, so every header, long name and file spans many of them.
+async function tarOf(files, format, more = []) {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const tree = mkdtempSync(path.join(tmpdir(), 'xlean-tar-'));
+  for (const [name, content] of Object.entries(files)) {
+    const at = path.join(tree, name);
+    if (content === null) mkdirSync(at, { recursive: true });
+    else {
+      mkdirSync(path.dirname(at), { recursive: true });
+      writeFileSync(at, content);
+    }
+  }
+  return new Uint8Array(execFileSync('tar', [`--format=${format}`, ...more, '-cf', '-', '-C', tree, '.']));
+}
+
+function inChunks(bytes, size) {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, (at += size)));
+    },
+  });
+}
+
+const BIG = new Uint8Array(70_000).map((_, i) => (i * 7 + (i >> 9)) & 0xff); // spans 10,000 chunks
+
+test('the tar reader writes every entry however the archive is cut into chunks', { skip: skipReason }, async () => {
+  const M = await loadModule();
+  const files = { 'Std.olean': 'std root', [LONG]: 'long', 'Std/Big.olean': BIG, 'Std/Empty.olean': '', 'Std/Dir': null };
+  // GNU tar writes the long path as a long-name entry (`L`); ustar splits it into prefix + name.
+  for (const format of ['gnu', 'ustar']) {
+    const tar = await tarOf(files, format);
+    for (const size of [7, 512, tar.length]) {
+      const into = `/unpacked-${format}-${size}`;
+      assert.equal(await M.xleanUntar(inChunks(tar, size), into), 4, `${format} in ${size}-byte chunks`);
+      assert.equal(M.FS.readFile(`${into}/Std.olean`, { encoding: 'utf8' }), 'std root');
+      assert.equal(M.FS.readFile(`${into}/${LONG}`, { encoding: 'utf8' }), 'long');
+      assert.deepEqual(M.FS.readFile(`${into}/Std/Big.olean`), BIG);
+      assert.equal(M.FS.readFile(`${into}/Std/Empty.olean`).length, 0);
+      assert.ok(M.FS.isDir(M.FS.stat(`${into}/Std/Dir`).mode), 'the empty folder');
+    }
+  }
+});
+
+test('the tar reader refuses an entry outside its folder and an archive cut short', { skip: skipReason }, async () => {
+  const M = await loadModule();
+  // -P keeps the `..` that tar would strip: `./Sub/../../evil.olean` leaves the folder.
+  const evil = await tarOf({ 'evil.olean': 'x', Sub: null }, 'gnu', ['-P', '--transform=s,^\\./evil,./Sub/../../evil,']);
+  await assert.rejects(M.xleanUntar(inChunks(evil, 7), '/evil'), /a bundle entry leaves its folder: Sub\/\.\.\/\.\.\/evil\.olean/);
+  const tar = await tarOf({ 'Std/Big.olean': BIG }, 'gnu');
+  const cut = tar.subarray(0, 512 * 3 + 100); // in the middle of Big.olean's bytes
+  await assert.rejects(M.xleanUntar(inChunks(cut, 7), '/cut'), /a bundle ends in the middle of an entry/);
+  assert.equal(M.FS.analyzePath('/cut/Std/Big.olean').exists, false, 'nothing half-written');
+});
+
 // Loading on demand: a bundle that says what it `provides` is unpacked when a cell first imports
 // one of its modules, after the bundles it `needs`; the cell waits for it, and so does every
 // message sent after it.
