@@ -33,6 +33,9 @@ pub struct Layout {
     pub site: PathBuf,
     /// Where `jupyter lite build` runs (its task database and cache).
     pub lite_work: PathBuf,
+    /// The gzip copies of the site's files, named by their original's sha256, kept between
+    /// `lite` runs (`jupyter lite build` makes the site afresh each time).
+    pub site_gz: PathBuf,
     /// The site's Lean syntax highlighting extension: its sources with their npm tree, and the
     /// built extension.
     pub lean_language: PathBuf,
@@ -59,6 +62,7 @@ impl Layout {
             prefix: root.join("prefix"),
             site: root.join("site"),
             lite_work: root.join("lite-work"),
+            site_gz: root.join("site-gz"),
             lean_language: root.join("lean-language"),
             lean_check: root.join("lean-check"),
             acceptance: root.join("acceptance"),
@@ -152,6 +156,7 @@ mod tests {
             &top.sources,
             &top.wasm_deps,
             &top.site,
+            &top.site_gz,
             &top.prefix,
         ] {
             assert!(dir.starts_with("/b"), "{}", dir.display());

@@ -5,7 +5,7 @@
 //! - [`contract`]: the prefix checked against what JupyterLite's xeus add-on needs;
 //! - [`extension`]: the Lean syntax highlighting extension, built from pinned npm packages;
 //! - [`site`]: `jupyter lite build` into `<output>.partial`, verified, renamed into place;
-//! - [`precompress`]: the `.gz` copies of the compressible files, written once;
+//! - [`precompress`]: the `.gz` copies of the compressible files, compressed once per content;
 //! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP, validators,
 //!   cache lifetimes by name, the `.gz` copies as `Content-Encoding: gzip`);
 //! - [`browser`]: Chromium + playwright-core, and the browser test.
@@ -93,6 +93,7 @@ pub fn test_prefix(
             prefix: prefix.to_path_buf(),
             output: dir.join("site"),
             work: dir.join("work"),
+            gz_cache: dir.join("site-gz"),
             logs: layout.logs.clone(),
             lean_language: layout.lean_language.clone(),
             stamps: layout.lite_stamps(),

@@ -1,7 +1,8 @@
 //! The JupyterLite site: `jupyter lite build` run offline over a checked prefix and our notebooks,
-//! into `<output>.partial`, verified, given `.gz` copies of its compressible files, then renamed
-//! over the output. A failed or interrupted build never leaves a half site where the site goes,
-//! and the last good site stays until a new one is complete.
+//! into `<output>.partial`, verified, given `.gz` copies of its compressible files (compressed
+//! only when their content is new, see `precompress`), then renamed over the output. A failed or
+//! interrupted build never leaves a half site where the site goes, and the last good site stays
+//! until a new one is complete.
 
 use std::{
     fs,
@@ -33,6 +34,9 @@ pub struct SiteOptions {
     /// The lite directory `jupyter lite build` runs in (its task database and cache land there);
     /// made afresh for every build.
     pub work: PathBuf,
+    /// Where the `.gz` copies are kept between builds, by their original's content
+    /// (`<build>/site-gz`; see `precompress`).
+    pub gz_cache: PathBuf,
     /// Where the build's log goes.
     pub logs: PathBuf,
     /// Where the Lean language extension is built (`<build>/lean-language`) and where its stage
@@ -48,6 +52,7 @@ impl SiteOptions {
             prefix: prefix.map_or_else(|| layout.prefix.clone(), paths::absolute),
             output: output.map_or_else(|| layout.site.clone(), paths::absolute),
             work: layout.lite_work.clone(),
+            gz_cache: layout.site_gz.clone(),
             logs: layout.logs.clone(),
             lean_language: layout.lean_language.clone(),
             stamps: layout.lite_stamps(),
@@ -76,7 +81,8 @@ impl Site {
     pub fn summary(&self) -> String {
         format!(
             "site {}: {} in {} files; kernel ({} backend): xlean.wasm {}, xlean.js {}; \
-             gzip copies of {} files: {} -> {}; jupyter lite build {}",
+             gzip copies of {} files ({} unchanged, from the cache): {} -> {}; jupyter lite \
+             build {}",
             self.dir.display(),
             fmt_bytes(self.total_bytes),
             self.files,
@@ -84,6 +90,7 @@ impl Site {
             fmt_bytes(self.wasm_bytes),
             fmt_bytes(self.js_bytes),
             self.precompressed.files,
+            self.precompressed.reused,
             fmt_bytes(self.precompressed.raw_bytes),
             fmt_bytes(self.precompressed.gz_bytes),
             runner::fmt_secs(self.build_secs)
@@ -162,7 +169,7 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         .run()
         .and_then(|_| copy_bundles(&prefix, &partial))
         .and_then(|_| verify_site(&partial, &prefix))
-        .and_then(|_| precompress_site(&partial));
+        .and_then(|_| precompress_site(&partial, &opts.gz_cache));
     let build_secs = start.elapsed().as_secs_f64();
     let precompressed = match built {
         Ok(p) => p,

@@ -17,7 +17,7 @@ use super::{
     browser,
     contract::check_prefix,
     extension,
-    precompress::{precompress_site, MIN_BYTES},
+    precompress::{precompress_site, Precompressed, MIN_BYTES},
     server::{
         accepts, content_type, http_date, is_content_hashed, resolve, Resolved, Server, IMMUTABLE,
         REVALIDATE,
@@ -110,6 +110,7 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
         prefix: prefix.to_path_buf(),
         output: dir.join("site"),
         work: dir.join("work"),
+        gz_cache: dir.join("site-gz"),
         logs: dir.join("logs"),
         lean_language: dir.join("lean-language"),
         stamps: dir.join("stamps"),
@@ -584,7 +585,7 @@ fn the_server_sends_gzip_copies_validators_and_cache_lifetimes_by_name() {
     .unwrap();
     let bundle = "xlean-std.0123456789abcdef.tar.gz";
     fs::write(root.join(bundle), b"\x1f\x8b stand-in archive").unwrap();
-    let written = precompress_site(&root).unwrap();
+    let written = precompress_site(&root, &dir.join("site-gz")).unwrap();
     assert_eq!(written.files, 3, "{written:?}"); // the wasm, the page, the script
                                                  // A copy that leads out of the root is never sent.
     fs::write(dir.join("outside.gz"), b"outside").unwrap();
@@ -683,7 +684,8 @@ fn the_server_sends_gzip_copies_validators_and_cache_lifetimes_by_name() {
 
 #[test]
 fn precompressed_copies_are_gzip_of_the_compressible_files_only() {
-    let dir = util::test_dir("lite-precompress");
+    let top = util::test_dir("lite-precompress");
+    let (dir, cache) = (top.join("site"), top.join("site-gz"));
     let text = "const x = 1;\n".repeat(1000);
     fs::create_dir_all(dir.join("a/b")).unwrap();
     fs::write(dir.join("a/b/app.js"), &text).unwrap();
@@ -706,8 +708,8 @@ fn precompressed_copies_are_gzip_of_the_compressible_files_only() {
         })
         .collect();
     fs::write(dir.join("noise.wasm"), &noise).unwrap();
-    let done = precompress_site(&dir).unwrap();
-    assert_eq!(done.files, 1, "{done:?}");
+    let done = precompress_site(&dir, &cache).unwrap();
+    assert_eq!((done.files, done.reused), (1, 0), "{done:?}");
     assert_eq!(done.raw_bytes, text.len() as u64);
     let gz = fs::read(dir.join("a/b/app.js.gz")).unwrap();
     assert_eq!(done.gz_bytes, gz.len() as u64);
@@ -720,15 +722,68 @@ fn precompressed_copies_are_gzip_of_the_compressible_files_only() {
     fs::write(dir.join("elsewhere"), "keep").unwrap();
     fs::remove_file(dir.join("a/b/app.js.gz")).unwrap();
     std::os::unix::fs::symlink(dir.join("elsewhere"), dir.join("a/b/app.js.gz")).unwrap();
-    precompress_site(&dir).unwrap();
+    precompress_site(&dir, &cache).unwrap();
     assert_eq!(fs::read_to_string(dir.join("elsewhere")).unwrap(), "keep");
     assert!(!fs::symlink_metadata(dir.join("a/b/app.js.gz"))
         .unwrap()
         .is_symlink());
-    // The same input, the same bytes (no name or date in the header).
+    // The same input, the same bytes (no name or date in the header), compressed afresh.
     fs::remove_file(dir.join("a/b/app.js.gz")).unwrap();
-    precompress_site(&dir).unwrap();
+    util::remove_any(&cache).unwrap();
+    precompress_site(&dir, &cache).unwrap();
     assert_eq!(fs::read(dir.join("a/b/app.js.gz")).unwrap(), gz);
+}
+
+#[test]
+fn a_site_made_afresh_reuses_the_copies_of_unchanged_files_and_compresses_changed_ones() {
+    let top = util::test_dir("lite-precompress-reuse");
+    let cache = top.join("site-gz");
+    let unchanged = "const x = 1;\n".repeat(1000);
+    // What `jupyter lite build` does each time: a new site folder with new files.
+    let make_site = |run: u32, app: &str| {
+        let site = top.join(format!("site-{run}"));
+        fs::create_dir_all(site.join("bin")).unwrap();
+        fs::write(site.join("bin/k.wasm"), &unchanged).unwrap();
+        fs::write(site.join("app.js"), app).unwrap();
+        site
+    };
+    let first = precompress_site(&make_site(1, &"let a;\n".repeat(500)), &cache).unwrap();
+    assert_eq!((first.files, first.reused), (2, 0), "{first:?}");
+    let gz_mtime = |site: &Path| {
+        fs::metadata(site.join("bin/k.wasm.gz"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let written = gz_mtime(&top.join("site-1"));
+
+    // Nothing changed: both copies come from the cache, none is written again.
+    let site = make_site(2, &"let a;\n".repeat(500));
+    let second = precompress_site(&site, &cache).unwrap();
+    assert_eq!(second, Precompressed { reused: 2, ..first });
+    assert_eq!(gz_mtime(&site), written);
+    assert_eq!(
+        gunzip(&fs::read(site.join("bin/k.wasm.gz")).unwrap()),
+        unchanged.as_bytes()
+    );
+
+    // One file changed: it alone is compressed, from its new bytes; the old copy leaves the cache.
+    let site = make_site(3, &"let b;\n".repeat(600));
+    let third = precompress_site(&site, &cache).unwrap();
+    assert_eq!((third.files, third.reused), (2, 1), "{third:?}");
+    assert_eq!(
+        gunzip(&fs::read(site.join("app.js.gz")).unwrap()),
+        "let b;\n".repeat(600).as_bytes()
+    );
+    assert_eq!(fs::read_dir(&cache).unwrap().count(), 2);
+
+    // A copy left half-written (Ctrl-C) is never taken: the file is compressed again.
+    let key = util::sha256_file(&site.join("app.js")).unwrap();
+    fs::remove_file(cache.join(format!("{key}.gz"))).unwrap();
+    fs::write(cache.join(format!("{key}.gz.partial")), b"half").unwrap();
+    let fourth = precompress_site(&make_site(4, &"let b;\n".repeat(600)), &cache).unwrap();
+    assert_eq!((fourth.files, fourth.reused), (2, 1), "{fourth:?}");
+    assert!(!cache.join(format!("{key}.gz.partial")).exists());
 }
 
 #[test]
