@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 
+mod encodings;
 mod site;
 
 #[derive(clap::Subcommand)]
@@ -13,6 +14,9 @@ pub enum Command {
     /// Load time of the site in headless Chromium on throttled networks, cold and warm, with
     /// and without STAND-IN bundles of real .olean files
     Site(site::Args),
+    /// Bytes, ratio, compress and decompress time and the transfer time at 20 Mbit/s of gzip,
+    /// brotli and zstd (the Debian CLIs) on one tar of the STAND-IN .olean files
+    Encodings(encodings::Args),
 }
 
 pub fn run(cmd: Command, layout: &crate::layout::Layout) -> Result<()> {
@@ -20,5 +24,6 @@ pub fn run(cmd: Command, layout: &crate::layout::Layout) -> Result<()> {
         Command::Symtab(args) => crate::symtab::bench::run(args, layout),
         Command::Build => crate::build::bench::run(layout),
         Command::Site(args) => site::run(args, layout),
+        Command::Encodings(args) => encodings::run(args, layout),
     }
 }

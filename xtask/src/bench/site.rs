@@ -88,12 +88,15 @@ pub struct Network {
     rtt_ms: u32,
 }
 
+/// The school Wi-Fi the issue names (`bench encodings` gives transfer times at its bandwidth).
+pub(super) const SCHOOL_WIFI: Network = Network {
+    mbit: 20.0,
+    rtt_ms: 40,
+};
+
 /// The school Wi-Fi and the good connection the issue names.
 const DEFAULT_NETWORKS: [Network; 2] = [
-    Network {
-        mbit: 20.0,
-        rtt_ms: 40,
-    },
+    SCHOOL_WIFI,
     Network {
         mbit: 100.0,
         rtt_ms: 20,
@@ -116,6 +119,15 @@ impl Network {
     fn label(&self) -> String {
         format!("{} Mbit/s {} ms", self.mbit, self.rtt_ms)
     }
+
+    /// Seconds to move `bytes` at the full bandwidth.
+    pub(super) fn transfer_secs(&self, bytes: u64) -> f64 {
+        bytes as f64 * 8.0 / (self.mbit * 1e6)
+    }
+
+    pub(super) fn mbit(&self) -> f64 {
+        self.mbit
+    }
 }
 
 /// Chromium opens at most this many HTTP/1.1 connections to one host.
@@ -127,7 +139,7 @@ const CONNECTIONS_PER_HOST: u64 = 6;
 /// network need at least ⌈n/6⌉ RTTs (connection set-up on loopback is not emulated, so it is
 /// not counted).
 fn limit_secs(bytes: u64, requests: u64, net: &Network) -> f64 {
-    let transfer = bytes as f64 * 8.0 / (net.mbit * 1e6);
+    let transfer = net.transfer_secs(bytes);
     let round_trips = requests.div_ceil(CONNECTIONS_PER_HOST);
     transfer + round_trips as f64 * f64::from(net.rtt_ms) / 1000.0
 }
@@ -580,7 +592,7 @@ fn swap_bundles(site: &Path, bundles: &Path) -> Result<()> {
 }
 
 /// The xeus environment that holds the xlean kernel in the site.
-fn env_name(site: &Path) -> Result<String> {
+pub(super) fn env_name(site: &Path) -> Result<String> {
     let path = site.join("xeus/kernels.json");
     let text =
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -161,7 +161,24 @@ fn write_tar_gz(lib: &Path, files: &[PathBuf], to: &Path) -> Result<u64> {
     let out = fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
     let gz =
         flate2::write::GzEncoder::new(std::io::BufWriter::new(out), flate2::Compression::new(6));
-    let mut tar = tar::Builder::new(gz);
+    let (gz, raw) = write_tar(lib, files, gz, to)?;
+    gz.finish()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    Ok(raw)
+}
+
+/// A reproducible tar of `files` (under `lib`, paths relative to it) into `out`, for the file
+/// `to` (named in errors): sorted as given, no dates, no owners. Returns `out` and the bytes of
+/// the files.
+pub fn write_tar<W: std::io::Write>(
+    lib: &Path,
+    files: &[PathBuf],
+    out: W,
+    to: &Path,
+) -> Result<(W, u64)> {
+    let mut tar = tar::Builder::new(out);
     let mut raw = 0;
     for f in files {
         let rel = f
@@ -179,12 +196,10 @@ fn write_tar_gz(lib: &Path, files: &[PathBuf], to: &Path) -> Result<u64> {
             .with_context(|| format!("cannot add {} to {}", rel.display(), to.display()))?;
         raw += data.len() as u64;
     }
-    let gz = tar.into_inner()?;
-    gz.finish()?
+    let out = tar
         .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
-    Ok(raw)
+        .with_context(|| format!("cannot finish {}", to.display()))?;
+    Ok((out, raw))
 }
 
 /// Links `files` (under `lib`) into `dest` (made afresh) and writes `manifest` (the list with

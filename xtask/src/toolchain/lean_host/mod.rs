@@ -30,8 +30,8 @@ use anyhow::Result;
 
 use crate::{paths, pins::Pins};
 pub use checker::{
-    checker_capability, checker_dir, install_checker_with_npm, is_debug_line, CheckerInstall,
-    CHECKER_PACKAGE,
+    checker_capability, checker_dir, install_checker_with_npm, installed_checker, is_debug_line,
+    CheckerInstall, CHECKER_PACKAGE,
 };
 pub use detect::{detect, LeanHosts};
 pub use official::{
