@@ -184,7 +184,7 @@ fn grouped(n: u64) -> String {
 /// The table: the tar as it is, then one row per encoder.
 fn table(rows: &[Measured], raw: u64, net: &Network) -> String {
     let mut out = format!(
-        "{:<20} {:>13} {:>6} {:>12} {:>13} {:>8} {:>15} {:>8}\n",
+        "{:<20} {:>13} {:>6} {:>13} {:>13} {:>8} {:>15} {:>8}\n",
         "encoder",
         "bytes",
         "ratio",
@@ -198,7 +198,7 @@ fn table(rows: &[Measured], raw: u64, net: &Network) -> String {
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<20} {:>13} {:>6.2} {:>10.1} s {:>13} {:>8} {:>15} {:>8}",
+            "{:<20} {:>13} {:>6.2} {:>11.1} s {:>13} {:>8} {:>15} {:>8}",
             row.encoder.map_or("none (the tar)".into(), Encoder::label),
             grouped(row.bytes),
             raw as f64 / row.bytes.max(1) as f64,
@@ -333,6 +333,10 @@ fn write_payload_tar(root: &Path, files: &[PathBuf], tar: &Path, stamps: &Path) 
         &[tar.to_path_buf()],
         || {
             let partial = util::partial_path(tar);
+            if let Some(dir) = tar.parent() {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
             let out = BufWriter::new(
                 fs::File::create(&partial)
                     .with_context(|| format!("cannot create {}", partial.display()))?,
