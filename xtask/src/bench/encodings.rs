@@ -36,7 +36,7 @@ pub struct Args {
     payload: Payload,
     /// An encoder to run, repeatable [default: gzip-6, gzip-9, brotli-9, zstd-19]. brotli-11
     /// takes tens of minutes on the whole STAND-IN on 2 cores; zstd-19-long adds a 128 MiB window
-    #[arg(long = "encoder", value_enum)]
+    #[arg(long = "encoder", value_enum, value_name = "NAME")]
     encoders: Vec<Encoder>,
     /// The built site, for `--payload site` [default: <build>/site, made by `cargo xtask lite`]
     #[arg(long, value_name = "DIR")]
@@ -127,8 +127,8 @@ fn missing_tools(encoders: &[Encoder], on_path: impl Fn(&str) -> bool) -> Option
     missing.dedup();
     (!missing.is_empty()).then(|| {
         format!(
-            "bench encodings runs {} and cannot find it on PATH\n  fix: apt install {} (the \
-             Debian packages of the same names), or leave them out with --encoder",
+            "bench encodings needs {}, not found on PATH\n  fix: apt install {} (the Debian \
+             packages of the same names), or leave those encoders out with --encoder",
             missing
                 .iter()
                 .map(|m| format!("`{m}`"))
@@ -451,7 +451,7 @@ mod tests {
         let msg = missing_tools(DEFAULT_ENCODERS, |p| p == "gzip").unwrap();
         util::assert_contains(&msg, &["`brotli`, `zstd`", "apt install brotli zstd"]);
         let msg = missing_tools(&[Encoder::Zstd19, Encoder::Zstd19Long], |_| false).unwrap();
-        util::assert_contains(&msg, &["runs `zstd` and", "apt install zstd (the"]);
+        util::assert_contains(&msg, &["needs `zstd`, not found", "apt install zstd (the"]);
     }
 
     #[test]
