@@ -354,7 +354,12 @@ fn write_payload_tar(root: &Path, files: &[PathBuf], tar: &Path, stamps: &Path) 
 /// outputs (each is up to the tar's size).
 fn measure(encoder: Encoder, tar: &Path, work: &Path, logs: &Path) -> Result<Measured> {
     let step = format!("bench-encodings-{}", encoder.label().replace(' ', ""));
-    let (encoded, decoded) = (work.join("encoded"), work.join("decoded"));
+    // Named after the tar: runs on different payloads do not meet.
+    let stem = tar.file_stem().unwrap_or_default().to_string_lossy();
+    let (encoded, decoded) = (
+        work.join(format!("{stem}.encoded")),
+        work.join(format!("{stem}.decoded")),
+    );
     let encode = piped(
         &format!("{step}-compress"),
         encoder.encode(),
@@ -362,7 +367,12 @@ fn measure(encoder: Encoder, tar: &Path, work: &Path, logs: &Path) -> Result<Mea
         &encoded,
         logs,
     )?;
-    let bytes = fs::metadata(&encoded)?.len();
+    let size = |f: &Path| -> Result<u64> {
+        Ok(fs::metadata(f)
+            .with_context(|| format!("{} is missing after `{}`", f.display(), encoder.label()))?
+            .len())
+    };
+    let bytes = size(&encoded)?;
     let decode = piped(
         &format!("{step}-decompress"),
         encoder.decode(),
@@ -370,7 +380,7 @@ fn measure(encoder: Encoder, tar: &Path, work: &Path, logs: &Path) -> Result<Mea
         &decoded,
         logs,
     )?;
-    let (raw, back) = (fs::metadata(tar)?.len(), fs::metadata(&decoded)?.len());
+    let (raw, back) = (size(tar)?, size(&decoded)?);
     ensure!(
         back == raw,
         "`{}` then `{}` gave {back} bytes back from {} ({raw} bytes)\n  fix: check the {} CLI \
