@@ -200,7 +200,7 @@ before(async () => {
     if (!url.startsWith(siteUrl) && !/^(data|blob):/.test(url)) externalRequests.push(url);
     if (url.endsWith('.tar.gz')) bundleRequests.push(url);
   });
-  // Everything the progress display (jupyterlite/lean-language/progress.js) shows, recorded from
+  // Everything the progress display (jupyterlite/extension/progress.js) shows, recorded from
   // the first moment of every page, so even a load too fast to watch leaves its trace.
   await context.addInitScript(() => {
     window.__xleanProgressSeen = [];
@@ -527,7 +527,7 @@ test('the page asked for nothing outside the site but upstream\'s mapping fetch'
 
 // ---- Recovery: a cell that kills the kernel or never returns (test backend only) ----
 // backend_test.c's `abort`, `oom` and `overflow` stop the module as Lean can (pre.js section 4
-// answers the cell); `hang` never returns, and the kernel watchdog (jupyterlite/lean-language/
+// answers the cell); `hang` never returns, and the kernel watchdog (jupyterlite/extension/
 // kernel-watchdog.js) offers a restart after its limit, set short here through localStorage.
 
 /** Runs `code` on the kernel of notebook `id`; the reply and outputs, or `{ cancelled }` when the

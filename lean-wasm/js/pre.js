@@ -538,8 +538,8 @@ function xleanAnswerDead(msg, written, why) {
 // `start`, `ready` or `error`; `text` says it in words. An embedder may take the reports with
 // createXeusModule({xleanProgress: function (report) {…}}). Otherwise, in a browser, they go to
 // the same-origin BroadcastChannel `xlean-progress`: the module runs in JupyterLite's kernel
-// worker, which cannot touch the page, and the page's lean-language extension listens there and
-// shows them (jupyterlite/lean-language/progress.js; docs/lite.md, "Progress").
+// worker, which cannot touch the page, and the page's xlean extension listens there and
+// shows them (jupyterlite/extension/progress.js; docs/lite.md, "Progress").
 var xleanProgressChannel = null;
 var xleanProgressLast = { text: '', at: 0 };
 

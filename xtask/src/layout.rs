@@ -36,9 +36,9 @@ pub struct Layout {
     /// The gzip copies of the site's files, named by their original's sha256, kept between
     /// `lite` runs (`jupyter lite build` makes the site afresh each time).
     pub site_gz: PathBuf,
-    /// The site's Lean syntax highlighting extension: its sources with their npm tree, and the
+    /// The site's JupyterLab extension (highlighting, progress, watchdog): its sources with their npm tree, and the
     /// built extension.
-    pub lean_language: PathBuf,
+    pub lab_extension: PathBuf,
     /// `lean-check`'s compiled modules and cached results.
     pub lean_check: PathBuf,
     /// The acceptance report (`report.md`, `report.json`) of `ci --real`, or of `ci`'s fixture run.
@@ -63,7 +63,7 @@ impl Layout {
             site: root.join("site"),
             lite_work: root.join("lite-work"),
             site_gz: root.join("site-gz"),
-            lean_language: root.join("lean-language"),
+            lab_extension: root.join("lab-extension"),
             lean_check: root.join("lean-check"),
             acceptance: root.join("acceptance"),
             cache,
@@ -99,7 +99,7 @@ impl Layout {
         self.stamps.join("kernel")
     }
 
-    /// The stamps of `lite`'s stages (the Lean language extension).
+    /// The stamps of `lite`'s stages (the xlean JupyterLab extension).
     pub fn lite_stamps(&self) -> PathBuf {
         self.stamps.join("lite")
     }

@@ -1,5 +1,5 @@
 //! The site's Lean 4 syntax highlighting, kernel watchdog and kernel loading progress:
-//! `jupyterlite/lean-language/`, a prebuilt (federated) JupyterLab extension, built here as one
+//! `jupyterlite/extension/`, a prebuilt (federated) JupyterLab extension, built here as one
 //! stage and handed to `jupyter lite build`.
 //!
 //! Its npm tree is locked by the committed `package-lock.json` (every package's sha512, which
@@ -26,9 +26,9 @@ use crate::{
 };
 
 /// The extension's npm name (its folder in the site is `extensions/<NAME>/`).
-pub const NAME: &str = "@xlean/lean-language";
+pub const NAME: &str = "@xlean/jupyterlab-extension";
 
-/// The files of `jupyterlite/lean-language/` the build reads: all of them are its inputs.
+/// The files of `jupyterlite/extension/` the build reads: all of them are its inputs.
 pub const SOURCE_FILES: &[&str] = &[
     "package.json",
     "package-lock.json",
@@ -38,13 +38,13 @@ pub const SOURCE_FILES: &[&str] = &[
     "progress.js",
 ];
 
-/// `jupyterlite/lean-language/`.
+/// `jupyterlite/extension/`.
 pub fn source_dir() -> PathBuf {
-    paths::project_root().join("jupyterlite/lean-language")
+    paths::project_root().join("jupyterlite/extension")
 }
 
 /// Builds the extension into `<dir>/package/labextension` unless its stamp (in `stamps`) says
-/// it is up to date; returns that folder. `dir` is the layout's `lean_language`.
+/// it is up to date; returns that folder. `dir` is the layout's `lab_extension`.
 pub fn build_extension(tc: &Toolchain, dir: &Path, stamps: &Path, logs: &Path) -> Result<PathBuf> {
     let source = source_dir();
     let files: Vec<PathBuf> = SOURCE_FILES.iter().map(|f| source.join(f)).collect();
@@ -62,7 +62,7 @@ pub fn build_extension(tc: &Toolchain, dir: &Path, stamps: &Path, logs: &Path) -
     let built = package.join("labextension");
     let mut runs = Vec::new();
     Stages::new(stamps.to_path_buf(), false, &mut runs).stage(
-        "lean-language",
+        "lab-extension",
         &inputs,
         &[built.join("package.json")],
         || {
@@ -91,7 +91,7 @@ pub fn build_extension(tc: &Toolchain, dir: &Path, stamps: &Path, logs: &Path) -
 /// takes what is there without asking the registry again.
 fn npm_ci(tc: &Toolchain, package: &Path, logs: &Path) -> Result<()> {
     let cache = tc.cache.root.join("npm-cache");
-    tc.step("npm-ci-lean-language", &tc.npm.node)
+    tc.step("npm-ci-lab-extension", &tc.npm.node)
         .arg(&tc.npm.cli)
         .args([
             "ci",
@@ -120,7 +120,7 @@ fn npm_ci(tc: &Toolchain, package: &Path, logs: &Path) -> Result<()> {
 /// bundle into `<package>/labextension`.
 fn build(tc: &Toolchain, package: &Path, core: &Path, logs: &Path) -> Result<()> {
     let builder = package.join("node_modules/@jupyterlab/builder/lib/build-labextension.js");
-    tc.step("build-lean-language", &tc.node)
+    tc.step("build-lab-extension", &tc.node)
         .arg(&builder)
         .arg("--core-path")
         .arg(core)

@@ -3,7 +3,7 @@
 //! in headless Chromium and runs cells in the kernel. docs/lite.md explains the whole of it.
 //!
 //! - [`contract`]: the prefix checked against what JupyterLite's xeus add-on needs;
-//! - [`extension`]: the Lean syntax highlighting extension, built from pinned npm packages;
+//! - [`extension`]: our JupyterLab extension (highlighting, progress, watchdog), built from pinned npm packages;
 //! - [`site`]: `jupyter lite build` into `<output>.partial`, verified, renamed into place;
 //! - [`precompress`]: the `.gz` copies of the compressible files, compressed once per content;
 //! - [`server`]: the static server (loopback only, `application/wasm`, no COOP/COEP, validators,
@@ -95,7 +95,7 @@ pub fn test_prefix(
             work: dir.join("work"),
             gz_cache: dir.join("site-gz"),
             logs: layout.logs.clone(),
-            lean_language: layout.lean_language.clone(),
+            lab_extension: layout.lab_extension.clone(),
             stamps: layout.lite_stamps(),
         },
     )?;

@@ -39,9 +39,9 @@ pub struct SiteOptions {
     pub gz_cache: PathBuf,
     /// Where the build's log goes.
     pub logs: PathBuf,
-    /// Where the Lean language extension is built (`<build>/lean-language`) and where its stage
+    /// Where the xlean JupyterLab extension is built (`<build>/lab-extension`) and where its stage
     /// stamp goes (`<build>/stamps/lite`).
-    pub lean_language: PathBuf,
+    pub lab_extension: PathBuf,
     pub stamps: PathBuf,
 }
 
@@ -54,7 +54,7 @@ impl SiteOptions {
             work: layout.lite_work.clone(),
             gz_cache: layout.site_gz.clone(),
             logs: layout.logs.clone(),
-            lean_language: layout.lean_language.clone(),
+            lab_extension: layout.lab_extension.clone(),
             stamps: layout.lite_stamps(),
         }
     }
@@ -124,7 +124,7 @@ pub fn build_site(tc: &Toolchain, opts: &SiteOptions) -> Result<Site> {
         "{} is missing (the venv lacks jupyterlite-core)\n  fix: cargo xtask toolchain install",
         jupyter_lite.display()
     );
-    let extension = build_extension(tc, &opts.lean_language, &opts.stamps, &opts.logs)?;
+    let extension = build_extension(tc, &opts.lab_extension, &opts.stamps, &opts.logs)?;
 
     // A fresh lite dir holding only our jupyter-lite.json: the build's task database and cache
     // go there, never into the repository, and no earlier run can make it skip a step.
@@ -316,7 +316,7 @@ fn copy_bundles(prefix: &SitePrefix, site: &Path) -> Result<()> {
 
 /// What the xeus add-on must have written, checked on the built site: the kernel list names
 /// xlean in our environment, the module is there whole, the kernel spec points at it, the
-/// default kernel is xlean, every notebook is in the contents, and the Lean language extension
+/// default kernel is xlean, every notebook is in the contents, and the xlean JupyterLab extension
 /// is loaded by the site.
 pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
     let env = &prefix.env_name;
@@ -384,7 +384,7 @@ pub fn verify_site(site: &Path, prefix: &SitePrefix) -> Result<()> {
     Ok(())
 }
 
-/// The site lists the Lean language extension in `jupyter-lite.json` (what JupyterLite loads)
+/// The site lists the xlean JupyterLab extension in `jupyter-lite.json` (what JupyterLite loads)
 /// and has the file it loads.
 fn verify_extension(site: &Path, lite: &Value, lite_path: &Path) -> Result<()> {
     let listed = lite["jupyter-config-data"]["federated_extensions"]

@@ -112,7 +112,7 @@ fn options(dir: &Path, prefix: &Path) -> SiteOptions {
         work: dir.join("work"),
         gz_cache: dir.join("site-gz"),
         logs: dir.join("logs"),
-        lean_language: dir.join("lean-language"),
+        lab_extension: dir.join("lab-extension"),
         stamps: dir.join("stamps"),
     }
 }
@@ -350,8 +350,8 @@ fn the_extension_is_built_from_its_lock_and_its_tokenizer_passes_its_tests() {
     let built = extension::build_extension(&tc, &work, &stamps, &logs).unwrap();
     assert!(built.join("package.json").is_file());
     let language = work.join("package/node_modules/@codemirror/language");
-    let step = crate::node_test::step(&tc, "lean-language-test")
-        .arg(crate::paths::project_root().join("jupyterlite/tests/lean-language.test.mjs"))
+    let step = crate::node_test::step(&tc, "extension-test")
+        .arg(crate::paths::project_root().join("jupyterlite/tests/extension.test.mjs"))
         .env("XLEAN_CODEMIRROR_LANGUAGE", &language)
         .log_dir(&logs);
     let (summary, output) = crate::node_test::run_tap_step(step, "the tokenizer test").unwrap();
@@ -405,7 +405,7 @@ fn the_extensions_npm_packages_are_the_sites_jupyterlab_singletons() {
         let (w, o) = (split(want), split(ours));
         assert!(
             w[..2] == o[..2] && o[2] >= w[2],
-            "{name} {ours} is not in the site's {range}: update jupyterlite/lean-language \
+            "{name} {ours} is not in the site's {range}: update jupyterlite/extension \
              (docs/lite.md)"
         );
     }
@@ -910,28 +910,28 @@ fn a_site_is_built_offline_lists_xlean_and_a_failed_build_keeps_the_old_one() {
     }
     assert!(!opts.work.exists(), "the work dir is removed after a build");
     assert!(!util::partial_path(&opts.output).exists());
-    // The Lean language extension is in the site, and a site without it fails verification.
+    // The xlean JupyterLab extension is in the site, and a site without it fails verification.
     let lite_json = site.dir.join("jupyter-lite.json");
     let with_extension = fs::read_to_string(&lite_json).unwrap();
-    assert!(with_extension.contains("@xlean/lean-language"));
+    assert!(with_extension.contains("@xlean/jupyterlab-extension"));
     assert!(site
         .dir
-        .join("extensions/@xlean/lean-language/package.json")
+        .join("extensions/@xlean/jupyterlab-extension/package.json")
         .is_file());
     let checked = check_prefix(&prefix).unwrap();
     verify_site(&site.dir, &checked).unwrap();
     fs::write(
         &lite_json,
-        with_extension.replace("@xlean/lean-language", "@xlean/other"),
+        with_extension.replace("@xlean/jupyterlab-extension", "@xlean/other"),
     )
     .unwrap();
     let msg = error_of(verify_site(&site.dir, &checked));
     util::assert_contains(
         &msg,
-        &["federated_extensions does not list @xlean/lean-language"],
+        &["federated_extensions does not list @xlean/jupyterlab-extension"],
     );
     fs::write(&lite_json, &with_extension).unwrap();
-    let built_extension = opts.lean_language.join("package/labextension/package.json");
+    let built_extension = opts.lab_extension.join("package/labextension/package.json");
     let extension_stamp = fs::metadata(&built_extension).unwrap().modified().unwrap();
 
     // A build that fails inside jupyter lite build (the xeus add-on chokes on another kernel's

@@ -31,7 +31,7 @@ export const LEAN_LANGUAGE = {
 };
 
 const plugin = {
-  id: '@xlean/lean-language:plugin',
+  id: '@xlean/jupyterlab-extension:lean-language',
   description: 'Lean 4 syntax highlighting for notebook cells and .lean files.',
   autoStart: true,
   requires: [IEditorLanguageRegistry],

@@ -75,7 +75,7 @@ function show(display, report, hideLater) {
 }
 
 export const progressPlugin = {
-  id: '@xlean/lean-language:progress',
+  id: '@xlean/jupyterlab-extension:progress',
   description: 'Shows what the xlean kernel is doing while it loads: the phase and the bytes.',
   autoStart: true,
   activate: () => {

@@ -1,4 +1,4 @@
-// The Lean 4 tokenizer of the site's syntax highlighting (jupyterlite/lean-language/lean.js),
+// The Lean 4 tokenizer of the site's syntax highlighting (jupyterlite/extension/lean.js),
 // driven line by line the way CodeMirror's StreamLanguage drives it, with CodeMirror's own
 // StringStream. Run by `cargo test -p xtask lite::` (the test that builds the extension), which
 // sets XLEAN_CODEMIRROR_LANGUAGE to the `@codemirror/language` package of the extension's
@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
-import { lean4 } from '../lean-language/lean.js';
-import { describe } from '../lean-language/progress.js';
+import { lean4 } from '../extension/lean.js';
+import { describe } from '../extension/progress.js';
 
 const languageDir = process.env.XLEAN_CODEMIRROR_LANGUAGE;
 const skip = languageDir ? false : 'XLEAN_CODEMIRROR_LANGUAGE is not set: run this through `cargo test -p xtask lite::`';

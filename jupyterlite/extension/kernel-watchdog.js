@@ -62,7 +62,7 @@ function warn(app, panel, ms) {
 }
 
 export const kernelWatchdog = {
-  id: '@xlean/lean-language:kernel-watchdog',
+  id: '@xlean/jupyterlab-extension:kernel-watchdog',
   description: 'Tells the user when a kernel has been busy for long and offers a restart.',
   autoStart: true,
   activate: (app) => {
