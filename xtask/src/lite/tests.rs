@@ -567,9 +567,12 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn the_shaping_bucket_fills_at_the_bandwidth_and_makes_a_debt_wait() {
     let mbit_20 = 20e6 / 8.0; // bytes per second
-    // 0.1 s at 20 Mbit/s is 250,000 bytes, but an idle link saves up only one 16 KiB chunk.
+                              // 0.1 s at 20 Mbit/s is 250,000 bytes, but an idle link saves up only one 16 KiB chunk.
     assert_eq!(refilled(0.0, mbit_20, Duration::from_millis(1)), 2500.0);
-    assert_eq!(refilled(-300_000.0, mbit_20, Duration::from_millis(100)), -50_000.0);
+    assert_eq!(
+        refilled(-300_000.0, mbit_20, Duration::from_millis(100)),
+        -50_000.0
+    );
     assert_eq!(refilled(0.0, mbit_20, Duration::from_millis(100)), 16_384.0);
     // A debt of 250,000 bytes is 0.1 s of the link; tokens in hand mean no wait.
     assert_eq!(wait_for(-250_000.0, mbit_20), Duration::from_millis(100));
