@@ -1,20 +1,23 @@
-// The load-time bench's driver: opens the site in headless Chromium on a throttled network, a
-// cold visit (fresh profile), then a warm and a hot one (same profile, new pages), and prints one
-// line `bench-site-visit {json}` per visit; then the same three visits without instrumentation
+// The load-time bench's driver: opens the site in headless Chromium on a slow network, a cold
+// visit (fresh profile), then a warm and a hot one (same profile, new pages), and prints one line
+// `bench-site-visit {json}` per visit; then the same three visits without instrumentation
 // (`bench-site-bare {json}`). Run by `cargo xtask bench site` (xtask/src/bench/site.rs),
-// which serves the site on a free 127.0.0.1 port, prints the table and sets:
+// which serves the site on free 127.0.0.1 ports, prints the table and sets:
 //
-//   XLEAN_SITE_URL         http://127.0.0.1:PORT/
+//   XLEAN_SITE_URL         http://127.0.0.1:PORT/, served as fast as loopback
 //   XLEAN_CHROMIUM         the browser (Debian's /usr/bin/chromium)
 //   XLEAN_PLAYWRIGHT_CORE  the unpacked npm playwright-core package
-//   XLEAN_BENCH_NETWORKS   [{"name", "mbit", "rtt_ms"}, ...]: one Chromium profile each
+//   XLEAN_BENCH_NETWORKS   [{"mbit", "rtt_ms", "url"}, ...]: one Chromium profile each, on the
+//                          site at `url`, whose server imitates that network
 //
-// Playwright launches Chromium; everything else speaks the DevTools protocol itself, over a
-// second connection (--remote-debugging-port), because the kernel's module and bundles are
-// fetched by a dedicated worker and playwright's CDP sessions cannot reach a worker's target.
-// Every target (the page, its workers, service workers) is auto-attached paused
-// (`waitForDebuggerOnStart`), gets `Network.enable` and the emulated network, and only then
-// runs: no request of any of them escapes the throttle or the byte count.
+// The network is the server's, not Chromium's: DevTools' Network.emulateNetworkConditions caps
+// a large streamed response far below its nominal rate (docs/lite.md, "Load time"), so this
+// driver emulates nothing. Playwright launches Chromium; everything else speaks the DevTools
+// protocol itself, over a second connection (--remote-debugging-port), because the kernel's
+// module and bundles are fetched by a dedicated worker and playwright's CDP sessions cannot
+// reach a worker's target. Every target (the page, its workers, service workers) is
+// auto-attached paused (`waitForDebuggerOnStart`), gets `Network.enable`, and only then runs: no
+// request of any of them escapes the byte count.
 
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -95,16 +98,10 @@ const AUTO_ATTACH = { autoAttach: true, waitForDebuggerOnStart: true, flatten: t
 const NETWORK_TARGETS = new Set(['page', 'iframe', 'worker', 'service_worker', 'shared_worker']);
 
 /**
- * Attaches to every target as it appears (and, through each, to its workers), throttles it and
- * counts its traffic into `state.visit` (the visit under way, if any).
+ * Attaches to every target as it appears (and, through each, to its workers) and counts its
+ * traffic into `state.visit` (the visit under way, if any).
  */
-async function instrument(cdp, network, state) {
-  const conditions = {
-    offline: false,
-    latency: network.rtt_ms,
-    downloadThroughput: (network.mbit * 1e6) / 8,
-    uploadThroughput: (network.mbit * 1e6) / 8,
-  };
+async function instrument(cdp, state) {
   state.sessions = new Map(); // sessionId -> { type, targetId, counted }
   state.counting = new Map(); // targetId -> the sessionId its traffic is counted through
   cdp.on(async (method, params, sessionId) => {
@@ -112,14 +109,11 @@ async function instrument(cdp, network, state) {
       const { sessionId: sid, targetInfo } = params;
       const type = targetInfo.type;
       // Sent in order without waiting: a paused worker answers only once it runs, and its
-      // session handles them in order, so the throttle is on before its first request.
+      // session handles them in order, so the counting is on before its first request.
       const setup = NETWORK_TARGETS.has(type)
         ? [
             cdp.send('Runtime.enable', {}, sid),
             cdp.send('Network.enable', {}, sid),
-            // "Not supported" in a dedicated worker: its requests go through the service worker,
-            // which is throttled (the xtask checks the speed of the largest fetch).
-            cdp.send('Network.emulateNetworkConditions', conditions, sid).catch(() => {}),
             cdp.send('Target.setAutoAttach', AUTO_ATTACH, sid),
           ]
         : [];
@@ -234,7 +228,7 @@ const firstCell = (code) => `(async () => {
   return { status: reply.content.status, text };
 })()`;
 
-/** Opens a new page, waits until it is attached and throttled, and returns its session. */
+/** Opens a new page, waits until it is attached and counted, and returns its session. */
 async function newPage(cdp, state) {
   let targetId;
   const attached = new Map();
@@ -257,7 +251,7 @@ async function newPage(cdp, state) {
  * One visit: page load, kernel ready, first cell answered, then (when the site has bundles) a
  * cell importing from every bundle answered; what it transferred and its heaps.
  */
-async function visit(cdp, state, kind, cell) {
+async function visit(cdp, state, kind, cell, url) {
   state.visit = { requests: new Map() };
   const peaks = { page: 0, workers: 0 };
   const { targetId, sid } = await newPage(cdp, state);
@@ -267,7 +261,7 @@ async function visit(cdp, state, kind, cell) {
       cdp.on((method, _p, s) => method === 'Page.loadEventFired' && s === sid && resolve()),
     );
     const t0 = performance.now();
-    await cdp.send('Page.navigate', { url: new URL('lab/index.html', siteUrl).href }, sid);
+    await cdp.send('Page.navigate', { url: new URL('lab/index.html', url).href }, sid);
     await bounded(loaded, PAGE_LOAD_MS, 'loading lab/index.html');
     const loadMs = performance.now() - t0;
     const run = (expression, ms, what) => evaluate(cdp, sid, expression, ms, what);
@@ -309,7 +303,7 @@ async function kernelSteps(run, t0, cell) {
 /**
  * Bytes and requests that went to the network (what a cache or the service worker answered is
  * counted where the service worker fetched it), and the kernel module's and the largest fetch:
- * their speed shows whether the throttle covered them.
+ * their speed shows whether the server's shaping held.
  */
 function traffic(v) {
   const fromNetwork = [...v.requests.values()].filter((r) => r.end !== undefined && r.network);
@@ -343,7 +337,7 @@ async function firstCellOf() {
   return cell;
 }
 
-async function benchNetwork(chromium, network, cell) {
+async function benchNetwork(chromium, { url, ...network }, cell) {
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlean-bench-'));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: chromiumPath,
@@ -355,9 +349,9 @@ async function benchNetwork(chromium, network, cell) {
   try {
     cdp = await connectCdp(await devtoolsUrl(profileDir));
     const state = { visit: null, log: [] };
-    await instrument(cdp, network, state);
+    await instrument(cdp, state);
     for (const kind of VISITS) {
-      const result = await visit(cdp, state, kind, cell).catch((e) => {
+      const result = await visit(cdp, state, kind, cell, url).catch((e) => {
         e.message += `\n--- the browser's console and exceptions (last 100) ---\n${state.log.slice(-100).join('\n')}`;
         throw e;
       });
@@ -372,7 +366,7 @@ async function benchNetwork(chromium, network, cell) {
 
 /**
  * The same three visits with nothing of the DevTools protocol but playwright's page: no target
- * paused, throttled or counted, no heaps sampled, the network as fast as loopback. What the
+ * paused or counted, no heaps sampled, the unshaped server (as fast as loopback). What the
  * visits above cost in instrumentation shows here, and the work of this machine that no network
  * can speed up (compiling, starting, unpacking): the xtask adds it to each visit's target. One
  * line `bench-site-bare {json}` per visit.

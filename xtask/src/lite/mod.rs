@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 pub use browser::{browser_test, ensure_browser_tools, tool_states, BrowserTools};
-pub use server::Server;
+pub use server::{RunningServer, Server, Shaping};
 pub use site::{build_site, LiteSources, Site, SiteOptions};
 
 use crate::layout::Layout;

@@ -16,6 +16,10 @@
 //! segment (also when percent-encoded), backslashes and NULs (400), a file that resolves outside
 //! the root through a link (403), other methods (405). No directory listings. Ctrl-C ends the
 //! process; the server writes nothing, so there is nothing to clean up.
+//!
+//! For `cargo xtask bench site` it can also imitate a slow network ([`Shaping`]): one bandwidth
+//! shared by all its connections and a round trip before each response. `lite --serve` never
+//! shapes.
 
 use std::{
     fs,
@@ -24,10 +28,10 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     thread,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{Context, Result};
@@ -47,6 +51,8 @@ pub struct Server {
     addr: SocketAddr,
     /// Print one line per request that fails (4xx/5xx).
     pub log_errors: bool,
+    /// The network to imitate; none: as fast as loopback.
+    pub shaping: Option<Shaping>,
 }
 
 impl Server {
@@ -67,6 +73,7 @@ impl Server {
             root,
             addr,
             log_errors: true,
+            shaping: None,
         })
     }
 
@@ -99,6 +106,8 @@ impl Server {
     fn accept_loop(self, stop: &AtomicBool) {
         let active = Arc::new(AtomicUsize::new(0));
         let root = Arc::new(self.root);
+        // One link for all connections: together they share its bandwidth, as on a real network.
+        let link = self.shaping.map(|s| Arc::new(Link::new(s)));
         for conn in self.listener.incoming() {
             if stop.load(Ordering::SeqCst) {
                 break;
@@ -109,10 +118,10 @@ impl Server {
                 thread::sleep(Duration::from_millis(5));
             }
             active.fetch_add(1, Ordering::SeqCst);
-            let (root, active) = (root.clone(), active.clone());
+            let (root, active, link) = (root.clone(), active.clone(), link.clone());
             let log_errors = self.log_errors;
             thread::spawn(move || {
-                let _ = serve_connection(stream, &root, log_errors);
+                let _ = serve_connection(stream, &root, log_errors, link);
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -152,11 +161,23 @@ struct Request {
     if_modified_since: Option<String>,
 }
 
-fn serve_connection(stream: TcpStream, root: &Path, log_errors: bool) -> io::Result<()> {
+fn serve_connection(
+    stream: TcpStream,
+    root: &Path,
+    log_errors: bool,
+    link: Option<Arc<Link>>,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = BufWriter::new(stream);
+    let rtt = link.as_ref().map(|l| l.rtt);
+    let mut writer = BufWriter::with_capacity(
+        CHUNK,
+        Shaped {
+            inner: stream,
+            link,
+        },
+    );
     loop {
         let req = match read_request(&mut reader)? {
             Some(Ok(r)) => r,
@@ -166,6 +187,9 @@ fn serve_connection(stream: TcpStream, root: &Path, log_errors: bool) -> io::Res
             }
             None => return Ok(()), // the client closed the connection
         };
+        if let Some(rtt) = rtt {
+            thread::sleep(rtt); // the request's way there and the first byte's way back
+        }
         let close = req.close || req.has_body;
         let status = respond(&mut writer, root, &req, close)?;
         if log_errors && status >= 400 {
@@ -612,5 +636,96 @@ fn reason(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         505 => "HTTP Version Not Supported",
         _ => "Error",
+    }
+}
+
+/// A network for the server to imitate: `mbit` Mbit/s shared by all its connections, and a
+/// round trip of `rtt_ms` before the first byte of every response.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shaping {
+    pub mbit: f64,
+    pub rtt_ms: u32,
+}
+
+/// What a shaped response is written in: each chunk waits for its share of the bandwidth.
+const CHUNK: usize = 16 * 1024;
+
+/// The imitated network of one server: a token bucket of bytes, shared by its connections.
+struct Link {
+    bucket: Mutex<Bucket>,
+    rtt: Duration,
+}
+
+impl Link {
+    fn new(shaping: Shaping) -> Link {
+        Link {
+            bucket: Mutex::new(Bucket {
+                bytes_per_sec: shaping.mbit * 1e6 / 8.0,
+                tokens: CHUNK as f64,
+                last: Instant::now(),
+            }),
+            rtt: Duration::from_millis(u64::from(shaping.rtt_ms)),
+        }
+    }
+
+    /// Takes the tokens for `bytes` now and sleeps until the link has carried them.
+    fn pass(&self, bytes: usize) {
+        let wait = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(bytes, Instant::now());
+        thread::sleep(wait);
+    }
+}
+
+/// Tokens (bytes) that fill at the bandwidth up to one [`CHUNK`] (an idle link saves nothing
+/// up). A taker may drive them below zero: the debt is what later takers wait out, so all
+/// connections together never pass more than the bandwidth.
+struct Bucket {
+    bytes_per_sec: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// Takes `bytes` at `now`; returns how long the taker must wait before sending them.
+    fn take(&mut self, bytes: usize, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last);
+        self.tokens = refilled(self.tokens, self.bytes_per_sec, elapsed) - bytes as f64;
+        self.last = now;
+        wait_for(self.tokens, self.bytes_per_sec)
+    }
+}
+
+/// The tokens `elapsed` after there were `tokens`, at `bytes_per_sec`, at most one [`CHUNK`].
+pub(super) fn refilled(tokens: f64, bytes_per_sec: f64, elapsed: Duration) -> f64 {
+    (tokens + bytes_per_sec * elapsed.as_secs_f64()).min(CHUNK as f64)
+}
+
+/// How long a debt of `-tokens` takes to pay off at `bytes_per_sec` (zero without a debt).
+pub(super) fn wait_for(tokens: f64, bytes_per_sec: f64) -> Duration {
+    Duration::from_secs_f64((-tokens).max(0.0) / bytes_per_sec)
+}
+
+/// A connection's socket, written through its [`Link`] when the server shapes.
+struct Shaped {
+    inner: TcpStream,
+    link: Option<Arc<Link>>,
+}
+
+impl Write for Shaped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(link) = &self.link else {
+            return self.inner.write(buf);
+        };
+        let chunk = &buf[..buf.len().min(CHUNK)];
+        link.pass(chunk.len());
+        self.inner.write_all(chunk)?;
+        Ok(chunk.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }

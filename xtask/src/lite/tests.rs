@@ -8,7 +8,7 @@ use std::{
     net::TcpStream,
     path::{Path, PathBuf},
     sync::OnceLock,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use serde_json::{json, Value};
@@ -19,8 +19,8 @@ use super::{
     extension,
     precompress::{precompress_site, Precompressed, MIN_BYTES},
     server::{
-        accepts, content_type, http_date, is_content_hashed, resolve, Resolved, Server, IMMUTABLE,
-        REVALIDATE,
+        accepts, content_type, http_date, is_content_hashed, refilled, resolve, wait_for, Resolved,
+        Server, Shaping, IMMUTABLE, REVALIDATE,
     },
     site::{build_site, tree_size, verify_site, LiteSources, SiteOptions},
 };
@@ -563,6 +563,45 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+#[test]
+fn the_shaping_bucket_fills_at_the_bandwidth_and_makes_a_debt_wait() {
+    let mbit_20 = 20e6 / 8.0; // bytes per second
+                              // 0.1 s at 20 Mbit/s is 250,000 bytes, but an idle link saves up only one 16 KiB chunk.
+    assert_eq!(refilled(0.0, mbit_20, Duration::from_millis(1)), 2500.0);
+    assert_eq!(
+        refilled(-300_000.0, mbit_20, Duration::from_millis(100)),
+        -50_000.0
+    );
+    assert_eq!(refilled(0.0, mbit_20, Duration::from_millis(100)), 16_384.0);
+    // A debt of 250,000 bytes is 0.1 s of the link; tokens in hand mean no wait.
+    assert_eq!(wait_for(-250_000.0, mbit_20), Duration::from_millis(100));
+    assert_eq!(wait_for(5.0, mbit_20), Duration::ZERO);
+}
+
+#[test]
+fn the_server_shaped_sends_no_faster_than_its_bandwidth_and_rtt() {
+    let dir = util::test_dir("lite-server-shaped");
+    let root = dir.join("site");
+    fs::create_dir_all(&root).unwrap();
+    let body: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
+    fs::write(root.join("big.bin"), &body).unwrap();
+    let mut server = Server::bind(&root, 0).unwrap();
+    // 1 Mbit/s: 64 KiB take 0.52 s, less the one chunk a fresh link holds (0.13 s).
+    server.shaping = Some(Shaping {
+        mbit: 1.0,
+        rtt_ms: 50,
+    });
+    let running = server.spawn();
+    let started = Instant::now();
+    let (status, _, got) = get(&running.url, "/big.bin");
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!((status, got.len()), (200, body.len()));
+    assert_eq!(got, body);
+    // A lower bound only: a slow machine makes it longer, never shorter.
+    let minimum = (body.len() - 16 * 1024) as f64 * 8.0 / 1e6 + 0.05;
+    assert!(took >= minimum, "{took:.3} s < {minimum:.3} s");
 }
 
 #[test]
