@@ -11,8 +11,8 @@ pub enum Command {
     Symtab(crate::symtab::bench::Args),
     /// Per-stage times of a cold and a no-op build of the fixture
     Build,
-    /// Load time of the site in headless Chromium on throttled networks, cold and warm, with
-    /// and without STAND-IN bundles of real .olean files
+    /// Load time of the site in headless Chromium on networks our server shapes (cold, warm and
+    /// hot visits, then uninstrumented), with and without STAND-IN bundles of real .olean files
     Site(site::Args),
     /// Bytes, ratio, compress and decompress time and the transfer time at 20 Mbit/s of gzip,
     /// brotli and zstd (the Debian CLIs) on one tar of the STAND-IN .olean files
