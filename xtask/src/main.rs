@@ -77,7 +77,7 @@ enum Command {
     AbiCheck(abi_check::Args),
     /// Elaborate the kernel's Lean modules with the best Lean host available
     LeanCheck(lean_check::Args),
-    /// Measure: the symbol table generator, the build
+    /// Measure: the symbol table generator, the build, the site's load time, the encodings
     #[command(subcommand)]
     Bench(bench::Command),
     /// Remove build outputs (and, with --cache, the tool cache)
