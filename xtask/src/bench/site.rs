@@ -405,17 +405,21 @@ fn throttle_line(payload: Payload, v: &Visit) -> Result<String, String> {
     }
 }
 
-pub fn run(args: Args, layout: &Layout) -> Result<()> {
-    let started = Instant::now();
-    let site = args
-        .site
-        .as_deref()
-        .map_or_else(|| layout.site.clone(), paths::absolute);
+/// The built site a bench reads: `--site DIR`, else the layout's; an error with the fix when it
+/// is not a built site.
+pub(super) fn built_site(arg: Option<&Path>, layout: &Layout) -> Result<PathBuf> {
+    let site = arg.map_or_else(|| layout.site.clone(), paths::absolute);
     ensure!(
         site.join("xeus/kernels.json").is_file(),
         "{} is not a built site (no xeus/kernels.json)\n  fix: cargo xtask lite (or pass --site DIR)",
         site.display()
     );
+    Ok(site)
+}
+
+pub fn run(args: Args, layout: &Layout) -> Result<()> {
+    let started = Instant::now();
+    let site = built_site(args.site.as_deref(), layout)?;
     let networks = if args.networks.is_empty() {
         DEFAULT_NETWORKS.to_vec()
     } else {
